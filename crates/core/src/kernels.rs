@@ -1,0 +1,330 @@
+//! Raw compute on buffers: no graph, no shape checks (callers check). Fast paths for the
+//! layouts training produces (same shape, scalar, bias rows, per-row columns); a general
+//! path walks rank-4 padded shapes with broadcast strides.
+
+use crate::element::Element;
+use crate::shape::{Shape, MAX_RANK};
+use crate::storage::buffer;
+
+/// How operand `s` is laid out against output shape `out`.
+enum Layout {
+    Same,
+    Scalar,
+    /// Repeats every `len` elements (a trailing-dims suffix, e.g. a bias row).
+    Cycle(usize),
+    /// Each element covers `len` consecutive outputs (leading dims, e.g. a per-row column).
+    Stretch(usize),
+    General,
+}
+
+fn layout(s: &Shape, out: &Shape) -> Layout {
+    let (n, m) = (s.numel(), out.numel());
+    if n == m {
+        return Layout::Same;
+    }
+    if n == 1 {
+        return Layout::Scalar;
+    }
+    let (ps, po) = (s.padded(), out.padded());
+    // Suffix: the operand's non-1 dims are exactly the output's trailing dims.
+    let first = ps.iter().position(|&d| d != 1).unwrap_or(MAX_RANK);
+    if ps[first..] == po[first..] && ps[..first].iter().all(|&d| d == 1) {
+        return Layout::Cycle(n);
+    }
+    // Prefix: the operand matches the output on leading dims and is 1 after.
+    let last = ps.iter().rposition(|&d| d != 1).map_or(0, |i| i + 1);
+    if ps[..last] == po[..last] && ps[last..].iter().all(|&d| d == 1) {
+        return Layout::Stretch(m / n);
+    }
+    Layout::General
+}
+
+/// Visits every output index of `out` with the matching flat offsets into `a` and `b`.
+#[inline]
+fn for_each_broadcast(
+    out: &Shape,
+    sa: [usize; MAX_RANK],
+    sb: [usize; MAX_RANK],
+    mut f: impl FnMut(usize, usize),
+) {
+    let d = out.padded();
+    for i0 in 0..d[0] {
+        for i1 in 0..d[1] {
+            for i2 in 0..d[2] {
+                let ba = i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
+                let bb = i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
+                for i3 in 0..d[3] {
+                    f(ba + i3 * sa[3], bb + i3 * sb[3]);
+                }
+            }
+        }
+    }
+}
+
+/// Elementwise `f(a, b)` broadcast to `out`.
+pub(crate) fn binary<T: Element>(
+    a: &[T],
+    sa: &Shape,
+    b: &[T],
+    sb: &Shape,
+    out: &Shape,
+    f: impl Fn(T, T) -> T,
+) -> Vec<T> {
+    let m = out.numel();
+    let mut v = buffer(m);
+    match (layout(sa, out), layout(sb, out)) {
+        (Layout::Same, Layout::Same) => v.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y))),
+        (Layout::Same, Layout::Scalar) => {
+            let y = b[0];
+            v.extend(a.iter().map(|&x| f(x, y)))
+        }
+        (Layout::Scalar, Layout::Same) => {
+            let x = a[0];
+            v.extend(b.iter().map(|&y| f(x, y)))
+        }
+        (Layout::Same, Layout::Cycle(n)) => {
+            for row in a.chunks_exact(n) {
+                v.extend(row.iter().zip(b).map(|(&x, &y)| f(x, y)));
+            }
+        }
+        (Layout::Cycle(n), Layout::Same) => {
+            for row in b.chunks_exact(n) {
+                v.extend(a.iter().zip(row).map(|(&x, &y)| f(x, y)));
+            }
+        }
+        (Layout::Same, Layout::Stretch(len)) => {
+            for (row, &y) in a.chunks_exact(len).zip(b) {
+                v.extend(row.iter().map(|&x| f(x, y)));
+            }
+        }
+        (Layout::Stretch(len), Layout::Same) => {
+            for (row, &x) in b.chunks_exact(len).zip(a) {
+                v.extend(row.iter().map(|&y| f(x, y)));
+            }
+        }
+        _ => {
+            for_each_broadcast(out, sa.broadcast_strides(), sb.broadcast_strides(), |i, j| {
+                v.push(f(a[i], b[j]))
+            });
+        }
+    }
+    v
+}
+
+/// Elementwise `f(x)`.
+pub(crate) fn unary<T: Element>(a: &[T], f: impl Fn(T) -> T) -> Vec<T> {
+    let mut v = buffer(a.len());
+    v.extend(a.iter().map(|&x| f(x)));
+    v
+}
+
+/// `cond ? a : b` elementwise, all three broadcast to `out`; `cond` is a 0/1 mask.
+pub(crate) fn select<T: Element>(
+    c: &[T],
+    sc: &Shape,
+    a: &[T],
+    sa: &Shape,
+    b: &[T],
+    sb: &Shape,
+    out: &Shape,
+) -> Vec<T> {
+    let m = out.numel();
+    if sc.numel() == m && sa.numel() == m && sb.numel() == m {
+        let mut v = buffer(m);
+        v.extend(
+            c.iter()
+                .zip(a.iter().zip(b))
+                .map(|(&c, (&x, &y))| if c != T::zero() { x } else { y }),
+        );
+        return v;
+    }
+    if sc.numel() == m && sa.numel() == m && sb.numel() == 1 {
+        let y = b[0];
+        let mut v = buffer(m);
+        v.extend(
+            c.iter()
+                .zip(a)
+                .map(|(&c, &x)| if c != T::zero() { x } else { y }),
+        );
+        return v;
+    }
+    // General case: expand each operand, then select; rare outside tests.
+    let c = expand(c, sc, out);
+    let a = expand(a, sa, out);
+    let b = expand(b, sb, out);
+    select(&c, out, &a, out, &b, out, out)
+}
+
+/// Sums `a` (shape `sa`) down to `target`, which broadcasts to `sa`.
+pub(crate) fn sum_to<T: Element>(a: &[T], sa: &Shape, target: &Shape) -> Vec<T> {
+    let n = target.numel();
+    let mut v = buffer(n);
+    match layout(target, sa) {
+        Layout::Same => v.extend_from_slice(a),
+        Layout::Scalar => v.push(pairwise_sum(a)),
+        Layout::Cycle(len) => {
+            v.resize(len, T::zero());
+            for row in a.chunks_exact(len) {
+                for (acc, &x) in v.iter_mut().zip(row) {
+                    *acc += x;
+                }
+            }
+        }
+        Layout::Stretch(len) => v.extend(a.chunks_exact(len).map(pairwise_sum)),
+        Layout::General => {
+            v.resize(n, T::zero());
+            let st = target.broadcast_strides();
+            let sa_strides = sa.broadcast_strides();
+            for_each_broadcast(sa, sa_strides, st, |i, j| v[j] += a[i]);
+        }
+    }
+    v
+}
+
+/// Sum with pairwise blocks: rounding error grows like log n, not n.
+fn pairwise_sum<T: Element>(a: &[T]) -> T {
+    if a.len() <= 256 {
+        let mut acc = [T::zero(); 8];
+        let chunks = a.chunks_exact(8);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for k in 0..8 {
+                acc[k] += c[k];
+            }
+        }
+        let mut s = T::zero();
+        for &x in rest {
+            s += x;
+        }
+        acc.iter().fold(T::zero(), |x, &y| x + y) + s
+    } else {
+        let mid = a.len() / 2;
+        pairwise_sum(&a[..mid]) + pairwise_sum(&a[mid..])
+    }
+}
+
+/// Broadcasts `a` (shape `sa`) to `target`.
+pub(crate) fn expand<T: Element>(a: &[T], sa: &Shape, target: &Shape) -> Vec<T> {
+    let m = target.numel();
+    let mut v = buffer(m);
+    match layout(sa, target) {
+        Layout::Same => v.extend_from_slice(a),
+        Layout::Scalar => v.resize(m, a[0]),
+        Layout::Cycle(len) => {
+            for _ in 0..m / len {
+                v.extend_from_slice(a);
+            }
+        }
+        Layout::Stretch(len) => {
+            for &x in a {
+                v.extend(std::iter::repeat_n(x, len));
+            }
+        }
+        Layout::General => {
+            for_each_broadcast(target, sa.broadcast_strides(), [0; MAX_RANK], |i, _| {
+                v.push(a[i])
+            });
+        }
+    }
+    v
+}
+
+/// Swaps the last two axes (materialized).
+pub(crate) fn transpose_last2<T: Element>(a: &[T], s: &Shape) -> Vec<T> {
+    let r = s.rank();
+    let (rows, cols) = (s.dim(r - 2), s.dim(r - 1));
+    let mut v = buffer(a.len());
+    v.resize(a.len(), T::zero());
+    for (src, dst) in a.chunks_exact(rows * cols).zip(v.chunks_exact_mut(rows * cols)) {
+        // Blocked so both sides stay in cache for large matrices.
+        const B: usize = 32;
+        for i0 in (0..rows).step_by(B) {
+            for j0 in (0..cols).step_by(B) {
+                for i in i0..(i0 + B).min(rows) {
+                    for j in j0..(j0 + B).min(cols) {
+                        dst[j * rows + i] = src[i * cols + j];
+                    }
+                }
+            }
+        }
+    }
+    v
+}
+
+/// (outer, axis size, inner) of a shape around `axis`.
+pub(crate) fn split_axis(s: &Shape, axis: usize) -> (usize, usize, usize) {
+    let d = s.dims();
+    let outer = d[..axis].iter().product();
+    let inner = d[axis + 1..].iter().product();
+    (outer, d[axis], inner)
+}
+
+/// Picks one element along `axis` per position of the other axes (`out` keeps the axis at 1).
+pub(crate) fn gather<T: Element>(a: &[T], s: &Shape, axis: usize, index: &[u32]) -> Vec<T> {
+    let (outer, size, inner) = split_axis(s, axis);
+    let mut v = buffer(outer * inner);
+    for o in 0..outer {
+        for i in 0..inner {
+            let k = index[o * inner + i] as usize;
+            v.push(a[(o * size + k) * inner + i]);
+        }
+    }
+    v
+}
+
+/// The adjoint of [`gather`]: places `g` at the indexed positions of a zero tensor of shape `s`.
+pub(crate) fn scatter<T: Element>(g: &[T], s: &Shape, axis: usize, index: &[u32]) -> Vec<T> {
+    let (outer, size, inner) = split_axis(s, axis);
+    let mut v = buffer(s.numel());
+    v.resize(s.numel(), T::zero());
+    for o in 0..outer {
+        for i in 0..inner {
+            let k = index[o * inner + i] as usize;
+            v[(o * size + k) * inner + i] += g[o * inner + i];
+        }
+    }
+    v
+}
+
+/// Index of the largest element along `axis` (first one on ties; NaN wins so it propagates).
+pub(crate) fn argmax<T: Element>(a: &[T], s: &Shape, axis: usize) -> Vec<u32> {
+    let (outer, size, inner) = split_axis(s, axis);
+    let mut idx = Vec::with_capacity(outer * inner);
+    for o in 0..outer {
+        for i in 0..inner {
+            let mut best = 0usize;
+            let mut bv = a[o * size * inner + i];
+            for k in 1..size {
+                let x = a[(o * size + k) * inner + i];
+                if x > bv || (x.is_nan() && !bv.is_nan()) {
+                    best = k;
+                    bv = x;
+                }
+            }
+            idx.push(best as u32);
+        }
+    }
+    idx
+}
+
+/// `op(a) · op(b)` for row-major matrices, `m × k` times `k × n`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul<T: Element>(
+    a: &[T],
+    b: &[T],
+    m: usize,
+    k: usize,
+    n: usize,
+    ta: bool,
+    tb: bool,
+) -> Vec<T> {
+    let mut c = buffer(m * n);
+    if k == 0 {
+        c.resize(m * n, T::zero());
+        return c;
+    }
+    // Safe initialization is one cheap pass next to the product's m·n·k work.
+    c.resize(m * n, T::zero());
+    T::gemm(&mut c, a, b, m, k, n, ta, tb);
+    c
+}

@@ -1,0 +1,372 @@
+//! The primitive operations: the only ops with backward rules (in `backward.rs`). Every other
+//! differentiable function is a composite of these.
+
+use crate::element::Element;
+use crate::error::{Error, Result};
+use crate::kernels;
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+use std::sync::Arc;
+
+/// A recorded primitive with its inputs.
+pub(crate) enum Op<T: Element> {
+    Add(Tensor<T>, Tensor<T>),
+    Sub(Tensor<T>, Tensor<T>),
+    Mul(Tensor<T>, Tensor<T>),
+    Div(Tensor<T>, Tensor<T>),
+    /// `x·a + b`; only `a` matters for the derivative.
+    Affine(Tensor<T>, T),
+    Exp(Tensor<T>),
+    Log(Tensor<T>),
+    Sqrt(Tensor<T>),
+    PowF(Tensor<T>, T),
+    Abs(Tensor<T>),
+    /// `mask ? a : b`; the mask is a constant.
+    Select(Tensor<T>, Tensor<T>, Tensor<T>),
+    MatMul(Tensor<T>, Tensor<T>, bool, bool),
+    TransposeLast2(Tensor<T>),
+    Reshape(Tensor<T>),
+    Expand(Tensor<T>),
+    SumTo(Tensor<T>),
+    Gather(Tensor<T>, usize, Arc<[u32]>),
+    Scatter(Tensor<T>, usize, Arc<[u32]>),
+}
+
+impl<T: Element> Op<T> {
+    /// The differentiable inputs, in rule order.
+    pub(crate) fn inputs(&self) -> [Option<&Tensor<T>>; 2] {
+        use Op::*;
+        match self {
+            Add(a, b) | Sub(a, b) | Mul(a, b) | Div(a, b) | MatMul(a, b, ..) => [Some(a), Some(b)],
+            Select(_, a, b) => [Some(a), Some(b)],
+            Affine(a, _) | Exp(a) | Log(a) | Sqrt(a) | PowF(a, _) | Abs(a) | TransposeLast2(a)
+            | Reshape(a) | Expand(a) | SumTo(a) | Gather(a, ..) | Scatter(a, ..) => [Some(a), None],
+        }
+    }
+}
+
+fn track2<T: Element>(a: &Tensor<T>, b: &Tensor<T>) -> bool {
+    a.requires_grad() || b.requires_grad()
+}
+
+impl<T: Element> Tensor<T> {
+    fn binary_op(
+        &self,
+        rhs: &Tensor<T>,
+        name: &'static str,
+        f: impl Fn(T, T) -> T,
+        op: fn(Tensor<T>, Tensor<T>) -> Op<T>,
+    ) -> Result<Tensor<T>> {
+        let out = Shape::broadcast(name, &self.shape(), &rhs.shape())?;
+        let v = kernels::binary(self.data(), &self.shape(), rhs.data(), &rhs.shape(), &out, f);
+        Ok(Tensor::from_op(out, v, track2(self, rhs), || {
+            op(self.clone(), rhs.clone())
+        }))
+    }
+
+    /// Elementwise sum with NumPy broadcasting.
+    pub fn add(&self, rhs: &Tensor<T>) -> Result<Tensor<T>> {
+        self.binary_op(rhs, "add", |x, y| x + y, Op::Add)
+    }
+
+    /// Elementwise difference with broadcasting.
+    pub fn sub(&self, rhs: &Tensor<T>) -> Result<Tensor<T>> {
+        self.binary_op(rhs, "sub", |x, y| x - y, Op::Sub)
+    }
+
+    /// Elementwise product with broadcasting.
+    pub fn mul(&self, rhs: &Tensor<T>) -> Result<Tensor<T>> {
+        self.binary_op(rhs, "mul", |x, y| x * y, Op::Mul)
+    }
+
+    /// Elementwise quotient with broadcasting.
+    pub fn div(&self, rhs: &Tensor<T>) -> Result<Tensor<T>> {
+        self.binary_op(rhs, "div", |x, y| x / y, Op::Div)
+    }
+
+    /// `self · a + b` elementwise for scalars `a`, `b`.
+    pub fn affine(&self, a: T, b: T) -> Tensor<T> {
+        let v = kernels::unary(self.data(), |x| x * a + b);
+        Tensor::from_op(self.shape(), v, self.requires_grad(), || {
+            Op::Affine(self.clone(), a)
+        })
+    }
+
+    pub fn neg(&self) -> Tensor<T> {
+        self.affine(-T::one(), T::zero())
+    }
+
+    pub fn add_scalar(&self, c: T) -> Tensor<T> {
+        self.affine(T::one(), c)
+    }
+
+    pub fn mul_scalar(&self, c: T) -> Tensor<T> {
+        self.affine(c, T::zero())
+    }
+
+    fn unary_op(&self, f: impl Fn(T) -> T, op: fn(Tensor<T>) -> Op<T>) -> Tensor<T> {
+        let v = kernels::unary(self.data(), f);
+        Tensor::from_op(self.shape(), v, self.requires_grad(), || op(self.clone()))
+    }
+
+    pub fn exp(&self) -> Tensor<T> {
+        self.unary_op(|x| x.exp(), Op::Exp)
+    }
+
+    /// Natural logarithm (−∞ at 0, NaN below, as IEEE says).
+    pub fn log(&self) -> Tensor<T> {
+        self.unary_op(|x| x.ln(), Op::Log)
+    }
+
+    pub fn sqrt(&self) -> Tensor<T> {
+        self.unary_op(|x| x.sqrt(), Op::Sqrt)
+    }
+
+    /// Absolute value. Its derivative at 0 is taken as 0 (a subgradient), as PyTorch does.
+    pub fn abs(&self) -> Tensor<T> {
+        self.unary_op(|x| x.abs(), Op::Abs)
+    }
+
+    /// `self^p` for a scalar exponent `p`.
+    pub fn powf(&self, p: T) -> Tensor<T> {
+        let v = kernels::unary(self.data(), |x| {
+            if p == T::from_f64(2.0) {
+                x * x
+            } else {
+                x.powf(p)
+            }
+        });
+        Tensor::from_op(self.shape(), v, self.requires_grad(), || {
+            Op::PowF(self.clone(), p)
+        })
+    }
+
+    fn compare(&self, rhs: &Tensor<T>, name: &'static str, f: fn(T, T) -> bool) -> Result<Tensor<T>> {
+        let out = Shape::broadcast(name, &self.shape(), &rhs.shape())?;
+        let v = kernels::binary(self.data(), &self.shape(), rhs.data(), &rhs.shape(), &out, |x, y| {
+            if f(x, y) {
+                T::one()
+            } else {
+                T::zero()
+            }
+        });
+        Ok(Tensor::from_parts(out, v))
+    }
+
+    /// 1 where `self > rhs`, else 0 (a constant: comparisons have no gradient).
+    pub fn gt(&self, rhs: &Tensor<T>) -> Result<Tensor<T>> {
+        self.compare(rhs, "gt", |x, y| x > y)
+    }
+
+    /// 1 where `self >= rhs`, else 0.
+    pub fn ge(&self, rhs: &Tensor<T>) -> Result<Tensor<T>> {
+        self.compare(rhs, "ge", |x, y| x >= y)
+    }
+
+    /// 1 where `self < rhs`, else 0.
+    pub fn lt(&self, rhs: &Tensor<T>) -> Result<Tensor<T>> {
+        self.compare(rhs, "lt", |x, y| x < y)
+    }
+
+    /// 1 where `self == rhs`, else 0.
+    pub fn eq_mask(&self, rhs: &Tensor<T>) -> Result<Tensor<T>> {
+        self.compare(rhs, "eq", |x, y| x == y)
+    }
+
+    /// 1 where `self > c`, else 0.
+    pub fn gt_scalar(&self, c: T) -> Tensor<T> {
+        let v = kernels::unary(self.data(), |x| if x > c { T::one() } else { T::zero() });
+        Tensor::from_parts(self.shape(), v)
+    }
+
+    /// 1 where `self >= c`, else 0.
+    pub fn ge_scalar(&self, c: T) -> Tensor<T> {
+        let v = kernels::unary(self.data(), |x| if x >= c { T::one() } else { T::zero() });
+        Tensor::from_parts(self.shape(), v)
+    }
+
+    /// `a` where `self` (a 0/1 mask) is nonzero, else `b`; all broadcast together. Gradients
+    /// flow to the selected side only, and an unselected side's infinities never leak in.
+    pub fn select(&self, a: &Tensor<T>, b: &Tensor<T>) -> Result<Tensor<T>> {
+        let ab = Shape::broadcast("select", &a.shape(), &b.shape())?;
+        let out = Shape::broadcast("select", &self.shape(), &ab)?;
+        let v = kernels::select(
+            self.data(),
+            &self.shape(),
+            a.data(),
+            &a.shape(),
+            b.data(),
+            &b.shape(),
+            &out,
+        );
+        Ok(Tensor::from_op(out, v, track2(a, b), || {
+            Op::Select(self.detach(), a.clone(), b.clone())
+        }))
+    }
+
+    /// Matrix product of two rank-2 tensors.
+    pub fn matmul(&self, rhs: &Tensor<T>) -> Result<Tensor<T>> {
+        self.matmul_t(rhs, false, false)
+    }
+
+    /// `op(self) · op(rhs)` where `op` transposes when its flag is set; no copy is made for the
+    /// transposition (the product reads the operand transposed).
+    pub fn matmul_t(&self, rhs: &Tensor<T>, ta: bool, tb: bool) -> Result<Tensor<T>> {
+        let mismatch = || Error::ShapeMismatch {
+            op: "matmul",
+            lhs: self.shape(),
+            rhs: rhs.shape(),
+        };
+        if self.rank() != 2 || rhs.rank() != 2 {
+            return Err(mismatch());
+        }
+        let (m, k) = if ta {
+            (self.dims()[1], self.dims()[0])
+        } else {
+            (self.dims()[0], self.dims()[1])
+        };
+        let (k2, n) = if tb {
+            (rhs.dims()[1], rhs.dims()[0])
+        } else {
+            (rhs.dims()[0], rhs.dims()[1])
+        };
+        if k != k2 {
+            return Err(mismatch());
+        }
+        let v = kernels::matmul(self.data(), rhs.data(), m, k, n, ta, tb);
+        let out = Shape::new(&[m, n])?;
+        Ok(Tensor::from_op(out, v, track2(self, rhs), || {
+            Op::MatMul(self.clone(), rhs.clone(), ta, tb)
+        }))
+    }
+
+    /// Swaps the last two axes (rank ≥ 2).
+    pub fn transpose(&self) -> Result<Tensor<T>> {
+        if self.rank() < 2 {
+            return Err(Error::invalid(
+                "transpose",
+                format!("needs rank >= 2, shape is {}", self.shape()),
+            ));
+        }
+        let r = self.rank();
+        let s = self.shape();
+        let out = s.with_dim(r - 2, s.dim(r - 1)).with_dim(r - 1, s.dim(r - 2));
+        let v = kernels::transpose_last2(self.data(), &s);
+        Ok(Tensor::from_op(out, v, self.requires_grad(), || {
+            Op::TransposeLast2(self.clone())
+        }))
+    }
+
+    /// The same elements with another shape (no copy).
+    pub fn reshape(&self, dims: &[usize]) -> Result<Tensor<T>> {
+        let out = Shape::new(dims)?;
+        self.reshape_to(out)
+    }
+
+    pub(crate) fn reshape_to(&self, out: Shape) -> Result<Tensor<T>> {
+        if out.numel() != self.numel() {
+            return Err(Error::ShapeMismatch {
+                op: "reshape",
+                lhs: self.shape(),
+                rhs: out,
+            });
+        }
+        if out == self.shape() {
+            return Ok(self.clone());
+        }
+        Ok(self.share_with_shape(out, self.requires_grad(), || Op::Reshape(self.clone())))
+    }
+
+    /// Broadcasts to a larger shape (materialized).
+    pub fn expand(&self, dims: &[usize]) -> Result<Tensor<T>> {
+        self.expand_to(Shape::new(dims)?)
+    }
+
+    pub(crate) fn expand_to(&self, out: Shape) -> Result<Tensor<T>> {
+        if !self.shape().broadcasts_to(&out) {
+            return Err(Error::ShapeMismatch {
+                op: "expand",
+                lhs: self.shape(),
+                rhs: out,
+            });
+        }
+        if out == self.shape() {
+            return Ok(self.clone());
+        }
+        let v = kernels::expand(self.data(), &self.shape(), &out);
+        Ok(Tensor::from_op(out, v, self.requires_grad(), || {
+            Op::Expand(self.clone())
+        }))
+    }
+
+    /// Sums over the axes along which `dims` broadcasts to this shape (the adjoint of
+    /// [`Tensor::expand`]).
+    pub fn sum_to(&self, dims: &[usize]) -> Result<Tensor<T>> {
+        self.sum_to_shape(Shape::new(dims)?)
+    }
+
+    pub(crate) fn sum_to_shape(&self, out: Shape) -> Result<Tensor<T>> {
+        if !out.broadcasts_to(&self.shape()) {
+            return Err(Error::ShapeMismatch {
+                op: "sum_to",
+                lhs: self.shape(),
+                rhs: out,
+            });
+        }
+        if out == self.shape() {
+            return Ok(self.clone());
+        }
+        let v = kernels::sum_to(self.data(), &self.shape(), &out);
+        Ok(Tensor::from_op(out, v, self.requires_grad(), || {
+            Op::SumTo(self.clone())
+        }))
+    }
+
+    /// One element along `axis` for every position of the other axes, chosen by `index`
+    /// (whose length is the product of the other axes); the axis is kept with size 1.
+    pub fn gather(&self, axis: usize, index: &[u32]) -> Result<Tensor<T>> {
+        self.shape().check_axis("gather", axis)?;
+        let out = self.shape().with_dim(axis, 1);
+        if index.len() != out.numel() {
+            return Err(Error::invalid(
+                "gather",
+                format!(
+                    "{} indices for shape {} along axis {axis}; expected {}",
+                    index.len(),
+                    self.shape(),
+                    out.numel()
+                ),
+            ));
+        }
+        let size = self.dims()[axis];
+        if let Some(&bad) = index.iter().find(|&&i| i as usize >= size) {
+            return Err(Error::invalid(
+                "gather",
+                format!("index {bad} out of range for axis {axis} of size {size}"),
+            ));
+        }
+        Ok(self.gather_unchecked(axis, index.into()))
+    }
+
+    pub(crate) fn gather_unchecked(&self, axis: usize, index: Arc<[u32]>) -> Tensor<T> {
+        let out = self.shape().with_dim(axis, 1);
+        let v = kernels::gather(self.data(), &self.shape(), axis, &index);
+        Tensor::from_op(out, v, self.requires_grad(), || {
+            Op::Gather(self.clone(), axis, index)
+        })
+    }
+
+    /// The adjoint of gather: `self` (axis size 1) placed into zeros of `shape` at `index`.
+    pub(crate) fn scatter(&self, shape: Shape, axis: usize, index: Arc<[u32]>) -> Tensor<T> {
+        let v = kernels::scatter(self.data(), &shape, axis, &index);
+        Tensor::from_op(shape, v, self.requires_grad(), || {
+            Op::Scatter(self.clone(), axis, index)
+        })
+    }
+
+    /// Indices of the maxima along `axis` (no gradient).
+    pub fn argmax(&self, axis: usize) -> Result<Vec<u32>> {
+        self.shape().check_axis("argmax", axis)?;
+        Ok(kernels::argmax(self.data(), &self.shape(), axis))
+    }
+}
