@@ -188,15 +188,22 @@ struct Table {
 }
 
 fn read_table(path: &Path, plan: &Plan<'_>) -> Result<Table> {
+    // In memory, because the csv reader's own line numbers are wrong after blank lines and
+    // with CRLF line ends; `Lines` recomputes them from the bytes.
+    let bytes = source::read_all(path)?;
+    let mut lines_of = Lines::new(&bytes);
     let mut reader = ReaderBuilder::new()
         .has_headers(true)
         // Ragged rows are reported by us, with the expected and the found count.
         .flexible(true)
         .trim(Trim::All)
-        .from_reader(source::open(path)?);
+        .from_reader(bytes.as_slice());
 
-    let header = reader.headers().map_err(|e| csv_error(path, e))?.clone();
-    let header_line = header.position().map_or(1, |p| p.line());
+    let header = match reader.headers() {
+        Ok(header) => header.clone(),
+        Err(e) => return Err(csv_error(path, e, &mut lines_of)),
+    };
+    let header_line = lines_of.line_of(header.position());
     if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
         return Err(DataError::EmptyFile {
             path: path.to_path_buf(),
@@ -273,9 +280,9 @@ fn read_table(path: &Path, plan: &Plan<'_>) -> Result<Table> {
         match reader.read_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(csv_error(path, e)),
+            Err(e) => return Err(csv_error(path, e, &mut lines_of)),
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = lines_of.line_of(record.position());
         if record.len() != names.len() {
             return Err(DataError::Ragged {
                 path: path.to_path_buf(),
@@ -370,8 +377,8 @@ fn parse_number(path: &Path, line: u64, col: usize, column: &str, text: &str) ->
     }
 }
 
-fn csv_error(path: &Path, error: csv::Error) -> DataError {
-    let line = error.position().map_or(0, |p| p.line());
+fn csv_error(path: &Path, error: csv::Error, lines: &mut Lines<'_>) -> DataError {
+    let line = lines.line_of(error.position());
     match error.into_kind() {
         csv::ErrorKind::Io(source) => source::io_error(path, source),
         csv::ErrorKind::Utf8 { err, .. } => DataError::Csv {
@@ -385,5 +392,53 @@ fn csv_error(path: &Path, error: csv::Error) -> DataError {
             line,
             message: format!("{other:?}"),
         },
+    }
+}
+
+/// 1-based line numbers of records from their byte offsets.
+///
+/// The csv reader reports as a record's position the end of the previous record, before any
+/// blank lines and (with CRLF) before the `\n`; so the record really starts after the line
+/// breaks that follow. A line break is `\n`, `\r\n` or a lone `\r`. Records come in order, so
+/// counting resumes where the previous record left off and the whole file is scanned once.
+struct Lines<'a> {
+    bytes: &'a [u8],
+    scanned: usize,
+    breaks: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Lines {
+            bytes,
+            scanned: 0,
+            breaks: 0,
+        }
+    }
+
+    fn line_of(&mut self, position: Option<&csv::Position>) -> u64 {
+        let Some(position) = position else {
+            return self.breaks + 1;
+        };
+        let mut start = usize::try_from(position.byte())
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        while start < self.bytes.len() && matches!(self.bytes[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        if start < self.scanned {
+            self.scanned = 0;
+            self.breaks = 0;
+        }
+        let region = &self.bytes[self.scanned..start];
+        self.breaks += region
+            .iter()
+            .enumerate()
+            .filter(|&(i, &b)| {
+                b == b'\n' || (b == b'\r' && self.bytes.get(self.scanned + i + 1) != Some(&b'\n'))
+            })
+            .count() as u64;
+        self.scanned = start;
+        self.breaks + 1
     }
 }
