@@ -432,3 +432,28 @@ fn line_numbers_survive_blank_lines_crlf_cr_and_quoted_breaks() {
     let schema = reg().load(&path).unwrap().schema();
     assert_eq!(schema.load_for_prediction(&path).unwrap().lines, [3, 4, 6]);
 }
+
+/// Arbitrary bytes drawn from the characters that matter to CSV must give a result or an
+/// error, never a panic.
+#[test]
+fn random_garbage_never_panics() {
+    use rand::{Rng, SeedableRng};
+    let alphabet: &[u8] = b",,,\n\n\r\"y1.5-ex \xff\x1f\x8b";
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..500 {
+        let len = rng.random_range(0..60);
+        let mut bytes: Vec<u8> = (0..len)
+            .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+            .collect();
+        if i % 2 == 0 {
+            bytes.splice(0..0, b"x,y\n".iter().copied());
+        }
+        let path = write(dir.path(), "garbage.csv", &bytes);
+        let _ = reg().load(&path);
+        let _ = CsvOptions::classification("y").load(&path);
+        if let Ok(data) = reg().load(&path) {
+            let _ = data.schema().load_for_prediction(&path);
+        }
+    }
+}
