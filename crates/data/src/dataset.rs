@@ -1,0 +1,345 @@
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DataError, Result};
+use crate::labels::LabelMap;
+
+/// What the model predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// The target is a real number.
+    Regression,
+    /// The target is one of K classes, stored as an index `0..K` through a [`LabelMap`].
+    Classification,
+}
+
+/// The targets of a dataset, one per row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Targets {
+    /// Real-valued targets.
+    Regression(Vec<f64>),
+    /// Class indices `0..K`; the dataset's [`LabelMap`] says which label each index stands for.
+    Classes(Vec<usize>),
+}
+
+impl Targets {
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        match self {
+            Targets::Regression(v) => v.len(),
+            Targets::Classes(v) => v.len(),
+        }
+    }
+
+    /// True when there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The task these targets belong to.
+    pub fn task(&self) -> Task {
+        match self {
+            Targets::Regression(_) => Task::Regression,
+            Targets::Classes(_) => Task::Classification,
+        }
+    }
+
+    /// The regression values, or `None` for class targets.
+    pub fn as_regression(&self) -> Option<&[f64]> {
+        match self {
+            Targets::Regression(v) => Some(v),
+            Targets::Classes(_) => None,
+        }
+    }
+
+    /// The class indices, or `None` for regression targets.
+    pub fn as_classes(&self) -> Option<&[usize]> {
+        match self {
+            Targets::Classes(v) => Some(v),
+            Targets::Regression(_) => None,
+        }
+    }
+
+    /// The targets of `rows`, in that order. Indices must be in range (checked by callers).
+    pub(crate) fn gather(&self, rows: &[usize]) -> Targets {
+        match self {
+            Targets::Regression(v) => Targets::Regression(rows.iter().map(|&r| v[r]).collect()),
+            Targets::Classes(v) => Targets::Classes(rows.iter().map(|&r| v[r]).collect()),
+        }
+    }
+}
+
+/// A table of examples: an `n × d` row-major feature matrix, one target per row, the feature
+/// names, and for classification the [`LabelMap`] that gives the class indices their meaning.
+///
+/// Row `i` is `features()[i * d .. (i + 1) * d]`. The invariants (matrix size, one target per row,
+/// class indices below K, a label map exactly for class targets) are checked when the dataset is
+/// built, so code that receives a `Dataset` can rely on them.
+///
+/// ```
+/// use trainscope_data::{Dataset, LabelMap, Targets};
+///
+/// let data = Dataset::new(
+///     vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], // 3 rows × 2 features
+///     vec!["height".into(), "weight".into()],
+///     "species",
+///     Targets::Classes(vec![0, 1, 1]),
+///     Some(LabelMap::from_labels(["cat", "dog"])),
+/// )?;
+/// assert_eq!((data.n_rows(), data.n_features()), (3, 2));
+/// assert_eq!(data.row(1), [3.0, 4.0]);
+/// assert_eq!(data.class_counts(), Some(vec![1, 2]));
+///
+/// let firsts = data.select(&[2, 0])?;
+/// assert_eq!(firsts.features(), [5.0, 6.0, 1.0, 2.0]);
+/// # Ok::<(), trainscope_data::DataError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    features: Vec<f64>,
+    feature_names: Vec<String>,
+    target_name: String,
+    targets: Targets,
+    label_map: Option<LabelMap>,
+}
+
+impl Dataset {
+    /// Builds a dataset, checking that the parts fit together.
+    ///
+    /// `features` is row-major with `feature_names.len()` columns. `label_map` must be `Some`
+    /// exactly when `targets` are [`Targets::Classes`], and every class index must be below the
+    /// map's length.
+    pub fn new(
+        features: Vec<f64>,
+        feature_names: Vec<String>,
+        target_name: impl Into<String>,
+        targets: Targets,
+        label_map: Option<LabelMap>,
+    ) -> Result<Dataset> {
+        let (n, d) = (targets.len(), feature_names.len());
+        if n.checked_mul(d) != Some(features.len()) {
+            return Err(DataError::Shape {
+                context: "Dataset::new",
+                message: format!(
+                    "{} feature values do not form {n} rows × {d} features",
+                    features.len()
+                ),
+            });
+        }
+        match (&targets, &label_map) {
+            (Targets::Regression(_), None) => {}
+            (Targets::Classes(classes), Some(map)) => {
+                if let Some((row, &c)) = classes.iter().enumerate().find(|(_, &c)| c >= map.len()) {
+                    return Err(DataError::Shape {
+                        context: "Dataset::new",
+                        message: format!(
+                            "row {row} has class index {c} but the label map has {} classes",
+                            map.len()
+                        ),
+                    });
+                }
+            }
+            (Targets::Regression(_), Some(_)) => {
+                return Err(DataError::WrongTask(
+                    "Dataset::new: regression targets take no label map".into(),
+                ))
+            }
+            (Targets::Classes(_), None) => {
+                return Err(DataError::WrongTask(
+                    "Dataset::new: class targets need a label map".into(),
+                ))
+            }
+        }
+        Ok(Dataset {
+            features,
+            feature_names,
+            target_name: target_name.into(),
+            targets,
+            label_map,
+        })
+    }
+
+    /// The number of rows (examples) n.
+    pub fn n_rows(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// The number of features d.
+    pub fn n_features(&self) -> usize {
+        self.feature_names.len()
+    }
+
+    /// The `n × d` feature matrix, row-major.
+    pub fn features(&self) -> &[f64] {
+        &self.features
+    }
+
+    /// Mutable access to the feature values (the shape cannot change), e.g. to standardize in place.
+    pub fn features_mut(&mut self) -> &mut [f64] {
+        &mut self.features
+    }
+
+    /// The features of row `i`.
+    ///
+    /// # Panics
+    /// When `i >= n_rows()`.
+    #[track_caller]
+    pub fn row(&self, i: usize) -> &[f64] {
+        assert!(
+            i < self.n_rows(),
+            "row {i} out of range for a dataset of {} rows",
+            self.n_rows()
+        );
+        let d = self.n_features();
+        &self.features[i * d..(i + 1) * d]
+    }
+
+    /// The targets, one per row.
+    pub fn targets(&self) -> &Targets {
+        &self.targets
+    }
+
+    /// Mutable access to regression targets (e.g. to standardize them); `None` for class targets,
+    /// whose indices must stay consistent with the label map.
+    pub fn regression_targets_mut(&mut self) -> Option<&mut [f64]> {
+        match &mut self.targets {
+            Targets::Regression(v) => Some(v),
+            Targets::Classes(_) => None,
+        }
+    }
+
+    /// The task: regression or classification.
+    pub fn task(&self) -> Task {
+        self.targets.task()
+    }
+
+    /// Column names of the features, in matrix column order.
+    pub fn feature_names(&self) -> &[String] {
+        &self.feature_names
+    }
+
+    /// The name of the target column.
+    pub fn target_name(&self) -> &str {
+        &self.target_name
+    }
+
+    /// The label map for classification; `None` for regression.
+    pub fn label_map(&self) -> Option<&LabelMap> {
+        self.label_map.as_ref()
+    }
+
+    /// The number of classes K for classification; `None` for regression.
+    pub fn num_classes(&self) -> Option<usize> {
+        self.label_map.as_ref().map(LabelMap::len)
+    }
+
+    /// How many rows each class has (index = class); `None` for regression.
+    pub fn class_counts(&self) -> Option<Vec<usize>> {
+        let classes = self.targets.as_classes()?;
+        let mut counts = vec![0; self.num_classes().unwrap_or(0)];
+        for &c in classes {
+            counts[c] += 1;
+        }
+        Some(counts)
+    }
+
+    /// A new dataset made of `rows` in the given order (repeats allowed), with the same names
+    /// and label map. Used for train/validation splits and cross-validation folds.
+    pub fn select(&self, rows: &[usize]) -> Result<Dataset> {
+        let n = self.n_rows();
+        if let Some(&bad) = rows.iter().find(|&&r| r >= n) {
+            return Err(DataError::Shape {
+                context: "Dataset::select",
+                message: format!("row index {bad} out of range for a dataset of {n} rows"),
+            });
+        }
+        let d = self.n_features();
+        let mut features = Vec::with_capacity(rows.len() * d);
+        for &r in rows {
+            features.extend_from_slice(&self.features[r * d..(r + 1) * d]);
+        }
+        Ok(Dataset {
+            features,
+            feature_names: self.feature_names.clone(),
+            target_name: self.target_name.clone(),
+            targets: self.targets.gather(rows),
+            label_map: self.label_map.clone(),
+        })
+    }
+
+    /// What must be saved with a model so that later files are read the same way: feature
+    /// names (in column order), the target name and the label map.
+    pub fn schema(&self) -> Schema {
+        Schema {
+            feature_names: self.feature_names.clone(),
+            target: self.target_name.clone(),
+            label_map: self.label_map.clone(),
+        }
+    }
+
+    /// Takes the dataset apart: `(features, feature_names, target_name, targets, label_map)`.
+    pub fn into_parts(self) -> (Vec<f64>, Vec<String>, String, Targets, Option<LabelMap>) {
+        (
+            self.features,
+            self.feature_names,
+            self.target_name,
+            self.targets,
+            self.label_map,
+        )
+    }
+}
+
+/// How a model's data is laid out: which columns are its features (by name, in order), which
+/// column is the target, and, for classification, the label map.
+///
+/// Take it from the training [`Dataset`] with [`Dataset::schema`], save it with the model (it is
+/// `Serialize`), and use it to read validation or test files ([`Schema::load`]) and prediction
+/// inputs ([`Schema::load_for_prediction`]): columns are found by name, so their order in the
+/// later file does not matter, and labels keep their class indices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schema {
+    /// Feature column names, in the order of the model's inputs.
+    pub feature_names: Vec<String>,
+    /// Name of the target column.
+    pub target: String,
+    /// `Some` for classification, `None` for regression.
+    pub label_map: Option<LabelMap>,
+}
+
+impl Schema {
+    /// Regression or classification.
+    pub fn task(&self) -> Task {
+        if self.label_map.is_some() {
+            Task::Classification
+        } else {
+            Task::Regression
+        }
+    }
+}
+
+/// Inputs for prediction: the feature matrix in a model's column order and, if the file had
+/// the target column, the targets (so predictions can also be scored).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictionData {
+    /// `n × d` row-major feature matrix.
+    pub features: Vec<f64>,
+    /// Feature names, in column order (the schema's order).
+    pub feature_names: Vec<String>,
+    /// Targets when the file had the target column, else `None`.
+    pub targets: Option<Targets>,
+    /// The 1-based file line of every row, to point back into the file when reporting
+    /// predictions.
+    pub lines: Vec<u64>,
+}
+
+impl PredictionData {
+    /// The number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// The number of features.
+    pub fn n_features(&self) -> usize {
+        self.feature_names.len()
+    }
+}

@@ -1,0 +1,197 @@
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Everything that can go wrong while loading, splitting, standardizing or batching data.
+///
+/// Messages name the thing that is wrong: the file, the 1-based line and column, the column's
+/// header name, the offending text. They start with `path:line:col:` where those are known, so
+/// an editor can jump to the spot.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum DataError {
+    /// The file could not be opened or read (including a corrupt gzip stream).
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The file has no bytes at all, or not even a header row.
+    #[error("{}: file is empty", path.display())]
+    EmptyFile { path: PathBuf },
+
+    /// The CSV file has a header but not a single data row.
+    #[error("{}: no data rows after the header", path.display())]
+    NoRows { path: PathBuf },
+
+    /// The CSV reader itself failed, e.g. on text that is not UTF-8.
+    #[error("{}:{line}: {message}", path.display())]
+    Csv {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+
+    /// A row has a different number of fields than the header.
+    #[error("{}:{line}: expected {expected} fields, found {found}", path.display())]
+    Ragged {
+        path: PathBuf,
+        line: u64,
+        expected: usize,
+        found: usize,
+    },
+
+    /// A cell that must hold a number does not parse as one.
+    #[error(
+        "{}:{line}:{col}: expected a number, found {value:?} (column {column:?})",
+        path.display()
+    )]
+    NotANumber {
+        path: PathBuf,
+        line: u64,
+        /// 1-based index of the field in its row.
+        col: usize,
+        /// The column's header name.
+        column: String,
+        value: String,
+    },
+
+    /// A cell parses as a number but is NaN or infinite.
+    #[error(
+        "{}:{line}:{col}: expected a finite number, found {value:?} (column {column:?})",
+        path.display()
+    )]
+    NotFinite {
+        path: PathBuf,
+        line: u64,
+        col: usize,
+        column: String,
+        value: String,
+    },
+
+    /// A class label cell is empty.
+    #[error("{}:{line}:{col}: empty class label (column {column:?})", path.display())]
+    EmptyLabel {
+        path: PathBuf,
+        line: u64,
+        col: usize,
+        column: String,
+    },
+
+    /// The target column named by the caller is not in the header.
+    #[error(
+        "{}: no target column {column:?}; the columns are: {}",
+        path.display(),
+        available.join(", ")
+    )]
+    MissingTarget {
+        path: PathBuf,
+        column: String,
+        available: Vec<String>,
+    },
+
+    /// A feature column named by the caller (or recorded in a schema) is not in the header.
+    #[error(
+        "{}: no feature column {column:?}; the columns are: {}",
+        path.display(),
+        available.join(", ")
+    )]
+    UnknownColumn {
+        path: PathBuf,
+        column: String,
+        available: Vec<String>,
+    },
+
+    /// Two header fields carry the same name, so selecting columns by name would be ambiguous.
+    #[error(
+        "{}:{line}: duplicate column name {column:?} (columns {first} and {second})",
+        path.display()
+    )]
+    DuplicateHeader {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        first: usize,
+        second: usize,
+    },
+
+    /// The caller's list of feature columns is unusable (repeats a name, contains the target,
+    /// or is empty).
+    #[error("invalid feature selection: {0}")]
+    FeatureSelection(String),
+
+    /// A class label in a validation, test or prediction file that the training data never had.
+    #[error(
+        "{}:{line}: label {label:?} was not seen in training (known labels: {})",
+        path.display(),
+        known.join(", ")
+    )]
+    UnseenLabel {
+        path: PathBuf,
+        line: u64,
+        label: String,
+        known: Vec<String>,
+    },
+
+    /// An IDX file whose header is not what its role requires.
+    #[error("{}: {message}", path.display())]
+    IdxFormat { path: PathBuf, message: String },
+
+    /// IDX image and label files that describe different numbers of examples.
+    #[error(
+        "{} holds {images} images but {} holds {labels} labels",
+        images_path.display(),
+        labels_path.display()
+    )]
+    IdxCountMismatch {
+        images_path: PathBuf,
+        images: usize,
+        labels_path: PathBuf,
+        labels: usize,
+    },
+
+    /// Parts of a dataset, or data and a fitted transform, disagree in their sizes.
+    #[error("shape mismatch in {context}: {message}")]
+    Shape {
+        context: &'static str,
+        message: String,
+    },
+
+    /// A NaN or infinite value where statistics are computed.
+    #[error("{context}: value {value} at row {row}, feature {feature} is not finite")]
+    NonFiniteValue {
+        context: &'static str,
+        row: usize,
+        feature: usize,
+        value: f64,
+    },
+
+    /// A parameter outside its allowed range, e.g. a validation fraction of 1.5.
+    #[error("invalid {name} = {value}: {allowed}")]
+    InvalidParameter {
+        name: &'static str,
+        value: String,
+        allowed: String,
+    },
+
+    /// An operation that needs class labels (or regression values) got the other kind.
+    #[error("{0}")]
+    WrongTask(String),
+}
+
+/// Result with [`DataError`].
+pub type Result<T, E = DataError> = std::result::Result<T, E>;
+
+pub(crate) fn invalid(
+    name: &'static str,
+    value: impl ToString,
+    allowed: impl Into<String>,
+) -> DataError {
+    DataError::InvalidParameter {
+        name,
+        value: value.to_string(),
+        allowed: allowed.into(),
+    }
+}

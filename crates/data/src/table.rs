@@ -1,0 +1,444 @@
+//! Reading CSV files with a header into datasets.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use csv::{ReaderBuilder, StringRecord, Trim};
+
+use crate::dataset::{Dataset, PredictionData, Schema, Targets, Task};
+use crate::error::{DataError, Result};
+use crate::labels::LabelMap;
+use crate::source;
+
+/// How to read a training CSV: which column is the target, which columns are features, and
+/// whether the task is regression or classification.
+///
+/// The file must have a header row; it may be gzip-compressed (recognized by its first bytes,
+/// whatever its name). Cells are trimmed of surrounding spaces. Feature cells and regression
+/// targets must be finite numbers; class labels may be any non-empty text (see [`LabelMap`] for
+/// how they become class indices).
+///
+/// ```
+/// use trainscope_data::{CsvOptions, Task};
+///
+/// let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap() + "/../../examples/data";
+/// let data = CsvOptions::classification("target")
+///     .with_features(["mean_radius", "mean_texture"])
+///     .load(format!("{dir}/breast_cancer.csv"))?;
+/// assert_eq!(data.task(), Task::Classification);
+/// assert_eq!((data.n_rows(), data.n_features()), (569, 2));
+/// assert_eq!(data.class_counts(), Some(vec![212, 357]));
+/// # Ok::<(), trainscope_data::DataError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvOptions {
+    target: String,
+    task: Task,
+    features: Option<Vec<String>>,
+}
+
+impl CsvOptions {
+    /// Target column `target`, all other columns as features.
+    pub fn new(target: impl Into<String>, task: Task) -> CsvOptions {
+        CsvOptions {
+            target: target.into(),
+            task,
+            features: None,
+        }
+    }
+
+    /// A regression on the column named `target`.
+    pub fn regression(target: impl Into<String>) -> CsvOptions {
+        CsvOptions::new(target, Task::Regression)
+    }
+
+    /// A classification on the column named `target`.
+    pub fn classification(target: impl Into<String>) -> CsvOptions {
+        CsvOptions::new(target, Task::Classification)
+    }
+
+    /// Use only these columns as features, in this order (instead of all non-target columns in
+    /// file order).
+    pub fn with_features<I, S>(mut self, names: I) -> CsvOptions
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.features = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Reads a training file. For classification the label map is built from this file's labels.
+    pub fn load(&self, path: impl AsRef<Path>) -> Result<Dataset> {
+        let path = path.as_ref();
+        if let Some(names) = &self.features {
+            check_selection(names, &self.target)?;
+        }
+        let plan = Plan {
+            features: self.features.as_deref(),
+            target: Some(TargetPlan {
+                name: &self.target,
+                required: true,
+                kind: match self.task {
+                    Task::Regression => TargetKind::Regression,
+                    Task::Classification => TargetKind::Classes(None),
+                },
+            }),
+        };
+        let table = read_table(path, &plan)?;
+        finish_dataset(table, &self.target)
+    }
+}
+
+impl Schema {
+    /// Reads a validation or test file with the target column: the schema's feature columns by
+    /// name (in the schema's order, wherever they are in the file) and its label map, so a label
+    /// the training data did not have is an error naming the line.
+    pub fn load(&self, path: impl AsRef<Path>) -> Result<Dataset> {
+        let table = read_table(path.as_ref(), &self.plan(true))?;
+        finish_dataset(table, &self.target)
+    }
+
+    /// Reads prediction inputs: the schema's feature columns by name. The target column may be
+    /// absent; if present it is read too (with the schema's label map), so predictions can be
+    /// scored.
+    pub fn load_for_prediction(&self, path: impl AsRef<Path>) -> Result<PredictionData> {
+        let table = read_table(path.as_ref(), &self.plan(false))?;
+        Ok(PredictionData {
+            features: table.features,
+            feature_names: table.feature_names,
+            targets: table.targets.map(|(targets, _)| targets),
+            lines: table.lines,
+        })
+    }
+
+    fn plan(&self, target_required: bool) -> Plan<'_> {
+        Plan {
+            features: Some(&self.feature_names),
+            target: Some(TargetPlan {
+                name: &self.target,
+                required: target_required,
+                kind: match &self.label_map {
+                    None => TargetKind::Regression,
+                    Some(map) => TargetKind::Classes(Some(map)),
+                },
+            }),
+        }
+    }
+}
+
+fn check_selection(names: &[String], target: &str) -> Result<()> {
+    if names.is_empty() {
+        return Err(DataError::FeatureSelection(
+            "the list of feature columns is empty".into(),
+        ));
+    }
+    if names.iter().any(|n| n == target) {
+        return Err(DataError::FeatureSelection(format!(
+            "{target:?} is the target column and cannot also be a feature"
+        )));
+    }
+    let mut seen = HashMap::new();
+    for (i, name) in names.iter().enumerate() {
+        if let Some(first) = seen.insert(name.as_str(), i) {
+            return Err(DataError::FeatureSelection(format!(
+                "column {name:?} is listed twice (positions {} and {})",
+                first + 1,
+                i + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn finish_dataset(table: Table, target: &str) -> Result<Dataset> {
+    // A required target always yields targets; the `None` arm only guards that invariant.
+    let (targets, map) = table.targets.ok_or_else(|| DataError::MissingTarget {
+        path: table.path.clone(),
+        column: target.to_string(),
+        available: Vec::new(),
+    })?;
+    Dataset::new(table.features, table.feature_names, target, targets, map)
+}
+
+struct Plan<'a> {
+    /// `None`: every column except the target, in file order.
+    features: Option<&'a [String]>,
+    target: Option<TargetPlan<'a>>,
+}
+
+struct TargetPlan<'a> {
+    name: &'a str,
+    required: bool,
+    kind: TargetKind<'a>,
+}
+
+enum TargetKind<'a> {
+    Regression,
+    /// With a map: labels must be in it. Without: the map is built from this file.
+    Classes(Option<&'a LabelMap>),
+}
+
+struct Table {
+    path: PathBuf,
+    features: Vec<f64>,
+    feature_names: Vec<String>,
+    targets: Option<(Targets, Option<LabelMap>)>,
+    lines: Vec<u64>,
+}
+
+fn read_table(path: &Path, plan: &Plan<'_>) -> Result<Table> {
+    // In memory, because the csv reader's own line numbers are wrong after blank lines and
+    // with CRLF line ends; `Lines` recomputes them from the bytes.
+    let bytes = source::read_all(path)?;
+    let mut lines_of = Lines::new(&bytes);
+    let mut reader = ReaderBuilder::new()
+        .has_headers(true)
+        // Ragged rows are reported by us, with the expected and the found count.
+        .flexible(true)
+        .trim(Trim::All)
+        .from_reader(bytes.as_slice());
+
+    let header = match reader.headers() {
+        Ok(header) => header.clone(),
+        Err(e) => return Err(csv_error(path, e, &mut lines_of)),
+    };
+    let header_line = lines_of.line_of(header.position());
+    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+        return Err(DataError::EmptyFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let names: Vec<String> = header.iter().map(str::to_string).collect();
+
+    let mut index_of = HashMap::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        if let Some(first) = index_of.insert(name.as_str(), i) {
+            return Err(DataError::DuplicateHeader {
+                path: path.to_path_buf(),
+                line: header_line,
+                column: name.clone(),
+                first: first + 1,
+                second: i + 1,
+            });
+        }
+    }
+
+    let target_col = match &plan.target {
+        None => None,
+        Some(t) => match index_of.get(t.name) {
+            Some(&i) => Some(i),
+            None if t.required => {
+                return Err(DataError::MissingTarget {
+                    path: path.to_path_buf(),
+                    column: t.name.to_string(),
+                    available: names.clone(),
+                })
+            }
+            None => None,
+        },
+    };
+
+    let feature_cols: Vec<usize> = match plan.features {
+        Some(selected) => selected
+            .iter()
+            .map(|name| {
+                index_of
+                    .get(name.as_str())
+                    .copied()
+                    .ok_or_else(|| DataError::UnknownColumn {
+                        path: path.to_path_buf(),
+                        column: name.clone(),
+                        available: names.clone(),
+                    })
+            })
+            .collect::<Result<_>>()?,
+        None => (0..names.len())
+            .filter(|&i| Some(i) != target_col)
+            .collect(),
+    };
+    if feature_cols.is_empty() {
+        return Err(DataError::FeatureSelection(format!(
+            "{}: no feature columns besides the target",
+            path.display()
+        )));
+    }
+    let feature_names: Vec<String> = feature_cols.iter().map(|&i| names[i].clone()).collect();
+
+    let cell = |record: &StringRecord, line: u64, col: usize| -> Result<f64> {
+        parse_number(path, line, col, &names[col], &record[col])
+    };
+
+    let mut features = Vec::new();
+    let mut regression = Vec::new();
+    let mut classes = Vec::new();
+    // Labels are kept as text until the whole file is read when the map is built from it.
+    let mut raw_labels: Vec<String> = Vec::new();
+    let mut lines = Vec::new();
+    let mut record = StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(path, e, &mut lines_of)),
+        }
+        let line = lines_of.line_of(record.position());
+        if record.len() != names.len() {
+            return Err(DataError::Ragged {
+                path: path.to_path_buf(),
+                line,
+                expected: names.len(),
+                found: record.len(),
+            });
+        }
+        for &col in &feature_cols {
+            features.push(cell(&record, line, col)?);
+        }
+        if let (Some(col), Some(target)) = (target_col, &plan.target) {
+            match target.kind {
+                TargetKind::Regression => regression.push(cell(&record, line, col)?),
+                TargetKind::Classes(map) => {
+                    let label = &record[col];
+                    if label.is_empty() {
+                        return Err(DataError::EmptyLabel {
+                            path: path.to_path_buf(),
+                            line,
+                            col: col + 1,
+                            column: names[col].clone(),
+                        });
+                    }
+                    match map {
+                        None => raw_labels.push(label.to_string()),
+                        Some(map) => classes.push(map.index_of(label).ok_or_else(|| {
+                            DataError::UnseenLabel {
+                                path: path.to_path_buf(),
+                                line,
+                                label: label.to_string(),
+                                known: map.labels().to_vec(),
+                            }
+                        })?),
+                    }
+                }
+            }
+        }
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        return Err(DataError::NoRows {
+            path: path.to_path_buf(),
+        });
+    }
+
+    let targets = match (target_col, &plan.target) {
+        (Some(_), Some(target)) => Some(match target.kind {
+            TargetKind::Regression => (Targets::Regression(regression), None),
+            TargetKind::Classes(Some(map)) => (Targets::Classes(classes), Some(map.clone())),
+            TargetKind::Classes(None) => {
+                let map = LabelMap::from_labels(&raw_labels);
+                let classes = raw_labels
+                    .iter()
+                    .map(|l| {
+                        map.index_of(l)
+                            .expect("every training label is in its own map")
+                    })
+                    .collect();
+                (Targets::Classes(classes), Some(map))
+            }
+        }),
+        _ => None,
+    };
+
+    Ok(Table {
+        path: path.to_path_buf(),
+        features,
+        feature_names,
+        targets,
+        lines,
+    })
+}
+
+fn parse_number(path: &Path, line: u64, col: usize, column: &str, text: &str) -> Result<f64> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err(DataError::NotFinite {
+            path: path.to_path_buf(),
+            line,
+            col: col + 1,
+            column: column.to_string(),
+            value: text.to_string(),
+        }),
+        Err(_) => Err(DataError::NotANumber {
+            path: path.to_path_buf(),
+            line,
+            col: col + 1,
+            column: column.to_string(),
+            value: text.to_string(),
+        }),
+    }
+}
+
+fn csv_error(path: &Path, error: csv::Error, lines: &mut Lines<'_>) -> DataError {
+    let line = lines.line_of(error.position());
+    match error.into_kind() {
+        csv::ErrorKind::Io(source) => source::io_error(path, source),
+        csv::ErrorKind::Utf8 { err, .. } => DataError::Csv {
+            path: path.to_path_buf(),
+            line,
+            message: format!("field {} is not valid UTF-8", err.field() + 1),
+        },
+        // Only reachable through csv features this crate does not use (serde, seeking).
+        other => DataError::Csv {
+            path: path.to_path_buf(),
+            line,
+            message: format!("{other:?}"),
+        },
+    }
+}
+
+/// 1-based line numbers of records from their byte offsets.
+///
+/// The csv reader reports as a record's position the end of the previous record, before any
+/// blank lines and (with CRLF) before the `\n`; so the record really starts after the line
+/// breaks that follow. A line break is `\n`, `\r\n` or a lone `\r`. Records come in order, so
+/// counting resumes where the previous record left off and the whole file is scanned once.
+struct Lines<'a> {
+    bytes: &'a [u8],
+    scanned: usize,
+    breaks: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Lines {
+            bytes,
+            scanned: 0,
+            breaks: 0,
+        }
+    }
+
+    fn line_of(&mut self, position: Option<&csv::Position>) -> u64 {
+        let Some(position) = position else {
+            return self.breaks + 1;
+        };
+        let mut start = usize::try_from(position.byte())
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        while start < self.bytes.len() && matches!(self.bytes[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        if start < self.scanned {
+            self.scanned = 0;
+            self.breaks = 0;
+        }
+        let region = &self.bytes[self.scanned..start];
+        self.breaks += region
+            .iter()
+            .enumerate()
+            .filter(|&(i, &b)| {
+                b == b'\n' || (b == b'\r' && self.bytes.get(self.scanned + i + 1) != Some(&b'\n'))
+            })
+            .count() as u64;
+        self.scanned = start;
+        self.breaks + 1
+    }
+}
