@@ -13,12 +13,18 @@ fn forward(p: &[Tensor<f64>], x: &Tensor<f64>) -> Result<Tensor<f64>> {
 
 fn main() -> Result<()> {
     let n = 200;
-    let xs: Vec<f64> = (0..n).map(|i| -1.0 + 2.0 * i as f64 / (n - 1) as f64).collect();
+    let xs: Vec<f64> = (0..n)
+        .map(|i| -1.0 + 2.0 * i as f64 / (n - 1) as f64)
+        .collect();
     let ys: Vec<f64> = xs
         .iter()
         .map(|&x| {
             let t = 5.0 * std::f64::consts::PI * x;
-            if t == 0.0 { 1.0 } else { t.sin() / t }
+            if t == 0.0 {
+                1.0
+            } else {
+                t.sin() / t
+            }
         })
         .collect();
     let x = Tensor::from_vec(xs, &[n, 1])?;
@@ -75,6 +81,9 @@ fn main() -> Result<()> {
         eig[nparams - 1],
         nparams - pos - neg
     );
-    println!("minimum ratio (positive / total) = {:.3}", pos as f64 / nparams as f64);
+    println!(
+        "minimum ratio (positive / total) = {:.3}",
+        pos as f64 / nparams as f64
+    );
     Ok(())
 }

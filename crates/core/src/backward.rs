@@ -28,21 +28,49 @@ fn rule<T: Element>(op: &Op<T>, out: &Tensor<T>, g: &Tensor<T>) -> Result<[Optio
     let need = |t: &Tensor<T>| t.requires_grad();
     Ok(match op {
         Op::Add(a, b) => [
-            if need(a) { Some(unbroadcast(g.clone(), a.shape())?) } else { None },
-            if need(b) { Some(unbroadcast(g.clone(), b.shape())?) } else { None },
+            if need(a) {
+                Some(unbroadcast(g.clone(), a.shape())?)
+            } else {
+                None
+            },
+            if need(b) {
+                Some(unbroadcast(g.clone(), b.shape())?)
+            } else {
+                None
+            },
         ],
         Op::Sub(a, b) => [
-            if need(a) { Some(unbroadcast(g.clone(), a.shape())?) } else { None },
-            if need(b) { Some(unbroadcast(g.neg(), b.shape())?) } else { None },
+            if need(a) {
+                Some(unbroadcast(g.clone(), a.shape())?)
+            } else {
+                None
+            },
+            if need(b) {
+                Some(unbroadcast(g.neg(), b.shape())?)
+            } else {
+                None
+            },
         ],
         // d(ab) = b da + a db
         Op::Mul(a, b) => [
-            if need(a) { Some(unbroadcast(g.mul(b)?, a.shape())?) } else { None },
-            if need(b) { Some(unbroadcast(g.mul(a)?, b.shape())?) } else { None },
+            if need(a) {
+                Some(unbroadcast(g.mul(b)?, a.shape())?)
+            } else {
+                None
+            },
+            if need(b) {
+                Some(unbroadcast(g.mul(a)?, b.shape())?)
+            } else {
+                None
+            },
         ],
         // d(a/b) = da / b − (a/b) db / b
         Op::Div(a, b) => [
-            if need(a) { Some(unbroadcast(g.div(b)?, a.shape())?) } else { None },
+            if need(a) {
+                Some(unbroadcast(g.div(b)?, a.shape())?)
+            } else {
+                None
+            },
             if need(b) {
                 Some(unbroadcast(g.mul(out)?.div(b)?.neg(), b.shape())?)
             } else {
@@ -59,18 +87,36 @@ fn rule<T: Element>(op: &Op<T>, out: &Tensor<T>, g: &Tensor<T>) -> Result<[Optio
         Op::PowF(a, p) => {
             let d = if *p == T::from_f64(2.0) {
                 a.mul_scalar(T::from_f64(2.0))
+            } else if *p == T::one() {
+                return Ok([Some(g.clone()), None]);
             } else {
                 a.powf(*p - T::one()).mul_scalar(*p)
             };
             [Some(g.mul(&d)?), None]
         }
+        // σ' = σ(1 − σ), with σ the (differentiable) output
+        Op::Sigmoid(_) => [
+            Some(g.mul(out)?.mul(&out.affine(-T::one(), T::one()))?),
+            None,
+        ],
+        // tanh' = 1 − tanh²
+        Op::Tanh(_) => [
+            Some(g.mul(&out.powf(T::from_f64(2.0)).affine(-T::one(), T::one()))?),
+            None,
+        ],
         // sign(a) is a constant: its own derivative is 0 almost everywhere.
         Op::Abs(a) => {
-            let sign = a.gt_scalar(T::zero()).sub(&a.lt(&Tensor::scalar(T::zero()))?)?;
+            let sign = a
+                .gt_scalar(T::zero())
+                .sub(&a.lt(&Tensor::scalar(T::zero()))?)?;
             [Some(g.mul(&sign)?), None]
         }
         Op::Select(mask, a, b) => [
-            if need(a) { Some(unbroadcast(g.mul(mask)?, a.shape())?) } else { None },
+            if need(a) {
+                Some(unbroadcast(g.mul(mask)?, a.shape())?)
+            } else {
+                None
+            },
             if need(b) {
                 let not = mask.affine(-T::one(), T::one());
                 Some(unbroadcast(g.mul(&not)?, b.shape())?)
@@ -81,12 +127,20 @@ fn rule<T: Element>(op: &Op<T>, out: &Tensor<T>, g: &Tensor<T>) -> Result<[Optio
         // C = A'B' with A' = op(A), B' = op(B): dA' = g B'ᵀ, dB' = A'ᵀ g, then undo op.
         Op::MatMul(a, b, ta, tb) => [
             if need(a) {
-                Some(if *ta { b.matmul_t(g, *tb, true)? } else { g.matmul_t(b, false, !*tb)? })
+                Some(if *ta {
+                    b.matmul_t(g, *tb, true)?
+                } else {
+                    g.matmul_t(b, false, !*tb)?
+                })
             } else {
                 None
             },
             if need(b) {
-                Some(if *tb { g.matmul_t(a, true, *ta)? } else { a.matmul_t(g, !*ta, false)? })
+                Some(if *tb {
+                    g.matmul_t(a, true, *ta)?
+                } else {
+                    a.matmul_t(g, !*ta, false)?
+                })
             } else {
                 None
             },
@@ -158,7 +212,7 @@ pub fn grad<T: Element>(
         ));
     }
     let seed = Tensor::full_shape(output.shape(), T::one());
-    grad_with_seeds(&[output.clone()], &[seed], wrt, create_graph)
+    grad_with_seeds(std::slice::from_ref(output), &[seed], wrt, create_graph)
 }
 
 /// The vector–Jacobian product: the gradient of `Σ_k ⟨seeds[k], outputs[k]⟩` with respect to

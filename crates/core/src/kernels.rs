@@ -103,9 +103,12 @@ pub(crate) fn binary<T: Element>(
             }
         }
         _ => {
-            for_each_broadcast(out, sa.broadcast_strides(), sb.broadcast_strides(), |i, j| {
-                v.push(f(a[i], b[j]))
-            });
+            for_each_broadcast(
+                out,
+                sa.broadcast_strides(),
+                sb.broadcast_strides(),
+                |i, j| v.push(f(a[i], b[j])),
+            );
         }
     }
     v
@@ -116,6 +119,39 @@ pub(crate) fn unary<T: Element>(a: &[T], f: impl Fn(T) -> T) -> Vec<T> {
     let mut v = buffer(a.len());
     v.extend(a.iter().map(|&x| f(x)));
     v
+}
+
+/// `x^p`, with the exponents training uses computed without `powf` (which costs ~30× a
+/// multiplication).
+pub(crate) fn powf<T: Element>(a: &[T], p: T) -> Vec<T> {
+    let f = |k: f64| p == T::from_f64(k);
+    if f(2.0) {
+        unary(a, |x| x * x)
+    } else if f(1.0) {
+        unary(a, |x| x)
+    } else if f(-1.0) {
+        unary(a, |x| T::one() / x)
+    } else if f(-2.0) {
+        unary(a, |x| T::one() / (x * x))
+    } else if f(0.5) {
+        unary(a, |x| x.sqrt())
+    } else if f(3.0) {
+        unary(a, |x| x * x * x)
+    } else {
+        unary(a, |x| x.powf(p))
+    }
+}
+
+/// Logistic function without overflow: e^−|x| never exceeds 1.
+#[inline]
+pub(crate) fn sigmoid<T: Element>(x: T) -> T {
+    let e = (-x.abs()).exp();
+    let r = T::one() / (T::one() + e);
+    if x >= T::zero() {
+        r
+    } else {
+        e * r
+    }
 }
 
 /// `cond ? a : b` elementwise, all three broadcast to `out`; `cond` is a 0/1 mask.
@@ -235,7 +271,10 @@ pub(crate) fn transpose_last2<T: Element>(a: &[T], s: &Shape) -> Vec<T> {
     let (rows, cols) = (s.dim(r - 2), s.dim(r - 1));
     let mut v = buffer(a.len());
     v.resize(a.len(), T::zero());
-    for (src, dst) in a.chunks_exact(rows * cols).zip(v.chunks_exact_mut(rows * cols)) {
+    for (src, dst) in a
+        .chunks_exact(rows * cols)
+        .zip(v.chunks_exact_mut(rows * cols))
+    {
         // Blocked so both sides stay in cache for large matrices.
         const B: usize = 32;
         for i0 in (0..rows).step_by(B) {

@@ -21,6 +21,10 @@ pub(crate) enum Op<T: Element> {
     Sqrt(Tensor<T>),
     PowF(Tensor<T>, T),
     Abs(Tensor<T>),
+    /// Fused `1/(1+e^−x)`; its rule uses the output: σ' = σ(1 − σ).
+    Sigmoid(Tensor<T>),
+    /// Fused `tanh`; its rule uses the output: tanh' = 1 − tanh².
+    Tanh(Tensor<T>),
     /// `mask ? a : b`; the mask is a constant.
     Select(Tensor<T>, Tensor<T>, Tensor<T>),
     MatMul(Tensor<T>, Tensor<T>, bool, bool),
@@ -39,8 +43,20 @@ impl<T: Element> Op<T> {
         match self {
             Add(a, b) | Sub(a, b) | Mul(a, b) | Div(a, b) | MatMul(a, b, ..) => [Some(a), Some(b)],
             Select(_, a, b) => [Some(a), Some(b)],
-            Affine(a, _) | Exp(a) | Log(a) | Sqrt(a) | PowF(a, _) | Abs(a) | TransposeLast2(a)
-            | Reshape(a) | Expand(a) | SumTo(a) | Gather(a, ..) | Scatter(a, ..) => [Some(a), None],
+            Affine(a, _)
+            | Exp(a)
+            | Log(a)
+            | Sqrt(a)
+            | PowF(a, _)
+            | Abs(a)
+            | Sigmoid(a)
+            | Tanh(a)
+            | TransposeLast2(a)
+            | Reshape(a)
+            | Expand(a)
+            | SumTo(a)
+            | Gather(a, ..)
+            | Scatter(a, ..) => [Some(a), None],
         }
     }
 }
@@ -58,7 +74,14 @@ impl<T: Element> Tensor<T> {
         op: fn(Tensor<T>, Tensor<T>) -> Op<T>,
     ) -> Result<Tensor<T>> {
         let out = Shape::broadcast(name, &self.shape(), &rhs.shape())?;
-        let v = kernels::binary(self.data(), &self.shape(), rhs.data(), &rhs.shape(), &out, f);
+        let v = kernels::binary(
+            self.data(),
+            &self.shape(),
+            rhs.data(),
+            &rhs.shape(),
+            &out,
+            f,
+        );
         Ok(Tensor::from_op(out, v, track2(self, rhs), || {
             op(self.clone(), rhs.clone())
         }))
@@ -122,6 +145,19 @@ impl<T: Element> Tensor<T> {
         self.unary_op(|x| x.sqrt(), Op::Sqrt)
     }
 
+    /// The logistic function `1/(1+e^−x)` as one fused primitive. The composite
+    /// [`Tensor::sigmoid_composite`] computes the same function from eight primitives; on a
+    /// small network's training step the fused form cut the step time severalfold, and the two
+    /// are tested against each other to all orders the tests reach.
+    pub fn sigmoid(&self) -> Tensor<T> {
+        self.unary_op(kernels::sigmoid, Op::Sigmoid)
+    }
+
+    /// `tanh(x)` as one fused primitive (see [`Tensor::tanh_composite`] for the composite).
+    pub fn tanh(&self) -> Tensor<T> {
+        self.unary_op(|x| x.tanh(), Op::Tanh)
+    }
+
     /// Absolute value. Its derivative at 0 is taken as 0 (a subgradient), as PyTorch does.
     pub fn abs(&self) -> Tensor<T> {
         self.unary_op(|x| x.abs(), Op::Abs)
@@ -129,27 +165,33 @@ impl<T: Element> Tensor<T> {
 
     /// `self^p` for a scalar exponent `p`.
     pub fn powf(&self, p: T) -> Tensor<T> {
-        let v = kernels::unary(self.data(), |x| {
-            if p == T::from_f64(2.0) {
-                x * x
-            } else {
-                x.powf(p)
-            }
-        });
+        let v = kernels::powf(self.data(), p);
         Tensor::from_op(self.shape(), v, self.requires_grad(), || {
             Op::PowF(self.clone(), p)
         })
     }
 
-    fn compare(&self, rhs: &Tensor<T>, name: &'static str, f: fn(T, T) -> bool) -> Result<Tensor<T>> {
+    fn compare(
+        &self,
+        rhs: &Tensor<T>,
+        name: &'static str,
+        f: fn(T, T) -> bool,
+    ) -> Result<Tensor<T>> {
         let out = Shape::broadcast(name, &self.shape(), &rhs.shape())?;
-        let v = kernels::binary(self.data(), &self.shape(), rhs.data(), &rhs.shape(), &out, |x, y| {
-            if f(x, y) {
-                T::one()
-            } else {
-                T::zero()
-            }
-        });
+        let v = kernels::binary(
+            self.data(),
+            &self.shape(),
+            rhs.data(),
+            &rhs.shape(),
+            &out,
+            |x, y| {
+                if f(x, y) {
+                    T::one()
+                } else {
+                    T::zero()
+                }
+            },
+        );
         Ok(Tensor::from_parts(out, v))
     }
 
@@ -250,7 +292,9 @@ impl<T: Element> Tensor<T> {
         }
         let r = self.rank();
         let s = self.shape();
-        let out = s.with_dim(r - 2, s.dim(r - 1)).with_dim(r - 1, s.dim(r - 2));
+        let out = s
+            .with_dim(r - 2, s.dim(r - 1))
+            .with_dim(r - 1, s.dim(r - 2));
         let v = kernels::transpose_last2(self.data(), &s);
         Ok(Tensor::from_op(out, v, self.requires_grad(), || {
             Op::TransposeLast2(self.clone())

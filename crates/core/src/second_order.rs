@@ -49,7 +49,10 @@ impl<T: Element> SecondOrder<T> {
 
     /// The gradient flattened in parameter order.
     pub fn gradient_flat(&self) -> Vec<T> {
-        self.grads.iter().flat_map(|g| g.data().iter().copied()).collect()
+        self.grads
+            .iter()
+            .flat_map(|g| g.data().iter().copied())
+            .collect()
     }
 
     /// Total number of parameters `n` (the Hessian is `n × n`).
@@ -62,7 +65,11 @@ impl<T: Element> SecondOrder<T> {
         if v.len() != self.params.len() {
             return Err(Error::invalid(
                 "hvp",
-                format!("{} direction tensors for {} parameters", v.len(), self.params.len()),
+                format!(
+                    "{} direction tensors for {} parameters",
+                    v.len(),
+                    self.params.len()
+                ),
             ));
         }
         grad_with_seeds(&self.grads, v, &self.params, false)

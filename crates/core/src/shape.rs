@@ -191,7 +191,10 @@ mod tests {
             s(&[2, 3])
         );
         let err = Shape::broadcast("add", &s(&[3, 2]), &s(&[4])).unwrap_err();
-        assert_eq!(err.to_string(), "shape mismatch in add: lhs [3, 2], rhs [4]");
+        assert_eq!(
+            err.to_string(),
+            "shape mismatch in add: lhs [3, 2], rhs [4]"
+        );
         assert!(Shape::new(&[1, 2, 3, 4, 5]).is_err());
         assert_eq!(s(&[2, 3]).broadcast_strides(), [0, 0, 3, 1]);
         assert_eq!(s(&[2, 1]).broadcast_strides(), [0, 0, 1, 0]);

@@ -69,7 +69,12 @@ impl<T: Element> Tensor<T> {
     }
 
     /// A view with another shape over the same buffer.
-    pub(crate) fn share_with_shape(&self, shape: Shape, track: bool, op: impl FnOnce() -> Op<T>) -> Self {
+    pub(crate) fn share_with_shape(
+        &self,
+        shape: Shape,
+        track: bool,
+        op: impl FnOnce() -> Op<T>,
+    ) -> Self {
         let record = track && is_grad_enabled();
         Tensor(Arc::new(Inner {
             shape,
@@ -136,7 +141,7 @@ impl<T: Element> Tensor<T> {
 
     /// Independent uniform samples from `[low, high)`.
     pub fn uniform(dims: &[usize], low: T, high: T, rng: &mut Rng) -> Result<Self> {
-        if !(low < high) {
+        if low.partial_cmp(&high) != Some(std::cmp::Ordering::Less) {
             return Err(Error::invalid(
                 "uniform",
                 format!("need low < high, got low {low}, high {high}"),
@@ -151,9 +156,8 @@ impl<T: Element> Tensor<T> {
 
     /// Independent normal samples with the given mean and standard deviation.
     pub fn normal(dims: &[usize], mean: T, std: T, rng: &mut Rng) -> Result<Self> {
-        let dist = Normal::new(mean.to_f64(), std.to_f64()).map_err(|e| {
-            Error::invalid("normal", format!("std {std}: {e}"))
-        })?;
+        let dist = Normal::new(mean.to_f64(), std.to_f64())
+            .map_err(|e| Error::invalid("normal", format!("std {std}: {e}")))?;
         let shape = Shape::new(dims)?;
         let mut v = buffer(shape.numel());
         v.extend((0..shape.numel()).map(|_| T::from_f64(dist.sample(rng))));
@@ -281,11 +285,7 @@ impl<T: Element> fmt::Debug for Tensor<T> {
 /// Nested brackets like NumPy; long axes are elided in the middle.
 impl<T: Element> fmt::Display for Tensor<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fn rec<T: Element>(
-            f: &mut fmt::Formatter<'_>,
-            data: &[T],
-            dims: &[usize],
-        ) -> fmt::Result {
+        fn rec<T: Element>(f: &mut fmt::Formatter<'_>, data: &[T], dims: &[usize]) -> fmt::Result {
             const EDGE: usize = 3;
             if dims.is_empty() {
                 return write!(f, "{:.6}", data[0]);

@@ -83,12 +83,19 @@ pub fn hessian_vector_products(
             .map(|t| t.into_param())
             .collect();
         let loss = f(&p)?;
-        Ok(grad(&loss, &p, false)?.iter().flat_map(|t| t.to_vec()).collect())
+        Ok(grad(&loss, &p, false)?
+            .iter()
+            .flat_map(|t| t.to_vec())
+            .collect())
     };
     let h = 1e-5;
     let xp: Vec<f64> = x.iter().zip(v).map(|(a, b)| a + h * b).collect();
     let xm: Vec<f64> = x.iter().zip(v).map(|(a, b)| a - h * b).collect();
     let (gp, gm) = (grad_at(&xp)?, grad_at(&xm)?);
-    let num = gp.iter().zip(&gm).map(|(a, b)| (a - b) / (2.0 * h)).collect();
+    let num = gp
+        .iter()
+        .zip(&gm)
+        .map(|(a, b)| (a - b) / (2.0 * h))
+        .collect();
     Ok((exact, num))
 }

@@ -20,32 +20,67 @@ struct Case {
 }
 
 const fn case(name: &'static str, shapes: &'static [&'static [usize]], f: Op) -> Case {
-    Case { name, shapes, lo: 0.0, hi: 1.5, positive: false, f }
+    Case {
+        name,
+        shapes,
+        lo: 0.0,
+        hi: 1.5,
+        positive: false,
+        f,
+    }
 }
 
 const fn away(name: &'static str, shapes: &'static [&'static [usize]], f: Op) -> Case {
-    Case { name, shapes, lo: 0.2, hi: 1.5, positive: false, f }
+    Case {
+        name,
+        shapes,
+        lo: 0.2,
+        hi: 1.5,
+        positive: false,
+        f,
+    }
 }
 
 const fn pos(name: &'static str, shapes: &'static [&'static [usize]], f: Op) -> Case {
-    Case { name, shapes, lo: 0.5, hi: 2.0, positive: true, f }
+    Case {
+        name,
+        shapes,
+        lo: 0.5,
+        hi: 2.0,
+        positive: true,
+        f,
+    }
 }
 
 fn mask(dims: &[usize]) -> Tensor<f64> {
     let n: usize = dims.iter().product();
-    Tensor::from_vec((0..n).map(|i| ((i * 7 + 3) % 3 == 0) as u8 as f64).collect(), dims).unwrap()
+    Tensor::from_vec(
+        (0..n)
+            .map(|i| ((i * 7 + 3) % 3 == 0) as u8 as f64)
+            .collect(),
+        dims,
+    )
+    .unwrap()
 }
 
 const CASES: &[Case] = &[
     // primitives
     case("add same", &[&[3, 4], &[3, 4]], |p| p[0].add(&p[1])),
     case("add row broadcast", &[&[3, 4], &[4]], |p| p[0].add(&p[1])),
-    case("add outer broadcast", &[&[3, 1], &[1, 4]], |p| p[0].add(&p[1])),
-    case("add general broadcast", &[&[2, 3, 4], &[3, 1]], |p| p[0].add(&p[1])),
-    case("sub column broadcast", &[&[3, 4], &[3, 1]], |p| p[0].sub(&p[1])),
+    case("add outer broadcast", &[&[3, 1], &[1, 4]], |p| {
+        p[0].add(&p[1])
+    }),
+    case("add general broadcast", &[&[2, 3, 4], &[3, 1]], |p| {
+        p[0].add(&p[1])
+    }),
+    case("sub column broadcast", &[&[3, 4], &[3, 1]], |p| {
+        p[0].sub(&p[1])
+    }),
     case("sub scalar", &[&[], &[2, 3]], |p| p[0].sub(&p[1])),
     case("mul same", &[&[3, 4], &[3, 4]], |p| p[0].mul(&p[1])),
-    case("mul broadcast", &[&[2, 3, 4], &[1, 3, 1]], |p| p[0].mul(&p[1])),
+    case("mul broadcast", &[&[2, 3, 4], &[1, 3, 1]], |p| {
+        p[0].mul(&p[1])
+    }),
     case("mul self", &[&[5]], |p| p[0].mul(&p[0])),
     pos("div same", &[&[3, 4], &[3, 4]], |p| p[0].div(&p[1])),
     pos("div broadcast", &[&[3, 4], &[4]], |p| p[0].div(&p[1])),
@@ -58,12 +93,22 @@ const CASES: &[Case] = &[
     case("powf 2", &[&[3, 4]], |p| Ok(p[0].powf(2.0))),
     pos("powf -1.5", &[&[3, 4]], |p| Ok(p[0].powf(-1.5))),
     away("abs", &[&[3, 4]], |p| Ok(p[0].abs())),
-    case("select", &[&[3, 4], &[3, 4]], |p| mask(&[3, 4]).select(&p[0], &p[1])),
-    case("select broadcast", &[&[3, 4], &[4]], |p| mask(&[3, 4]).select(&p[0], &p[1])),
+    case("select", &[&[3, 4], &[3, 4]], |p| {
+        mask(&[3, 4]).select(&p[0], &p[1])
+    }),
+    case("select broadcast", &[&[3, 4], &[4]], |p| {
+        mask(&[3, 4]).select(&p[0], &p[1])
+    }),
     case("matmul", &[&[3, 4], &[4, 5]], |p| p[0].matmul(&p[1])),
-    case("matmul a^T", &[&[4, 3], &[4, 5]], |p| p[0].matmul_t(&p[1], true, false)),
-    case("matmul b^T", &[&[3, 4], &[5, 4]], |p| p[0].matmul_t(&p[1], false, true)),
-    case("matmul a^T b^T", &[&[4, 3], &[5, 4]], |p| p[0].matmul_t(&p[1], true, true)),
+    case("matmul a^T", &[&[4, 3], &[4, 5]], |p| {
+        p[0].matmul_t(&p[1], true, false)
+    }),
+    case("matmul b^T", &[&[3, 4], &[5, 4]], |p| {
+        p[0].matmul_t(&p[1], false, true)
+    }),
+    case("matmul a^T b^T", &[&[4, 3], &[5, 4]], |p| {
+        p[0].matmul_t(&p[1], true, true)
+    }),
     case("matmul square self", &[&[4, 4]], |p| p[0].matmul(&p[0])),
     case("transpose", &[&[3, 5]], |p| p[0].transpose()),
     case("transpose rank 3", &[&[2, 3, 5]], |p| p[0].transpose()),
@@ -73,7 +118,9 @@ const CASES: &[Case] = &[
     case("sum_to row", &[&[3, 4]], |p| p[0].sum_to(&[4])),
     case("sum_to column", &[&[3, 4]], |p| p[0].sum_to(&[3, 1])),
     case("sum_to general", &[&[2, 3, 4]], |p| p[0].sum_to(&[1, 3, 1])),
-    case("gather axis 1", &[&[4, 3]], |p| p[0].gather(1, &[2, 0, 1, 1])),
+    case("gather axis 1", &[&[4, 3]], |p| {
+        p[0].gather(1, &[2, 0, 1, 1])
+    }),
     case("gather axis 0", &[&[4, 3]], |p| p[0].gather(0, &[3, 0, 2])),
     // composites
     case("sum", &[&[3, 4]], |p| Ok(p[0].sum())),
@@ -82,19 +129,41 @@ const CASES: &[Case] = &[
     case("mean_axis keepdim", &[&[3, 4]], |p| p[0].mean_axis(1, true)),
     case("max_axis", &[&[4, 5]], |p| p[0].max_axis(1, false)),
     away("relu", &[&[3, 4]], |p| Ok(p[0].relu())),
-    case("sigmoid", &[&[3, 4]], |p| Ok(p[0].mul_scalar(3.0).sigmoid())),
+    case("sigmoid", &[&[3, 4]], |p| {
+        Ok(p[0].mul_scalar(3.0).sigmoid())
+    }),
     case("tanh", &[&[3, 4]], |p| Ok(p[0].mul_scalar(2.0).tanh())),
-    case("softplus", &[&[3, 4]], |p| Ok(p[0].mul_scalar(3.0).softplus())),
-    away("hard sigmoid", &[&[3, 4]], |p| Ok(p[0].mul_scalar(2.0).hard_sigmoid())),
+    case("sigmoid composite", &[&[3, 4]], |p| {
+        Ok(p[0].mul_scalar(3.0).sigmoid_composite())
+    }),
+    case("tanh composite", &[&[3, 4]], |p| {
+        Ok(p[0].mul_scalar(2.0).tanh_composite())
+    }),
+    pos("powf -1", &[&[3, 4]], |p| Ok(p[0].powf(-1.0))),
+    pos("powf 0.5", &[&[3, 4]], |p| Ok(p[0].powf(0.5))),
+    case("softplus", &[&[3, 4]], |p| {
+        Ok(p[0].mul_scalar(3.0).softplus())
+    }),
+    away("hard sigmoid", &[&[3, 4]], |p| {
+        Ok(p[0].mul_scalar(2.0).hard_sigmoid())
+    }),
     case("softmax", &[&[3, 4]], |p| p[0].mul_scalar(2.0).softmax(1)),
-    case("log_softmax", &[&[3, 4]], |p| p[0].mul_scalar(2.0).log_softmax(1)),
+    case("log_softmax", &[&[3, 4]], |p| {
+        p[0].mul_scalar(2.0).log_softmax(1)
+    }),
     case("log_softmax axis 0", &[&[3, 4]], |p| p[0].log_softmax(0)),
     case("cross_entropy", &[&[4, 3]], |p| {
         trainscope_core::cross_entropy(&p[0], &[0, 2, 1, 2])
     }),
-    case("mse", &[&[4, 1], &[4, 1]], |p| trainscope_core::mse(&p[0], &p[1])),
-    away("mae", &[&[4, 2], &[4, 2]], |p| trainscope_core::mae(&p[0], &p[1])),
-    case("softmax_mse", &[&[4, 3]], |p| trainscope_core::softmax_mse(&p[0], &[1, 0, 2, 2])),
+    case("mse", &[&[4, 1], &[4, 1]], |p| {
+        trainscope_core::mse(&p[0], &p[1])
+    }),
+    away("mae", &[&[4, 2], &[4, 2]], |p| {
+        trainscope_core::mae(&p[0], &p[1])
+    }),
+    case("softmax_mse", &[&[4, 3]], |p| {
+        trainscope_core::softmax_mse(&p[0], &[1, 0, 2, 2])
+    }),
     case("bce with logits", &[&[5]], |p| {
         let y = Tensor::from_vec(vec![0.0, 1.0, 0.3, 1.0, 0.0], &[5])?;
         trainscope_core::binary_cross_entropy_with_logits(&p[0].mul_scalar(2.0), &y)
@@ -136,7 +205,11 @@ fn gradients_match_central_differences() {
             let f: &LossFn = &|p| scalarize((c.f)(p)?);
             let (exact, num) = gradients(f, &x, &shapes(c)).unwrap();
             let e = rel_err(&exact, &num);
-            assert!(e <= 1e-6, "{}: gradient relative error {e:e} (seed {seed})", c.name);
+            assert!(
+                e <= 1e-6,
+                "{}: gradient relative error {e:e} (seed {seed})",
+                c.name
+            );
         }
     }
 }
@@ -150,7 +223,11 @@ fn hessian_vector_products_match_differences_of_the_gradient() {
             let f: &LossFn = &|p| scalarize((c.f)(p)?);
             let (exact, num) = hessian_vector_products(f, &x, &shapes(c), &v).unwrap();
             let e = rel_err(&exact, &num);
-            assert!(e <= 1e-6, "{}: HVP relative error {e:e} (seed {seed})", c.name);
+            assert!(
+                e <= 1e-6,
+                "{}: HVP relative error {e:e} (seed {seed})",
+                c.name
+            );
         }
     }
 }
@@ -172,5 +249,43 @@ fn dense_hessians_are_symmetric() {
                 );
             }
         }
+    }
+}
+
+/// The fused sigmoid and tanh agree with their composites in value, gradient and HVP.
+#[test]
+fn fused_activations_match_their_composites() {
+    type Pair = (
+        &'static str,
+        fn(&Tensor<f64>) -> Tensor<f64>,
+        fn(&Tensor<f64>) -> Tensor<f64>,
+    );
+    let pairs: [Pair; 2] = [
+        ("sigmoid", Tensor::sigmoid, Tensor::sigmoid_composite),
+        ("tanh", Tensor::tanh, Tensor::tanh_composite),
+    ];
+    let mut rng = seeded_rng(11);
+    let x: Vec<f64> = (0..40).map(|_| rng.random_range(-30.0..30.0)).collect();
+    let v: Vec<f64> = (0..40).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let vt = Tensor::from_vec(v, &[40]).unwrap();
+    for (name, fused, composite) in pairs {
+        let run = |f: fn(&Tensor<f64>) -> Tensor<f64>| {
+            let p = Tensor::from_slice(&x, &[40]).unwrap();
+            let so = trainscope_core::SecondOrder::new(
+                |p| scalarize(f(&p[0])),
+                std::slice::from_ref(&p),
+            )
+            .unwrap();
+            let value = f(&p).to_vec();
+            (
+                value,
+                so.gradient_flat(),
+                so.hvp(std::slice::from_ref(&vt)).unwrap()[0].to_vec(),
+            )
+        };
+        let (a, b) = (run(fused), run(composite));
+        assert!(rel_err(&a.0, &b.0) < 1e-14, "{name}: values differ");
+        assert!(rel_err(&a.1, &b.1) < 1e-13, "{name}: gradients differ");
+        assert!(rel_err(&a.2, &b.2) < 1e-12, "{name}: HVPs differ");
     }
 }

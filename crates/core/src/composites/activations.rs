@@ -13,21 +13,23 @@ impl<T: Element> Tensor<T> {
     /// `1 / (1 + e^−x)`, evaluated so that neither it nor any derivative overflows:
     /// with `z = −|x|` (the sign taken as a constant), `r = 1/(1+e^z)` and σ = r for x ≥ 0,
     /// 1 − r otherwise.
-    pub fn sigmoid(&self) -> Tensor<T> {
+    pub fn sigmoid_composite(&self) -> Tensor<T> {
         let pos = self.ge_scalar(T::zero());
         let flip = pos.affine(T::from_f64(-2.0), T::one()); // −1 where x ≥ 0, +1 elsewhere
         let r = self
             .mul(&flip)
-            .and_then(|z| Ok(z.exp().add_scalar(T::one()).powf(-T::one())))
+            .map(|z| z.exp().add_scalar(T::one()).powf(-T::one()))
             .expect("same shapes");
         pos.select(&r, &r.affine(-T::one(), T::one()))
             .expect("same shapes")
     }
 
-    /// `tanh(x) = 2σ(2x) − 1`.
-    pub fn tanh(&self) -> Tensor<T> {
+    /// `tanh(x) = 2σ(2x) − 1`, from primitives (the reference for the fused [`Tensor::tanh`]).
+    pub fn tanh_composite(&self) -> Tensor<T> {
         let two = T::from_f64(2.0);
-        self.mul_scalar(two).sigmoid().affine(two, -T::one())
+        self.mul_scalar(two)
+            .sigmoid_composite()
+            .affine(two, -T::one())
     }
 
     /// `ln(1 + eˣ) = max(x, 0) + ln(1 + e^−|x|)`, stable for large |x|.

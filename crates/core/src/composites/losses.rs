@@ -21,7 +21,10 @@ fn check_labels<T: Element>(op: &'static str, logits: &Tensor<T>, labels: &[u32]
     if logits.rank() != 2 {
         return Err(Error::invalid(
             op,
-            format!("logits must be [batch, classes], shape is {}", logits.shape()),
+            format!(
+                "logits must be [batch, classes], shape is {}",
+                logits.shape()
+            ),
         ));
     }
     let (n, c) = (logits.dims()[0], logits.dims()[1]);

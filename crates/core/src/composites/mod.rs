@@ -5,6 +5,4 @@ mod activations;
 mod losses;
 mod reductions;
 
-pub use losses::{
-    binary_cross_entropy_with_logits, cross_entropy, mae, mse, softmax_mse,
-};
+pub use losses::{binary_cross_entropy_with_logits, cross_entropy, mae, mse, softmax_mse};
