@@ -760,8 +760,8 @@ fn default_linear_iters() -> u64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ScheduleConfig {
-    /// [`Constant`].
-    Constant,
+    /// [`Constant`]. Written as a struct variant so that stray keys are rejected.
+    Constant {},
     /// [`StepDecay`].
     Step {
         /// Steps between decays.
@@ -883,7 +883,7 @@ impl ScheduleConfig {
     /// Builds a pure schedule; metric-driven kinds are an error here.
     pub fn build_pure(&self, base_lr: f64) -> Result<Box<dyn Schedule>, OptimError> {
         Ok(match self {
-            ScheduleConfig::Constant => Box::new(Constant::new(base_lr)?),
+            ScheduleConfig::Constant {} => Box::new(Constant::new(base_lr)?),
             ScheduleConfig::Step { step_size, gamma } => {
                 Box::new(StepDecay::new(base_lr, *step_size, *gamma)?)
             }
