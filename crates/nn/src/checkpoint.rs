@@ -20,7 +20,9 @@ pub const MODEL_KEY: &str = "trainscope.model";
 /// [`MODEL_KEY`]).
 #[derive(Clone, Debug)]
 pub struct Checkpoint<T: Element> {
+    /// The model, rebuilt from the stored description.
     pub model: Sequential<T>,
+    /// The caller's metadata as saved.
     pub metadata: BTreeMap<String, String>,
 }
 

@@ -15,7 +15,12 @@ pub enum Error {
     Spec(String),
     /// A checkpoint could not be written or read; the message names the file and the tensor.
     #[error("checkpoint {path}: {msg}")]
-    Checkpoint { path: String, msg: String },
+    Checkpoint {
+        /// The file, as given.
+        path: String,
+        /// What went wrong.
+        msg: String,
+    },
 }
 
 /// A result with this crate's [`Error`].

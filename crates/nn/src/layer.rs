@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
+    /// Training: batch statistics, active dropout.
     Train,
+    /// Evaluation: running statistics, no dropout.
     Eval,
 }
 
@@ -28,7 +30,9 @@ pub enum Layer {
     /// `y = x Wᵀ + b` with `W: [out_features, in_features]`, `b: [out_features]`
     /// (`torch.nn.Linear`). Initialized as PyTorch does: `W, b ~ U(−1/√in, 1/√in)`.
     Linear {
+        /// Width of the input.
         in_features: usize,
+        /// Width of the output.
         out_features: usize,
     },
     /// `σ(x) = 1 / (1 + e^−x)` (`torch.nn.Sigmoid`).
@@ -50,16 +54,22 @@ pub enum Layer {
     /// mean at 0 and the running variance at 1.
     #[serde(rename = "batch_norm1d")]
     BatchNorm1d {
+        /// Width of the input (and output).
         num_features: usize,
+        /// Added to the variance before the square root, for stability (PyTorch: 1e-5).
         #[serde(default = "default_eps")]
         eps: f64,
+        /// Weight of the newest batch in the running statistics (PyTorch: 0.1).
         #[serde(default = "default_momentum")]
         momentum: f64,
     },
     /// Inverted dropout (`torch.nn.Dropout`): in [`Mode::Train`] each unit is zeroed with
     /// probability `p` and the kept ones are scaled by `1/(1 − p)`, so the expected output equals
     /// the input; in [`Mode::Eval`] it is the identity.
-    Dropout { p: f64 },
+    Dropout {
+        /// Probability of zeroing a unit, in [0, 1].
+        p: f64,
+    },
 }
 
 impl Layer {
@@ -106,9 +116,13 @@ impl Layer {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Activation {
+    /// [`Layer::Sigmoid`].
     Sigmoid,
+    /// [`Layer::Relu`].
     Relu,
+    /// [`Layer::Tanh`].
     Tanh,
+    /// [`Layer::HardSigmoid`].
     HardSigmoid,
 }
 

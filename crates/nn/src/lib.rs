@@ -35,6 +35,8 @@
 //! assert_eq!(pred.to_vec(), out.to_vec());
 //! ```
 
+#![warn(missing_docs)]
+
 mod checkpoint;
 mod error;
 mod layer;

@@ -85,6 +85,7 @@ impl<T: Element> Sequential<T> {
     /// from `rng` layer by layer (weight, then bias):
     /// Linear `W, b ~ U(−1/√in, 1/√in)` (`kaiming_uniform_(a = √5)` and its bias rule);
     /// BatchNorm `γ = 1, β = 0`, running mean 0, running variance 1, no batches tracked.
+    /// The draws are made in f64, so an f32 model is the f64 one rounded.
     pub fn new(spec: ModelSpec, rng: &mut Rng) -> Result<Self> {
         let mut model = Self::zeroed(spec)?;
         for (layer, slot) in model.spec.layers.iter().zip(&model.slots) {
@@ -93,9 +94,9 @@ impl<T: Element> Sequential<T> {
                 out_features,
             } = *layer
             {
-                let bound = T::from_f64(1.0 / (in_features as f64).sqrt());
-                let w = Tensor::uniform(&[out_features, in_features], -bound, bound, rng)?;
-                let b = Tensor::uniform(&[out_features], -bound, bound, rng)?;
+                let bound = 1.0 / (in_features as f64).sqrt();
+                let w = uniform_as::<T>(&[out_features, in_features], bound, rng)?;
+                let b = uniform_as::<T>(&[out_features], bound, rng)?;
                 model.params[slot.param] = w.into_param();
                 model.params[slot.param + 1] = b.into_param();
             }
@@ -352,6 +353,13 @@ impl<T: Element> Sequential<T> {
         }
         Ok(())
     }
+}
+
+/// `U(−bound, bound)` drawn in f64 and rounded to `T`, so a seed gives the same model (up to
+/// rounding) in either precision.
+fn uniform_as<T: Element>(dims: &[usize], bound: f64, rng: &mut Rng) -> CoreResult<Tensor<T>> {
+    let u = Tensor::<f64>::uniform(dims, -bound, bound, rng)?;
+    Tensor::from_vec(u.data().iter().map(|&x| T::from_f64(x)).collect(), dims)
 }
 
 /// `(x − μ) / √(σ² + eps)` with the batch mean and biased variance, recording the statistics.
