@@ -1,0 +1,307 @@
+//! Checkpoints in the safetensors format, readable by `safetensors.torch.load_file` and
+//! `model.load_state_dict` in PyTorch.
+
+use crate::error::{Error, Result};
+use crate::model::Sequential;
+use crate::spec::ModelSpec;
+use safetensors::{Dtype, SafeTensors, View};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use trainscope_core::{DType, Element, Tensor};
+
+/// Metadata key under which a checkpoint stores its [`ModelSpec`] as JSON.
+pub const MODEL_KEY: &str = "trainscope.model";
+
+/// A model read back from a checkpoint, with the caller's metadata (every key except
+/// [`MODEL_KEY`]).
+#[derive(Clone, Debug)]
+pub struct Checkpoint<T: Element> {
+    /// The model, rebuilt from the stored description.
+    pub model: Sequential<T>,
+    /// The caller's metadata as saved.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A tensor to write: little-endian bytes with dtype and shape.
+struct Raw {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl View for &Raw {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+fn float_raw<T: Element>(t: &Tensor<T>) -> Raw {
+    let (dtype, bytes) = match T::DTYPE {
+        DType::F32 => (
+            Dtype::F32,
+            t.data()
+                .iter()
+                .flat_map(|&x| (x.to_f64() as f32).to_le_bytes())
+                .collect(),
+        ),
+        DType::F64 => (
+            Dtype::F64,
+            t.data()
+                .iter()
+                .flat_map(|&x| x.to_f64().to_le_bytes())
+                .collect(),
+        ),
+    };
+    Raw {
+        dtype,
+        shape: t.dims().to_vec(),
+        bytes,
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
+/// reader never sees a partial file and a failed write leaves no file behind.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "checkpoint".into());
+    // Unique per process and call, so concurrent saves never share a temporary file.
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+    let result = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+impl<T: Element> Sequential<T> {
+    /// Saves the parameters and buffers under their PyTorch names and shapes (floats in the
+    /// model's dtype, `num_batches_tracked` as I64 as PyTorch stores it), the [`ModelSpec`] as
+    /// JSON under [`MODEL_KEY`], and `metadata` (any other string pairs: standardization
+    /// statistics, a class map, …). The file is replaced atomically.
+    ///
+    /// PyTorch reads it with `model.load_state_dict(safetensors.torch.load_file(path))`.
+    pub fn save(&self, path: impl AsRef<Path>, metadata: &BTreeMap<String, String>) -> Result<()> {
+        let path = path.as_ref();
+        if metadata.contains_key(MODEL_KEY) {
+            return Err(Error::checkpoint(
+                path,
+                format!("metadata key \"{MODEL_KEY}\" is reserved for the model description"),
+            ));
+        }
+        let spec = serde_json::to_string(self.spec())
+            .map_err(|e| Error::checkpoint(path, format!("cannot describe the model: {e}")))?;
+        let mut info: HashMap<String, String> = metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        info.insert(MODEL_KEY.into(), spec);
+
+        let mut tensors: Vec<(String, Raw)> = Vec::new();
+        for (name, t) in self.parameter_names().into_iter().zip(self.parameters()) {
+            tensors.push((name, float_raw(t)));
+        }
+        for (name, t) in self.buffer_names().into_iter().zip(self.buffers()) {
+            tensors.push((name, float_raw(t)));
+        }
+        for (name, &n) in self
+            .batches_tracked_names()
+            .into_iter()
+            .zip(self.batches_tracked())
+        {
+            let n = i64::try_from(n).unwrap_or(i64::MAX);
+            tensors.push((
+                name,
+                Raw {
+                    dtype: Dtype::I64,
+                    shape: vec![],
+                    bytes: n.to_le_bytes().to_vec(),
+                },
+            ));
+        }
+        let bytes =
+            safetensors::serialize(tensors.iter().map(|(n, r)| (n.as_str(), r)), Some(info))
+                .map_err(|e| Error::checkpoint(path, format!("cannot encode: {e}")))?;
+        write_atomic(path, &bytes)
+            .map_err(|e| Error::checkpoint(path, format!("cannot write: {e}")))
+    }
+
+    /// Loads a checkpoint written by [`Sequential::save`]: the model is rebuilt from the stored
+    /// [`ModelSpec`] and every tensor is checked against it by name and shape. F32 and F64
+    /// tensors are both accepted (converted to `T`).
+    pub fn load(path: impl AsRef<Path>) -> Result<Checkpoint<T>> {
+        let path = path.as_ref();
+        let bytes = read(path)?;
+        let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(path, e))?;
+        let mut metadata: BTreeMap<String, String> = header
+            .metadata()
+            .as_ref()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        let spec_json = metadata.remove(MODEL_KEY).ok_or_else(|| {
+            Error::checkpoint(
+                path,
+                format!(
+                    "no \"{MODEL_KEY}\" metadata (not written by trainscope; load it with a \
+                     model description instead)"
+                ),
+            )
+        })?;
+        let spec: ModelSpec = serde_json::from_str(&spec_json).map_err(|e| {
+            Error::checkpoint(path, format!("invalid \"{MODEL_KEY}\" metadata: {e}"))
+        })?;
+        let model = from_bytes(path, &bytes, spec)?;
+        Ok(Checkpoint { model, metadata })
+    }
+
+    /// Loads a safetensors file of a PyTorch `nn.Sequential`'s `state_dict` (no trainscope
+    /// metadata needed) into the model described by `spec`: every tensor must be present with
+    /// its PyTorch name and shape, and no other tensor may be (as `load_state_dict(strict=True)`).
+    /// A missing `num_batches_tracked` is taken as 0.
+    pub fn load_pytorch(path: impl AsRef<Path>, spec: ModelSpec) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = read(path)?;
+        from_bytes(path, &bytes, spec)
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).map_err(|e| Error::checkpoint(path, format!("cannot read: {e}")))
+}
+
+fn corrupt(path: &Path, e: safetensors::SafeTensorError) -> Error {
+    Error::checkpoint(path, format!("not a valid safetensors file: {e}"))
+}
+
+fn from_bytes<T: Element>(path: &Path, bytes: &[u8], spec: ModelSpec) -> Result<Sequential<T>> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| corrupt(path, e))?;
+    let mut model = Sequential::<T>::zeroed(spec)
+        .map_err(|e| Error::checkpoint(path, format!("model description: {e}")))?;
+    let spec = model.spec().clone();
+
+    let mut expected: Vec<String> = spec.state_dict_names();
+    expected.sort();
+    let mut unexpected: Vec<&str> = st
+        .names()
+        .into_iter()
+        .filter(|n| expected.binary_search(&n.to_string()).is_err())
+        .collect();
+    unexpected.sort();
+    if let Some(name) = unexpected.first() {
+        return Err(Error::checkpoint(
+            path,
+            format!("unexpected tensor \"{name}\" (the model has no such parameter or buffer)"),
+        ));
+    }
+
+    let mut params = Vec::new();
+    for (name, shape) in spec.parameter_entries() {
+        params.push(read_float::<T>(path, &st, &name, &shape)?.into_param());
+    }
+    let mut buffers = Vec::new();
+    for (name, shape) in spec.buffer_entries() {
+        buffers.push(read_float::<T>(path, &st, &name, &shape)?);
+    }
+    let mut tracked = Vec::new();
+    for name in spec.batches_tracked_names() {
+        tracked.push(read_count(path, &st, &name)?);
+    }
+    model.parameters_mut().clone_from_slice(&params);
+    model.buffers_mut().clone_from_slice(&buffers);
+    model.batches_tracked_mut().copy_from_slice(&tracked);
+    Ok(model)
+}
+
+fn read_float<T: Element>(
+    path: &Path,
+    st: &SafeTensors<'_>,
+    name: &str,
+    shape: &[usize],
+) -> Result<Tensor<T>> {
+    let view = st
+        .tensor(name)
+        .map_err(|_| Error::checkpoint(path, format!("missing tensor \"{name}\"")))?;
+    if view.shape() != shape {
+        return Err(Error::checkpoint(
+            path,
+            format!(
+                "tensor \"{name}\" has shape {:?}, expected {shape:?}",
+                view.shape()
+            ),
+        ));
+    }
+    let data = view.data();
+    let values: Vec<T> = match view.dtype() {
+        Dtype::F32 => data
+            .chunks_exact(4)
+            .map(|c| T::from_f64(f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64))
+            .collect(),
+        Dtype::F64 => data
+            .chunks_exact(8)
+            .map(|c| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(c);
+                T::from_f64(f64::from_le_bytes(b))
+            })
+            .collect(),
+        other => {
+            return Err(Error::checkpoint(
+                path,
+                format!("tensor \"{name}\" has dtype {other:?}, expected F32 or F64"),
+            ))
+        }
+    };
+    Tensor::from_vec(values, shape)
+        .map_err(|e| Error::checkpoint(path, format!("tensor \"{name}\": {e}")))
+}
+
+fn read_count(path: &Path, st: &SafeTensors<'_>, name: &str) -> Result<u64> {
+    let Ok(view) = st.tensor(name) else {
+        return Ok(0);
+    };
+    if view.dtype() != Dtype::I64 || view.shape().iter().product::<usize>() != 1 {
+        return Err(Error::checkpoint(
+            path,
+            format!(
+                "tensor \"{name}\" must be a single I64, got {:?} of shape {:?}",
+                view.dtype(),
+                view.shape()
+            ),
+        ));
+    }
+    let b: [u8; 8] = view
+        .data()
+        .try_into()
+        .map_err(|_| Error::checkpoint(path, format!("tensor \"{name}\" is truncated")))?;
+    u64::try_from(i64::from_le_bytes(b))
+        .map_err(|_| Error::checkpoint(path, format!("tensor \"{name}\" is negative")))
+}
