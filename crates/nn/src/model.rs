@@ -74,7 +74,10 @@ impl<'r, T: Element> ForwardCtx<'r, T> {
 #[derive(Clone, Debug)]
 pub struct Sequential<T: Element> {
     spec: ModelSpec,
+    outputs: usize,
     slots: Vec<Slot>,
+    /// Expected parameter shapes, kept so the per-call check of `forward_with` allocates nothing.
+    shapes: Vec<Vec<usize>>,
     params: Vec<Tensor<T>>,
     buffers: Vec<Tensor<T>>,
     tracked: Vec<u64>,
@@ -112,8 +115,13 @@ impl<T: Element> Sequential<T> {
     /// The model with every Linear parameter zero and batch norm at its defaults; the
     /// checkpoint loaders fill it in.
     pub(crate) fn zeroed(spec: ModelSpec) -> Result<Self> {
-        spec.validate()?;
+        let outputs = spec.validate()?;
         let slots = spec.slots();
+        let shapes = spec
+            .parameter_entries()
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect();
         let mut params = Vec::new();
         for (name, shape) in spec.parameter_entries() {
             let fill = if name.ends_with(".weight") && shape.len() == 1 {
@@ -135,7 +143,9 @@ impl<T: Element> Sequential<T> {
         let tracked = vec![0; spec.batches_tracked_names().len()];
         Ok(Sequential {
             spec,
+            outputs,
             slots,
+            shapes,
             params,
             buffers,
             tracked,
@@ -154,7 +164,7 @@ impl<T: Element> Sequential<T> {
 
     /// Width of the output.
     pub fn output_size(&self) -> usize {
-        self.spec.validate().unwrap_or(0)
+        self.outputs
     }
 
     /// The parameters in PyTorch `state_dict` order (`model.parameters()`).
@@ -343,8 +353,9 @@ impl<T: Element> Sequential<T> {
                 self.params.len()
             )));
         }
-        for ((name, shape), p) in self.spec.parameter_entries().iter().zip(params) {
+        for (i, (shape, p)) in self.shapes.iter().zip(params).enumerate() {
             if p.dims() != shape.as_slice() {
+                let name = &self.spec.parameter_names()[i];
                 return Err(forward_error(format!(
                     "parameter \"{name}\" has shape {}, expected {shape:?}",
                     p.shape()
