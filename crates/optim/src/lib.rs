@@ -8,7 +8,7 @@
 //! θ_i^{t+1} = θ_i^t − (η^t / σ_i^t) m_i^t
 //! ```
 //!
-//! with η^t a [schedule](schedule), σ a root mean square and m a momentum. Named optimizers
+//! with η^t a learning-rate [`schedule`], σ a root mean square and m a momentum. Named optimizers
 //! ([`SgdOptions`], [`AdagradOptions`], [`RmspropOptions`], [`AdamOptions`],
 //! [`AdamWOptions`], [`RAdamOptions`]) are short chains whose defaults follow PyTorch and the
 //! papers; where the lecture defines a formula of its own (momentum, Adagrad, RMSProp),
@@ -45,6 +45,8 @@
 //!
 //! Configurations deserialize from any serde format; the `kind` key selects the optimizer
 //! ([`OptimizerConfig`]) or schedule ([`ScheduleConfig`]) and unknown keys are errors.
+
+#![warn(missing_docs)]
 
 pub mod error;
 pub mod optimizer;

@@ -117,18 +117,28 @@ fn plateau_max_mode_abs_threshold_cooldown_and_min_lr() {
         eps: 1e-8,
     };
     let mut p = ReduceOnPlateau::new(1.0, opts).unwrap();
-    let mut lrs = Vec::new();
+    let (mut lrs, mut changed) = (Vec::new(), Vec::new());
     // Accuracy improving by less than 0.05 counts as no improvement.
     for acc in [
-        0.5, 0.6, 0.62, 0.63, 0.64, 0.64, 0.64, 0.64, 0.64, 0.64, 0.64,
+        0.5, 0.6, 0.62, 0.63, 0.64, 0.64, 0.64, 0.64, 0.64, 0.64, 0.64, 0.64, 0.64,
     ] {
-        p.observe(acc);
+        changed.push(p.observe(acc));
         lrs.push(p.lr());
     }
     // best 0.6 from the 2nd observation; 0.62, 0.63 are bad → reduce after the 4th
     // (patience 1); two cool-down observations are ignored; two more bad → reduce to
-    // max(0.25, 0.3) = 0.3; then 0.3 · 0.5 clamps to 0.3 again, which is no change.
-    assert_eq!(lrs, [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.3, 0.3, 0.3, 0.3]);
+    // max(0.25, 0.3) = 0.3; after the next cool-down, 0.3 · 0.5 clamps to 0.3 again
+    // (12th observation), which is no change.
+    assert_eq!(
+        lrs,
+        [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]
+    );
+    let at: Vec<usize> = (0..changed.len()).filter(|&i| changed[i]).collect();
+    assert_eq!(
+        at,
+        [3, 7],
+        "the clamped reduction at 0.3 is not reported as a change"
+    );
 }
 
 #[test]
