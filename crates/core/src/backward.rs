@@ -193,7 +193,7 @@ fn topo_order<T: Element>(roots: &[Tensor<T>]) -> Vec<Tensor<T>> {
 /// // d²(x³)/dx² at x = 2 is 6x = 12.
 /// let x = Tensor::<f64>::scalar(2.0).into_param();
 /// let y = x.powf(3.0);
-/// let dy = grad(&y, &[x.clone()], true).unwrap();
+/// let dy = grad(&y, std::slice::from_ref(&x), true).unwrap();
 /// let d2y = grad(&dy[0], &[x], false).unwrap();
 /// assert!((d2y[0].item().unwrap() - 12.0).abs() < 1e-12);
 /// ```

@@ -15,7 +15,7 @@
 //! let f = |p: &[Tensor<f64>]| Ok(x.matmul(&p[0])?.sub(&y)?.powf(2.0).sum());
 //!
 //! let wp = w.clone().into_param();
-//! let g = grad(&f(&[wp.clone()]).unwrap(), &[wp], false).unwrap();
+//! let g = grad(&f(std::slice::from_ref(&wp)).unwrap(), &[wp], false).unwrap();
 //! // residuals r = Xw − y = (−1.5, −0.5); gradient 2 Xᵀ r
 //! assert_eq!(g[0].to_vec(), vec![-6.0, -10.0]);
 //!

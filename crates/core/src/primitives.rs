@@ -303,7 +303,7 @@ impl<T: Element> Tensor<T> {
 
     /// The same elements with another shape (no copy).
     pub fn reshape(&self, dims: &[usize]) -> Result<Tensor<T>> {
-        let out = Shape::new(dims)?;
+        let out = Shape::new_in("reshape", dims)?;
         self.reshape_to(out)
     }
 
@@ -323,7 +323,7 @@ impl<T: Element> Tensor<T> {
 
     /// Broadcasts to a larger shape (materialized).
     pub fn expand(&self, dims: &[usize]) -> Result<Tensor<T>> {
-        self.expand_to(Shape::new(dims)?)
+        self.expand_to(Shape::new_in("expand", dims)?)
     }
 
     pub(crate) fn expand_to(&self, out: Shape) -> Result<Tensor<T>> {
@@ -346,7 +346,7 @@ impl<T: Element> Tensor<T> {
     /// Sums over the axes along which `dims` broadcasts to this shape (the adjoint of
     /// [`Tensor::expand`]).
     pub fn sum_to(&self, dims: &[usize]) -> Result<Tensor<T>> {
-        self.sum_to_shape(Shape::new(dims)?)
+        self.sum_to_shape(Shape::new_in("sum_to", dims)?)
     }
 
     pub(crate) fn sum_to_shape(&self, out: Shape) -> Result<Tensor<T>> {

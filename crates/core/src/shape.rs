@@ -16,9 +16,14 @@ pub struct Shape {
 impl Shape {
     /// Builds a shape; ranks above [`MAX_RANK`] are an error.
     pub fn new(dims: &[usize]) -> Result<Self> {
+        Self::new_in("shape", dims)
+    }
+
+    /// Builds a shape for the op `op`, which a rank error names.
+    pub fn new_in(op: &'static str, dims: &[usize]) -> Result<Self> {
         if dims.len() > MAX_RANK {
             return Err(Error::RankTooLarge {
-                op: "shape",
+                op,
                 rank: dims.len(),
                 max: MAX_RANK,
             });

@@ -93,7 +93,7 @@ impl<T: Element> Tensor<T> {
     /// assert!(Tensor::<f64>::from_vec(vec![1.0], &[2]).is_err());
     /// ```
     pub fn from_vec(data: Vec<T>, dims: &[usize]) -> Result<Self> {
-        let shape = Shape::new(dims)?;
+        let shape = Shape::new_in("from_vec", dims)?;
         if shape.numel() != data.len() {
             return Err(Error::ElementCount {
                 op: "from_vec",
@@ -119,7 +119,7 @@ impl<T: Element> Tensor<T> {
 
     /// A tensor filled with one value.
     pub fn full(dims: &[usize], value: T) -> Result<Self> {
-        let shape = Shape::new(dims)?;
+        let shape = Shape::new_in("full", dims)?;
         let mut v = buffer(shape.numel());
         v.resize(shape.numel(), value);
         Ok(Self::from_parts(shape, v))
@@ -147,18 +147,30 @@ impl<T: Element> Tensor<T> {
                 format!("need low < high, got low {low}, high {high}"),
             ));
         }
-        let shape = Shape::new(dims)?;
+        let shape = Shape::new_in("uniform", dims)?;
         let (lo, hi) = (low.to_f64(), high.to_f64());
         let mut v = buffer(shape.numel());
-        v.extend((0..shape.numel()).map(|_| T::from_f64(rng.random_range(lo..hi))));
+        // Drawn in f64 and rounded, which can land on `high` in f32: redraw those.
+        v.extend((0..shape.numel()).map(|_| loop {
+            let x = T::from_f64(rng.random_range(lo..hi));
+            if x < high {
+                break x;
+            }
+        }));
         Ok(Self::from_parts(shape, v))
     }
 
     /// Independent normal samples with the given mean and standard deviation.
     pub fn normal(dims: &[usize], mean: T, std: T, rng: &mut Rng) -> Result<Self> {
+        if std < T::zero() || !std.is_finite() {
+            return Err(Error::invalid(
+                "normal",
+                format!("std must be finite and >= 0, got {std}"),
+            ));
+        }
         let dist = Normal::new(mean.to_f64(), std.to_f64())
             .map_err(|e| Error::invalid("normal", format!("std {std}: {e}")))?;
-        let shape = Shape::new(dims)?;
+        let shape = Shape::new_in("normal", dims)?;
         let mut v = buffer(shape.numel());
         v.extend((0..shape.numel()).map(|_| T::from_f64(dist.sample(rng))));
         Ok(Self::from_parts(shape, v))

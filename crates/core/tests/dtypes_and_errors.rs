@@ -245,7 +245,7 @@ fn no_grad_records_nothing_and_restores_recording() {
     assert!((y.item().unwrap() - (1f64.exp() + 4f64.exp())).abs() < 1e-12);
     // Nothing was recorded, so y does not depend on x as far as differentiation goes.
     assert_eq!(
-        grad(&y, &[x.clone()], false).unwrap()[0].to_vec(),
+        grad(&y, std::slice::from_ref(&x), false).unwrap()[0].to_vec(),
         [0.0, 0.0]
     );
 

@@ -639,10 +639,10 @@ fn cube_second_derivative_by_grad_twice_and_by_hessian() -> Result<()> {
     let x = Tensor::scalar(2.0).into_param();
     let y = x.powf(3.0);
     // d(x³)/dx = 3x² = 12 at 2
-    let d1 = grad(&y, &[x.clone()], true)?;
+    let d1 = grad(&y, std::slice::from_ref(&x), true)?;
     assert_close(&[d1[0].item()?], &[12.0]);
     // d²(x³)/dx² = 6x = 12 at 2
-    let d2 = grad(&d1[0], &[x.clone()], true)?;
+    let d2 = grad(&d1[0], std::slice::from_ref(&x), true)?;
     assert_close(&[d2[0].item()?], &[12.0]);
     // d³(x³)/dx³ = 6: the second derivative's graph is differentiable too
     let d3 = grad(&d2[0], &[x], false)?;
@@ -656,7 +656,7 @@ fn cube_second_derivative_by_grad_twice_and_by_hessian() -> Result<()> {
 /// The diagonal second derivative of Σ f(x) by `grad` with `create_graph`, twice.
 fn second_derivative(x: &[f64], f: impl Fn(&Tensor<f64>) -> Tensor<f64>) -> Result<Vec<f64>> {
     let x = param(x, &[x.len()]);
-    let d1 = grad(&f(&x).sum(), &[x.clone()], true)?;
+    let d1 = grad(&f(&x).sum(), std::slice::from_ref(&x), true)?;
     let d2 = grad(&d1[0].sum(), &[x], false)?;
     Ok(d2[0].to_vec())
 }

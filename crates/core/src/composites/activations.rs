@@ -51,7 +51,13 @@ impl<T: Element> Tensor<T> {
         let sixth = T::one() / T::from_f64(6.0);
         let half = T::from_f64(0.5);
         let a = self.affine(sixth, half).relu();
-        let b = self.affine(sixth, half - T::one()).relu();
+        // The upper kink takes derivative 1 at 0 so that at x = 3 the two kinks cancel to 0,
+        // as PyTorch's Hardsigmoid (slope 1/6 only strictly inside (−3, 3)).
+        let z = self.affine(sixth, half - T::one());
+        let b = z
+            .ge_scalar(T::zero())
+            .select(&z, &Tensor::scalar(T::zero()))
+            .expect("a mask of the input's own shape");
         a.sub(&b).expect("same shapes")
     }
 
