@@ -4,7 +4,7 @@
 
 use crate::element::Element;
 use crate::shape::{Shape, MAX_RANK};
-use crate::storage::buffer;
+use crate::storage::{buffer, buffer_for_overwrite};
 
 /// How operand `s` is laid out against output shape `out`.
 enum Layout {
@@ -269,8 +269,7 @@ pub(crate) fn expand<T: Element>(a: &[T], sa: &Shape, target: &Shape) -> Vec<T> 
 pub(crate) fn transpose_last2<T: Element>(a: &[T], s: &Shape) -> Vec<T> {
     let r = s.rank();
     let (rows, cols) = (s.dim(r - 2), s.dim(r - 1));
-    let mut v = buffer(a.len());
-    v.resize(a.len(), T::zero());
+    let mut v = buffer_for_overwrite(a.len());
     for (src, dst) in a
         .chunks_exact(rows * cols)
         .zip(v.chunks_exact_mut(rows * cols))
@@ -357,13 +356,11 @@ pub(crate) fn matmul<T: Element>(
     ta: bool,
     tb: bool,
 ) -> Vec<T> {
-    let mut c = buffer(m * n);
     if k == 0 {
-        c.resize(m * n, T::zero());
-        return c;
+        return vec![T::zero(); m * n];
     }
-    // Safe initialization is one cheap pass next to the product's m·n·k work.
-    c.resize(m * n, T::zero());
+    // The product overwrites every element, so a reused buffer needs no zero-fill.
+    let mut c = buffer_for_overwrite(m * n);
     T::gemm(&mut c, a, b, m, k, n, ta, tb);
     c
 }

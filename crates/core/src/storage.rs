@@ -37,15 +37,16 @@ impl<T> Pool<T> {
         Some(v)
     }
 
-    fn give(&mut self, mut v: Vec<T>) {
+    fn give(&mut self, v: Vec<T>) {
         let len = v.capacity();
         let bytes = len * std::mem::size_of::<T>();
         if self.disabled || self.bytes + bytes > MAX_POOLED_BYTES {
             return;
         }
         let list = self.free.entry(len).or_default();
-        if list.len() < MAX_PER_LEN {
-            v.clear();
+        // Kept at full length: its (stale) elements stay initialized, so a kernel that
+        // overwrites every element can take it without zero-filling first.
+        if list.len() < MAX_PER_LEN && v.len() == len {
             list.push(v);
             self.bytes += bytes;
         }
@@ -55,11 +56,24 @@ impl<T> Pool<T> {
 /// An empty vector with capacity for exactly `len` elements, reused when possible.
 pub(crate) fn buffer<T: Element>(len: usize) -> Vec<T> {
     if len >= MIN_POOLED {
-        if let Some(v) = T::with_pool(|p| p.take(len)) {
+        if let Some(mut v) = T::with_pool(|p| p.take(len)) {
+            v.clear();
             return v;
         }
     }
     Vec::with_capacity(len)
+}
+
+/// A vector of `len` initialized elements of unspecified value, for kernels that overwrite
+/// every element (a reused buffer keeps its stale values; a new one is zeroed by the
+/// allocator, lazily for large sizes).
+pub(crate) fn buffer_for_overwrite<T: Element>(len: usize) -> Vec<T> {
+    if len >= MIN_POOLED {
+        if let Some(v) = T::with_pool(|p| p.take(len)) {
+            return v;
+        }
+    }
+    vec![T::zero(); len]
 }
 
 /// A contiguous row-major buffer owned by one or more tensors.
