@@ -1,0 +1,15 @@
+//! # trainscope-viz
+#![warn(missing_docs)]
+
+pub mod analytic;
+mod error;
+pub mod grid;
+pub mod playground;
+
+pub use analytic::{AnalyticSurface, BOWL_COEFFICIENTS};
+pub use error::{Result, VizError};
+pub use grid::{Grid, Window};
+pub use playground::{
+    distance, find_burst, lecture_runs, lecture_story, oscillation, run_playground,
+    run_playgrounds, Burst, LectureFindings, LectureStory, Oscillation, PlaygroundRun, Trajectory,
+};
