@@ -4,6 +4,7 @@
 pub mod analytic;
 mod error;
 pub mod grid;
+pub mod model_surface;
 pub mod playground;
 
 pub use analytic::{AnalyticSurface, BOWL_COEFFICIENTS};
@@ -12,4 +13,8 @@ pub use grid::{Grid, Window};
 pub use playground::{
     distance, find_burst, lecture_runs, lecture_story, oscillation, run_playground,
     run_playgrounds, Burst, LectureFindings, LectureStory, Oscillation, PlaygroundRun, Trajectory,
+};
+pub use model_surface::{
+    direction_plane, filter_normalize, filter_normalized_direction, flat_parameters, loss_at,
+    loss_surface, parameter_index, parameter_pair_plane, random_plane, LossProblem, Plane,
 };
