@@ -15,6 +15,7 @@ pub use playground::{
     run_playgrounds, Burst, LectureFindings, LectureStory, Oscillation, PlaygroundRun, Trajectory,
 };
 pub use model_surface::{
-    direction_plane, filter_normalize, filter_normalized_direction, flat_parameters, loss_at,
+    direction_plane, filter_normalize, filter_normalized_direction, flat_parameters,
+    function_surface, loss_at,
     loss_surface, parameter_index, parameter_pair_plane, random_plane, LossProblem, Plane,
 };

@@ -53,6 +53,43 @@ pub struct Plane {
 }
 
 impl Plane {
+    /// The plane through `center` along `d1` and `d2` (used as given), with `(0, 0)` at the
+    /// center. Errors unless all three have the same length, are finite, and neither direction
+    /// is zero.
+    pub fn new(
+        center: Vec<f64>,
+        d1: Vec<f64>,
+        d2: Vec<f64>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+    ) -> Result<Self> {
+        let n = center.len();
+        if !center.iter().all(|v| v.is_finite()) {
+            return Err(VizError::invalid("the plane's center must be finite"));
+        }
+        for (name, d) in [("first", &d1), ("second", &d2)] {
+            if d.len() != n {
+                return Err(VizError::invalid(format!(
+                    "the {name} direction has {} entries, the parameters have {n}",
+                    d.len()
+                )));
+            }
+            if !d.iter().all(|v| v.is_finite()) || d.iter().all(|&v| v == 0.0) {
+                return Err(VizError::invalid(format!(
+                    "the {name} direction must be finite and not zero"
+                )));
+            }
+        }
+        Ok(Plane {
+            center,
+            d1,
+            d2,
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            origin: [0.0, 0.0],
+        })
+    }
+
     /// Number of parameters the plane lives in.
     pub fn dim(&self) -> usize {
         self.center.len()
@@ -293,7 +330,8 @@ pub fn random_plane<T: Element>(model: &Sequential<T>, seed: u64) -> Result<Plan
 }
 
 /// The slice through the model's parameters along two given flat directions (used as
-/// given, not normalized), e.g. Hessian eigenvectors; the model at `(0, 0)`.
+/// given, not normalized), e.g. Hessian eigenvectors of the largest and the most negative
+/// eigenvalue; the model at `(0, 0)`.
 pub fn direction_plane<T: Element>(
     model: &Sequential<T>,
     d1: Vec<f64>,
@@ -301,28 +339,32 @@ pub fn direction_plane<T: Element>(
     x_label: impl Into<String>,
     y_label: impl Into<String>,
 ) -> Result<Plane> {
-    let n = model.num_parameters();
-    for (name, d) in [("first", &d1), ("second", &d2)] {
-        if d.len() != n {
-            return Err(VizError::invalid(format!(
-                "the {name} direction has {} entries, the model has {n} parameters",
-                d.len()
-            )));
-        }
-        if !d.iter().all(|v| v.is_finite()) || d.iter().all(|&v| v == 0.0) {
-            return Err(VizError::invalid(format!(
-                "the {name} direction must be finite and not zero"
-            )));
-        }
-    }
-    Ok(Plane {
-        center: flat_parameters(model),
-        d1,
-        d2,
-        x_label: x_label.into(),
-        y_label: y_label.into(),
-        origin: [0.0, 0.0],
-    })
+    Plane::new(flat_parameters(model), d1, d2, x_label, y_label)
+}
+
+/// The values of any function of the flat parameters on an `nx × ny` grid of a plane, rows in
+/// parallel (one scratch vector per worker). For losses that are not a model's, e.g. an
+/// analytic surface seen through its Hessian's eigenvectors.
+pub fn function_surface(
+    f: impl Fn(&[f64]) -> f64 + Sync,
+    plane: &Plane,
+    window: &Window,
+    nx: usize,
+    ny: usize,
+) -> Result<Grid> {
+    let mut grid = Grid::empty(window, nx, ny)?.with_labels(&plane.x_label, &plane.y_label);
+    let xs = grid.x.clone();
+    let ys = grid.y.clone();
+    grid.values
+        .par_chunks_mut(nx)
+        .zip(ys.par_iter())
+        .for_each_init(Vec::new, |theta, (row, &beta)| {
+            for (v, &alpha) in row.iter_mut().zip(&xs) {
+                plane.point_into(alpha, beta, theta);
+                *v = f(theta);
+            }
+        });
+    Ok(grid)
 }
 
 /// Examples per chunk of the data, chosen so one layer's activations for a chunk stay in
