@@ -175,8 +175,10 @@ pub fn parameter_index<T: Element>(model: &Sequential<T>, spec: &str) -> Result<
             let inner = spec[open + 1..].strip_suffix(']').ok_or_else(|| {
                 VizError::invalid(format!("parameter \"{spec}\": missing closing ']'"))
             })?;
-            let idx: std::result::Result<Vec<usize>, _> =
-                inner.split(',').map(|s| s.trim().parse::<usize>()).collect();
+            let idx: std::result::Result<Vec<usize>, _> = inner
+                .split(',')
+                .map(|s| s.trim().parse::<usize>())
+                .collect();
             let idx = idx.map_err(|_| {
                 VizError::invalid(format!(
                     "parameter \"{spec}\": the index must be whole numbers, e.g. \"0.weight[3]\""
@@ -456,7 +458,11 @@ struct Evaluator<'p, 'a, T: Element> {
 }
 
 impl<'p, 'a, T: Element> Evaluator<'p, 'a, T> {
-    fn new(problem: &'p LossProblem<'a, T>, plane: &'p Plane, chunks: &'p Chunks<T>) -> Result<Self> {
+    fn new(
+        problem: &'p LossProblem<'a, T>,
+        plane: &'p Plane,
+        chunks: &'p Chunks<T>,
+    ) -> Result<Self> {
         let params = problem
             .model
             .parameters()
@@ -494,14 +500,15 @@ impl<'p, 'a, T: Element> Evaluator<'p, 'a, T> {
         let mut total = 0.0;
         for (xs, ts, weight) in &self.chunks.parts {
             let value = no_grad(|| {
-                let out =
-                    pb.model
-                        .forward_with(params, xs, Mode::Eval, &mut ForwardCtx::without_rng())?;
+                let out = pb.model.forward_with(
+                    params,
+                    xs,
+                    Mode::Eval,
+                    &mut ForwardCtx::without_rng(),
+                )?;
                 let target = match (ts, pb.target) {
                     (ChunkTarget::Values(t), _) => Target::Values(t),
-                    (ChunkTarget::Classes(r), Target::Classes(c)) => {
-                        Target::Classes(&c[r.clone()])
-                    }
+                    (ChunkTarget::Classes(r), Target::Classes(c)) => Target::Classes(&c[r.clone()]),
                     (ChunkTarget::Classes(_), t) => t,
                 };
                 pb.loss.compute(&out, target)?.item()

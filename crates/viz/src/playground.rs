@@ -132,7 +132,10 @@ pub fn run_playground(surface: AnalyticSurface, run: &PlaygroundRun) -> Result<T
 }
 
 /// Runs several optimizers on `surface` in parallel; results are in the order of `runs`.
-pub fn run_playgrounds(surface: AnalyticSurface, runs: &[PlaygroundRun]) -> Result<Vec<Trajectory>> {
+pub fn run_playgrounds(
+    surface: AnalyticSurface,
+    runs: &[PlaygroundRun],
+) -> Result<Vec<Trajectory>> {
     runs.par_iter()
         .map(|r| run_playground(surface, r))
         .collect()

@@ -25,8 +25,16 @@ fn gd_with_large_rate_oscillates_between_the_walls() {
     assert!(o.sign_changes >= 495, "{o:?}");
     // Along the valley the same η moves by only η·λ_min ≈ 1e-3 of the way per update:
     // x ≈ 9·(1 − 1e-3)^500 ≈ 5.5 after 500 updates.
-    assert!(f.gd_large_final_distance > 5.0, "{}", f.gd_large_final_distance);
-    assert!(f.gd_large_final_distance < 6.0, "{}", f.gd_large_final_distance);
+    assert!(
+        f.gd_large_final_distance > 5.0,
+        "{}",
+        f.gd_large_final_distance
+    );
+    assert!(
+        f.gd_large_final_distance < 6.0,
+        "{}",
+        f.gd_large_final_distance
+    );
     // The loss is stuck high while the gradient stays large: the "stuck ≠ small gradient"
     // signature. Over the first 50 updates the gradient norm never drops below 10.
     let g = &t[0].grad_norm;
@@ -45,7 +53,11 @@ fn gd_with_tiny_rate_stalls_after_100000_updates() {
     // by about 1e-2: 9 → ≈ 8.99.
     let start = distance(LECTURE_START, [0.0, 0.0]);
     assert!((start - 9.019_977).abs() < 1e-5);
-    assert!(f.gd_tiny_final_distance > 8.9, "{}", f.gd_tiny_final_distance);
+    assert!(
+        f.gd_tiny_final_distance > 8.9,
+        "{}",
+        f.gd_tiny_final_distance
+    );
     assert!(t[1].end()[0] > 8.98, "{:?}", t[1].end());
 }
 
@@ -61,7 +73,10 @@ fn adagrad_gets_close_then_bursts_across_the_valley() {
     // gradient had gone flat while the path rode the valley floor.
     assert!(b.burst_distance > 0.3, "{b:?}");
     assert_eq!(b.axis, 1, "{b:?}");
-    assert!(b.displacement[1].abs() > 3.0 * b.displacement[0].abs(), "{b:?}");
+    assert!(
+        b.displacement[1].abs() > 3.0 * b.displacement[0].abs(),
+        "{b:?}"
+    );
     // Plain GD near the minimum never does that: after GD η = 1e-3 first gets within the
     // radius it only comes closer.
     let gd = run_playground(

@@ -40,7 +40,11 @@ fn reference_loss(model: &Sequential<f64>, theta: &[f64], x: &Tensor<f64>, y: &T
         off += n;
     }
     let out = m.predict(x).unwrap();
-    Loss::Mse.compute(&out, Target::Values(y)).unwrap().item().unwrap()
+    Loss::Mse
+        .compute(&out, Target::Values(y))
+        .unwrap()
+        .item()
+        .unwrap()
 }
 
 fn read_csv(path: &std::path::Path) -> Vec<[f64; 3]> {
@@ -78,7 +82,10 @@ fn every_csv_value_is_the_loss_at_its_point_small_grid_in_full() {
         assert_eq!(l, loss_at(&problem, &plane, a, b).unwrap(), "at ({a}, {b})");
         // Independent full-batch evaluation through the model itself.
         let r = reference_loss(&model, &plane.point(a, b), &x, &y);
-        assert!((l - r).abs() <= 1e-12 * r.abs().max(1.0), "({a}, {b}): {l} vs {r}");
+        assert!(
+            (l - r).abs() <= 1e-12 * r.abs().max(1.0),
+            "({a}, {b}): {l} vs {r}"
+        );
     }
     // The model's own parameters sit at (0, 0), which is a grid point here (x = −1 + 0.3125·k
     // is not, so check through loss_at instead).
@@ -110,7 +117,10 @@ fn every_csv_value_is_the_loss_at_its_point_sampled_on_the_sinc_network() {
     for k in picks {
         let [a, b, l] = rows[k];
         let r = reference_loss(&model, &plane.point(a, b), &x, &y);
-        assert!((l - r).abs() <= 1e-12 * r.max(1.0), "row {k} ({a}, {b}): {l} vs {r}");
+        assert!(
+            (l - r).abs() <= 1e-12 * r.max(1.0),
+            "row {k} ({a}, {b}): {l} vs {r}"
+        );
     }
     // Centre of the grid is the model itself.
     let [a, b, l] = rows[51 * 25 + 25];
@@ -125,7 +135,9 @@ fn the_w_b_slice_of_a_linear_model_has_its_minimum_at_the_true_parameters() {
     // (w − w*)² + (b − b*)²: round, and its grid minimum is the grid point nearest (w*, b*).
     let (w_star, b_star) = (1.73, -0.62);
     let n = 50;
-    let raw: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin() + 0.1 * i as f64).collect();
+    let raw: Vec<f64> = (0..n)
+        .map(|i| (i as f64 * 0.37).sin() + 0.1 * i as f64)
+        .collect();
     let mean = raw.iter().sum::<f64>() / n as f64;
     let ms = raw.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
     let xs: Vec<f64> = raw.iter().map(|v| (v - mean) / ms.sqrt()).collect();
@@ -195,8 +207,14 @@ fn filter_normalized_directions_match_weight_row_norms_and_zero_biases() {
 fn eigen_direction_slice_of_the_saddle_is_a_saddle() {
     // f(θ) = θ₀² − θ₁², Hessian diag(2, −2): eigenvectors (1, 0) for +2 and (0, 1) for −2.
     let f = |t: &[f64]| t[0] * t[0] - t[1] * t[1];
-    let plane = Plane::new(vec![0.0, 0.0], vec![1.0, 0.0], vec![0.0, 1.0], "λ = 2", "λ = −2")
-        .unwrap();
+    let plane = Plane::new(
+        vec![0.0, 0.0],
+        vec![1.0, 0.0],
+        vec![0.0, 1.0],
+        "λ = 2",
+        "λ = −2",
+    )
+    .unwrap();
     let grid = function_surface(f, &plane, &Window::around([0.0, 0.0], 1.0), 21, 21).unwrap();
     let c = grid.value(10, 10).unwrap();
     assert_eq!((grid.x[10], grid.y[10], c), (0.0, 0.0, 0.0));
@@ -237,7 +255,10 @@ fn trajectories_project_onto_the_plane_by_least_squares() {
         *o += 0.7 * n;
     }
     let q = plane.project(&off).unwrap();
-    assert!((q[0] - 0.5).abs() < 1e-12 && (q[1] + 2.0).abs() < 1e-12, "{q:?}");
+    assert!(
+        (q[0] - 0.5).abs() < 1e-12 && (q[1] + 2.0).abs() < 1e-12,
+        "{q:?}"
+    );
     assert!(plane.project(&[1.0, 2.0]).is_err());
     let parallel = Plane::new(vec![0.0; 2], vec![1.0, 1.0], vec![2.0, 2.0], "a", "b").unwrap();
     assert!(parallel.project(&[1.0, 0.0]).is_err());
@@ -250,12 +271,21 @@ fn parameter_names_are_checked() {
     assert_eq!(parameter_index(&model, "0.weight[1,1]").unwrap(), 3);
     assert_eq!(parameter_index(&model, "0.bias[2]").unwrap(), 8);
     assert_eq!(parameter_index(&model, "2.bias").unwrap(), 12);
-    for bad in ["3.weight[0]", "0.weight[6]", "0.weight[3,0]", "0.weight", "0.bias[x]", "0.bias[1"] {
+    for bad in [
+        "3.weight[0]",
+        "0.weight[6]",
+        "0.weight[3,0]",
+        "0.weight",
+        "0.bias[x]",
+        "0.bias[1",
+    ] {
         let e = parameter_index(&model, bad).unwrap_err().to_string();
         assert!(e.contains("parameter"), "{bad}: {e}");
     }
     assert!(parameter_pair_plane(&model, "0.bias[0]", "0.bias[0]").is_err());
-    let e = parameter_index(&model, "9.weight[0]").unwrap_err().to_string();
+    let e = parameter_index(&model, "9.weight[0]")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("0.weight, 0.bias, 2.weight, 2.bias"), "{e}");
     // A plane of the wrong size is refused, not a panic.
     let (x, y) = sinc(10);
