@@ -139,7 +139,8 @@ impl Plane {
             r2 += v * w;
         }
         let det = g11 * g22 - g12 * g12;
-        if !(det > 1e-12 * g11 * g22) {
+        // NaN-safe: a NaN determinant is refused too.
+        if det.is_nan() || det <= 1e-12 * g11 * g22 {
             return Err(VizError::invalid(
                 "the plane's directions are zero or parallel; cannot project onto it",
             ));
@@ -380,7 +381,8 @@ fn chunk_rows<T: Element>(model: &Sequential<T>, batch: usize) -> usize {
         .max()
         .unwrap_or(1)
         .max(1);
-    (CHUNK_ELEMENTS / width).clamp(16, batch.max(1))
+    // Not `clamp`: a data set smaller than the floor of 16 rows is one chunk.
+    (CHUNK_ELEMENTS / width).max(16).min(batch.max(1))
 }
 
 /// Activation elements per chunk (256 KiB in f64).

@@ -300,3 +300,20 @@ fn parameter_names_are_checked() {
     assert!(loss_surface(&problem, &plane, &Window::around([0.0; 2], 1.0), 5, 5).is_err());
     assert!(Grid::empty(&Window::new(1.0, 0.0, 0.0, 1.0), 5, 5).is_err());
 }
+
+#[test]
+fn regression_fewer_examples_than_the_chunk_floor_is_not_a_panic() {
+    // Chunk sizes were clamped to [16, batch], which panics when batch < 16.
+    let model = Sequential::<f64>::from_seed(ModelSpec::sigmoids(1, 4, 1), 1).unwrap();
+    let (x, y) = sinc(5);
+    let problem = LossProblem {
+        model: &model,
+        inputs: &x,
+        target: Target::Values(&y),
+        loss: Loss::Mse,
+    };
+    let plane = random_plane(&model, 2).unwrap();
+    let g = loss_surface(&problem, &plane, &plane.window(0.5), 3, 3).unwrap();
+    let r = reference_loss(&model, &plane.point(0.5, -0.5), &x, &y);
+    assert!((g.value(2, 0).unwrap() - r).abs() < 1e-12);
+}
