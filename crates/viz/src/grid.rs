@@ -52,6 +52,9 @@ impl Window {
     }
 }
 
+/// Most points a grid may have (a 10,000 × 10,000 grid).
+pub const MAX_POINTS: usize = 100_000_000;
+
 /// `n` evenly spaced points from `lo` to `hi`, both included.
 pub(crate) fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     let last = (n.max(2) - 1) as f64;
@@ -93,10 +96,18 @@ impl Grid {
                 "a grid needs at least 2 points per axis, got {nx} × {ny}"
             )));
         }
+        let n = nx
+            .checked_mul(ny)
+            .filter(|&n| n <= MAX_POINTS)
+            .ok_or_else(|| {
+                VizError::invalid(format!(
+                    "a grid of {nx} × {ny} points is larger than the limit of {MAX_POINTS}"
+                ))
+            })?;
         Ok(Grid {
             x: linspace(window.x_min, window.x_max, nx),
             y: linspace(window.y_min, window.y_max, ny),
-            values: vec![f64::NAN; nx * ny],
+            values: vec![f64::NAN; n],
             x_label: "x".into(),
             y_label: "y".into(),
         })
@@ -145,9 +156,15 @@ impl Grid {
     }
 
     /// The window the grid spans.
+    /// An empty axis gives NaN edges.
     pub fn window(&self) -> Window {
-        let (x0, x1) = (self.x[0], self.x[self.nx() - 1]);
-        let (y0, y1) = (self.y[0], self.y[self.ny() - 1]);
+        let ends = |c: &[f64]| {
+            (
+                c.first().copied().unwrap_or(f64::NAN),
+                c.last().copied().unwrap_or(f64::NAN),
+            )
+        };
+        let ((x0, x1), (y0, y1)) = (ends(&self.x), ends(&self.y));
         Window::new(x0, x1, y0, y1)
     }
 
@@ -186,7 +203,12 @@ impl Grid {
         writeln!(w, "x,y,loss")?;
         for (j, &y) in self.y.iter().enumerate() {
             for (i, &x) in self.x.iter().enumerate() {
-                writeln!(w, "{x},{y},{}", self.values[j * self.nx() + i])?;
+                let v = self
+                    .values
+                    .get(j * self.nx() + i)
+                    .copied()
+                    .unwrap_or(f64::NAN);
+                writeln!(w, "{x},{y},{v}")?;
             }
         }
         Ok(())

@@ -69,6 +69,9 @@ pub fn distance(p: [f64; 2], q: [f64; 2]) -> f64 {
     (p[0] - q[0]).hypot(p[1] - q[1])
 }
 
+/// Most updates one playground run may take (each recorded point costs 40 bytes).
+pub const MAX_STEPS: usize = 10_000_000;
+
 /// Runs one optimizer on `surface`.
 ///
 /// ```
@@ -100,6 +103,12 @@ pub fn run_playground(surface: AnalyticSurface, run: &PlaygroundRun) -> Result<T
     let mut params = [run.start.to_vec()];
     let mut grads = [vec![0.0; 2]];
     let n = run.steps;
+    if n > MAX_STEPS {
+        return Err(VizError::invalid(format!(
+            "run \"{}\": {n} steps is more than the limit of {MAX_STEPS}",
+            run.label
+        )));
+    }
     let mut t = Trajectory {
         label: run.label.clone(),
         points: Vec::with_capacity(n + 1),

@@ -580,6 +580,8 @@ pub fn contour_plot(
             grid.values.len()
         )));
     }
+    let w = grid.window();
+    w.validate()?;
     render(
         &ContourFigure { grid, paths, opts },
         out.as_ref(),
