@@ -99,6 +99,8 @@ fn rule<T: Element>(op: &Op<T>, out: &Tensor<T>, g: &Tensor<T>) -> Result<[Optio
             Some(g.mul(out)?.mul(&out.affine(-T::one(), T::one()))?),
             None,
         ],
+        // relu' = 1 where the output is positive (a constant mask), else 0
+        Op::Relu(_) => [Some(g.mul(&out.gt_scalar(T::zero()))?), None],
         // tanh' = 1 − tanh²
         Op::Tanh(_) => [
             Some(g.mul(&out.powf(T::from_f64(2.0)).affine(-T::one(), T::one()))?),

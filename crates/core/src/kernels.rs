@@ -154,6 +154,16 @@ pub(crate) fn sigmoid<T: Element>(x: T) -> T {
     }
 }
 
+/// `c ? x : y` for a 0/1 mask `c`.
+#[inline(always)]
+fn pick<T: Element>(c: T, x: T, y: T) -> T {
+    if c != T::zero() {
+        x
+    } else {
+        y
+    }
+}
+
 /// `cond ? a : b` elementwise, all three broadcast to `out`; `cond` is a 0/1 mask.
 pub(crate) fn select<T: Element>(
     c: &[T],
@@ -170,18 +180,14 @@ pub(crate) fn select<T: Element>(
         v.extend(
             c.iter()
                 .zip(a.iter().zip(b))
-                .map(|(&c, (&x, &y))| if c != T::zero() { x } else { y }),
+                .map(|(&c, (&x, &y))| pick(c, x, y)),
         );
         return v;
     }
     if sc.numel() == m && sa.numel() == m && sb.numel() == 1 {
         let y = b[0];
         let mut v = buffer(m);
-        v.extend(
-            c.iter()
-                .zip(a)
-                .map(|(&c, &x)| if c != T::zero() { x } else { y }),
-        );
+        v.extend(c.iter().zip(a).map(|(&c, &x)| pick(c, x, y)));
         return v;
     }
     // General case: expand each operand, then select; rare outside tests.

@@ -129,6 +129,7 @@ const CASES: &[Case] = &[
     case("mean_axis keepdim", &[&[3, 4]], |p| p[0].mean_axis(1, true)),
     case("max_axis", &[&[4, 5]], |p| p[0].max_axis(1, false)),
     away("relu", &[&[3, 4]], |p| Ok(p[0].relu())),
+    away("relu composite", &[&[3, 4]], |p| Ok(p[0].relu_composite())),
     case("sigmoid", &[&[3, 4]], |p| {
         Ok(p[0].mul_scalar(3.0).sigmoid())
     }),
@@ -252,7 +253,7 @@ fn dense_hessians_are_symmetric() {
     }
 }
 
-/// The fused sigmoid and tanh agree with their composites in value, gradient and HVP.
+/// The fused relu, sigmoid and tanh agree with their composites in value, gradient and HVP.
 #[test]
 fn fused_activations_match_their_composites() {
     type Pair = (
@@ -260,7 +261,8 @@ fn fused_activations_match_their_composites() {
         fn(&Tensor<f64>) -> Tensor<f64>,
         fn(&Tensor<f64>) -> Tensor<f64>,
     );
-    let pairs: [Pair; 2] = [
+    let pairs: [Pair; 3] = [
+        ("relu", Tensor::relu, Tensor::relu_composite),
         ("sigmoid", Tensor::sigmoid, Tensor::sigmoid_composite),
         ("tanh", Tensor::tanh, Tensor::tanh_composite),
     ];

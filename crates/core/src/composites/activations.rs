@@ -3,8 +3,9 @@ use crate::error::Result;
 use crate::tensor::Tensor;
 
 impl<T: Element> Tensor<T> {
-    /// `max(0, x)`; derivative 0 at 0 (as PyTorch), second derivative 0 almost everywhere.
-    pub fn relu(&self) -> Tensor<T> {
+    /// `max(0, x)` from primitives (the reference for the fused [`Tensor::relu`]); derivative 0
+    /// at 0 (as PyTorch), second derivative 0 almost everywhere.
+    pub fn relu_composite(&self) -> Tensor<T> {
         self.gt_scalar(T::zero())
             .select(self, &Tensor::scalar(T::zero()))
             .expect("a mask of the input's own shape")
