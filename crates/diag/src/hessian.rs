@@ -264,6 +264,11 @@ pub struct HessianReport {
     pub zero_tolerance: f64,
     /// positive / (positive + negative + zero).
     pub min_ratio: Option<f64>,
+    /// Iterative mode: the range the minimum ratio can lie in given the quadrature (the
+    /// Chebyshev–Markov–Stieltjes bound: the weight of the node nearest the zero band may belong
+    /// on either side). A range that straddles the threshold means the dense mode is needed to
+    /// decide. `None` when exact.
+    pub min_ratio_range: Option<[f64; 2]>,
     /// The course's verdict.
     pub verdict: Verdict,
     /// Thresholds of the verdict.
@@ -420,6 +425,7 @@ fn dense(f: &LossFunction<'_>, theta: &[f64], opts: &AnalysisOptions) -> Result<
         counts_estimated: false,
         zero_tolerance: t.zero_tol,
         min_ratio: Some(counts.min_ratio()),
+        min_ratio_range: None,
         verdict: v,
         thresholds: t.clone(),
         trace: Some(TraceReport {
@@ -477,9 +483,9 @@ fn iterative(f: &LossFunction<'_>, theta: &[f64], opts: &AnalysisOptions) -> Res
     let t = &opts.thresholds;
     let lmin = lz.smallest.first().map_or(0.0, |r| r.value);
     let lmax = lz.largest.last().map_or(0.0, |r| r.value);
-    let counts = density
-        .as_ref()
-        .map(|d| estimated_counts(d, n, lmin, lmax, t.zero_tol));
+    let cut = t.zero_tol * lmin.abs().max(lmax.abs());
+    let counts = density.as_ref().map(|d| estimated_counts(d, n, cut));
+    let range = density.as_ref().map(|d| positive_fraction_range(d, cut));
     let v = verdict(grad.grad_norm, counts.as_ref(), lmin, lmax, t);
     Ok(HessianReport {
         mode: "iterative".into(),
@@ -499,6 +505,7 @@ fn iterative(f: &LossFunction<'_>, theta: &[f64], opts: &AnalysisOptions) -> Res
         counts_estimated: counts.is_some(),
         zero_tolerance: t.zero_tol,
         min_ratio: counts.map(|c| c.min_ratio()),
+        min_ratio_range: range,
         verdict: v,
         thresholds: t.clone(),
         trace,
@@ -524,8 +531,7 @@ fn dedup_pairs(pairs: Vec<EigenPair>) -> Vec<EigenPair> {
 
 /// Counts from the quadrature's mass above, below and within `±zero_tol·max|λ|`, scaled to
 /// `n` and rounded so they sum to `n`.
-fn estimated_counts(d: &SpectralDensity, n: usize, lmin: f64, lmax: f64, zero_tol: f64) -> Counts {
-    let cut = zero_tol * lmin.abs().max(lmax.abs());
+fn estimated_counts(d: &SpectralDensity, n: usize, cut: f64) -> Counts {
     let pos = d.mass_between(cut, f64::INFINITY);
     let neg = d.mass_between(f64::NEG_INFINITY, -cut - f64::MIN_POSITIVE);
     let total = d
@@ -538,6 +544,33 @@ fn estimated_counts(d: &SpectralDensity, n: usize, lmin: f64, lmax: f64, zero_to
         negative,
         zero: n - positive.min(n) - negative,
     }
+}
+
+/// Bounds on the fraction of eigenvalues above `cut`: per probe, the quadrature node nearest
+/// `cut` may carry mass from either side of it, so its weight is counted out (low) or in
+/// (high); averaged over probes.
+fn positive_fraction_range(d: &SpectralDensity, cut: f64) -> [f64; 2] {
+    let p = d.nodes.len().max(1) as f64;
+    let (mut lo, mut hi) = (0.0, 0.0);
+    for (th, w) in d.nodes.iter().zip(&d.weights) {
+        let total: f64 = w.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+        let near = th
+            .iter()
+            .enumerate()
+            .min_by(|a, b| (a.1 - cut).abs().total_cmp(&(b.1 - cut).abs()))
+            .map(|(i, _)| i);
+        let above: f64 = th
+            .iter()
+            .zip(w)
+            .enumerate()
+            .filter(|(i, (t, _))| **t > cut && Some(*i) != near)
+            .map(|(_, (_, w))| w)
+            .sum();
+        let amb = near.map_or(0.0, |i| w[i]);
+        lo += above / total;
+        hi += (above + amb) / total;
+    }
+    [lo / p, (hi / p).min(1.0)]
 }
 
 impl fmt::Display for HessianReport {
@@ -599,6 +632,18 @@ impl fmt::Display for HessianReport {
                     self.zero_tolerance
                 )?;
                 writeln!(f, "  minimum ratio {r:.4} (positive / total)")?;
+                if let Some([lo, hi]) = self.min_ratio_range {
+                    writeln!(
+                        f,
+                        "  the quadrature allows a minimum ratio in [{lo:.3}, {hi:.3}]{}",
+                        if lo <= self.thresholds.min_ratio && hi > self.thresholds.min_ratio {
+                            ": it straddles the threshold, so the ratio part of the verdict \
+                             is uncertain — use the dense mode to decide"
+                        } else {
+                            ""
+                        }
+                    )?;
+                }
             }
             _ => writeln!(f, "  eigenvalue counts: not computed (no density)")?,
         }
