@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use trainscope_core::seeded_rng;
 
+const STALL_WINDOW: usize = 10;
+
 /// How [`find_critical_point`] minimizes `φ(θ) = ½‖∇L(θ)‖²`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case")]
@@ -98,7 +100,10 @@ pub struct CriticalPointReport {
 /// them with [`crate::analyse`].
 ///
 /// ReLU networks are only piecewise smooth: a step may cross a kink, where the backtracking
-/// line search simply shortens it.
+/// line search simply shortens it. Where a kink sits on a data point the gradient itself jumps
+/// (by about `2|r_k c_i x_k|/N` for example `k` and unit `i`), and `‖∇L‖` may have no smaller
+/// value nearby; Newton-MR then stops as stalled (see [`CriticalPointReport::stop_reason`]).
+/// More data makes the jumps smaller.
 pub fn find_critical_point(
     f: &LossFunction<'_>,
     theta: &[f64],
@@ -140,6 +145,18 @@ pub fn find_critical_point(
     while steps < opts.max_steps {
         if gn < opts.target_grad_norm {
             break;
+        }
+        // Second-order steps that no longer shrink ‖∇L‖ mean the gradient jumps here (a ReLU
+        // kink crossing a data point): no smooth method gets below the jump.
+        if matches!(opts.method, CriticalMethod::NewtonMr { .. }) && steps >= STALL_WINDOW {
+            let before = trace[trace.len() - 1 - STALL_WINDOW].grad_norm;
+            if gn > (1.0 - 1e-3) * before {
+                stop_reason = format!(
+                    "stalled: ‖∇L‖ fell by less than 0.1% over {STALL_WINDOW} steps — likely a \
+                     kink of a piecewise-smooth loss (ReLU), where the gradient jumps"
+                );
+                break;
+            }
         }
         steps += 1;
         let phi = 0.5 * gn * gn;

@@ -136,7 +136,15 @@ pub fn sinc_data(n: usize) -> (Vec<f64>, Vec<f64>) {
 }
 
 pub fn sinc_network(hidden: usize, n: usize, seed: u64) -> LossFunction<'static> {
-    let spec = ModelSpec::mlp(1, &[hidden], Activation::Relu, false, 0.0, 1);
+    sinc_with(Activation::Relu, hidden, n, seed)
+}
+
+pub fn sinc_tanh_network(hidden: usize, n: usize, seed: u64) -> LossFunction<'static> {
+    sinc_with(Activation::Tanh, hidden, n, seed)
+}
+
+fn sinc_with(act: Activation, hidden: usize, n: usize, seed: u64) -> LossFunction<'static> {
+    let spec = ModelSpec::mlp(1, &[hidden], act, false, 0.0, 1);
     let model = Sequential::<f64>::from_seed(spec, seed).unwrap();
     let (x, y) = sinc_data(n);
     LossFunction::from_model(
