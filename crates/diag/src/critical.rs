@@ -1,6 +1,6 @@
 //! Landing on a critical point by minimizing `½‖∇L‖²`.
 
-use crate::error::{finite, Error, Result};
+use crate::error::{finite, is_positive, Error, Result};
 use crate::lanczos::{check_len, dot, norm, Krylov};
 use crate::objective::LossFunction;
 use faer::{Mat, Side};
@@ -110,14 +110,14 @@ pub fn find_critical_point(
     opts: &CriticalOptions,
 ) -> Result<CriticalPointReport> {
     check_len(theta, f.num_params())?;
-    if !(opts.target_grad_norm > 0.0) {
+    if !is_positive(opts.target_grad_norm) {
         return Err(Error::invalid(
             "target_grad_norm",
             format!("must be positive, got {}", opts.target_grad_norm),
         ));
     }
     match opts.method {
-        CriticalMethod::NewtonMr { krylov_dim } if krylov_dim == 0 => {
+        CriticalMethod::NewtonMr { krylov_dim: 0 } => {
             return Err(Error::invalid("krylov_dim", "must be at least 1"))
         }
         CriticalMethod::Adam { lr } if !(lr > 0.0 && lr.is_finite()) => {

@@ -78,3 +78,8 @@ pub(crate) fn finite(what: &'static str, value: f64) -> Result<f64> {
         Err(Error::NonFinite { what, value })
     }
 }
+
+/// True for a positive number (false for NaN).
+pub(crate) fn is_positive(x: f64) -> bool {
+    x > 0.0
+}

@@ -1,7 +1,7 @@
 //! Hessian analysis at a point: spectrum (dense or Lanczos), counts, minimum ratio and the
 //! course's critical-point verdict.
 
-use crate::error::{Error, Result};
+use crate::error::{is_positive, Error, Result};
 use crate::lanczos::{
     density_from_eigenvalues, hutchinson_trace, lanczos_extremes, spectral_density, DensityOptions,
     EigenPair, LanczosOptions, RitzValue, SpectralDensity, TraceEstimate,
@@ -42,7 +42,7 @@ impl Default for Thresholds {
 
 impl Thresholds {
     fn validate(&self) -> Result<()> {
-        if !(self.grad_tol > 0.0) {
+        if !is_positive(self.grad_tol) {
             return Err(Error::invalid(
                 "grad_tol",
                 format!("must be positive, got {}", self.grad_tol),
@@ -151,7 +151,7 @@ pub fn verdict(
     lambda_max: f64,
     t: &Thresholds,
 ) -> Verdict {
-    if !(grad_norm < t.grad_tol) {
+    if grad_norm.is_nan() || grad_norm >= t.grad_tol {
         return Verdict::NotACriticalPoint;
     }
     let cut = t.zero_tol * lambda_min.abs().max(lambda_max.abs());

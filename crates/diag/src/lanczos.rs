@@ -2,7 +2,7 @@
 //! full re-orthogonalization for the extreme eigenpairs, Hutchinson's trace estimator and
 //! stochastic Lanczos quadrature for the spectral density.
 
-use crate::error::{finite, Error, Result};
+use crate::error::{finite, is_positive, Error, Result};
 use faer::{Mat, Side};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -331,7 +331,7 @@ pub fn lanczos_extremes(
     if n == 0 {
         return Err(Error::invalid("operator", "dimension 0"));
     }
-    if !(opts.tol > 0.0) {
+    if !is_positive(opts.tol) {
         return Err(Error::invalid(
             "Lanczos tol",
             format!("must be positive, got {}", opts.tol),
@@ -600,7 +600,7 @@ pub fn spectral_density(
             ),
         ));
     }
-    if !(opts.sigma_fraction > 0.0) {
+    if !is_positive(opts.sigma_fraction) {
         return Err(Error::invalid(
             "density sigma_fraction",
             format!("must be positive, got {}", opts.sigma_fraction),

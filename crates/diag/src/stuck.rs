@@ -1,6 +1,6 @@
 //! Why a run stopped improving: plateaus of the training loss, told apart by the gradient norm.
 
-use crate::error::{Error, Result};
+use crate::error::{is_positive, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;
@@ -169,7 +169,7 @@ pub fn detect_stuck(records: &[EpochRecord], opts: &StuckOptions) -> Result<Stuc
     if opts.window == 0 {
         return Err(Error::invalid("window", "must be at least 1 epoch"));
     }
-    if !(opts.rel_change > 0.0) {
+    if !is_positive(opts.rel_change) {
         return Err(Error::invalid(
             "rel_change",
             format!("must be positive, got {}", opts.rel_change),
