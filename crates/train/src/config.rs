@@ -641,8 +641,20 @@ fn normalize(p: &Path) -> PathBuf {
 
 /// A TOML error as `file:line:col: message`.
 fn located(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
+    if let Some(refined) = e.span().and_then(|span| optimizer_error(text, span.start)) {
+        let (line, col) = line_col(text, refined.0);
+        return ConfigError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            col,
+            msg: refined.1,
+        };
+    }
     let (line, col) = match e.span() {
-        Some(span) => line_col(text, span.start),
+        Some(span) => line_col(
+            text,
+            key_in_span(text, span.clone(), e.message()).unwrap_or(span.start),
+        ),
         None => (0, 0),
     };
     ConfigError::Syntax {
@@ -651,6 +663,83 @@ fn located(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
         col,
         msg: e.message().trim().to_string(),
     }
+}
+
+/// An error inside the `[optimizer]` table whose header starts at `start`, found again by
+/// reading the table as the options struct its `kind` selects: that pins a mistyped value to
+/// its key (the tagged enum can only point at the header). Returns the offset and message.
+fn optimizer_error(text: &str, start: usize) -> Option<(usize, String)> {
+    use trainscope_optim::{
+        AdagradOptions, AdamWOptions, RAdamOptions, RmspropOptions, SgdOptions,
+    };
+    let rest = text.get(start..)?;
+    let header_end = rest.find('\n')? + 1;
+    if rest[..header_end].trim() != "[optimizer]" {
+        return None;
+    }
+    let body_start = start + header_end;
+    let body_len = text[body_start..]
+        .split_inclusive('\n')
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .map(str::len)
+        .sum::<usize>();
+    let body = &text[body_start..body_start + body_len];
+    let kind = body
+        .parse::<toml::Table>()
+        .ok()?
+        .get("kind")?
+        .as_str()?
+        .to_string();
+    // Blank the `kind` line (keeping its length) so positions stay those of the file.
+    let blanked: String = body
+        .split_inclusive('\n')
+        .map(|l| {
+            let t = l.trim_start();
+            if t.starts_with("kind") && t[4..].trim_start().starts_with('=') {
+                l.chars().map(|c| if c == '\n' { c } else { ' ' }).collect()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    fn check<T: serde::de::DeserializeOwned>(body: &str) -> Option<toml::de::Error> {
+        toml::from_str::<T>(body).err()
+    }
+    let err = match kind.as_str() {
+        "sgd" => check::<SgdOptions>(&blanked),
+        "adagrad" => check::<AdagradOptions>(&blanked),
+        "rmsprop" => check::<RmspropOptions>(&blanked),
+        "adam" => check::<AdamOptions>(&blanked),
+        "adamw" => check::<AdamWOptions>(&blanked),
+        "radam" => check::<RAdamOptions>(&blanked),
+        _ => None,
+    }?;
+    let span = err.span()?;
+    Some((body_start + span.start, err.message().trim().to_string()))
+}
+
+/// Inside tables selected by a `kind` tag (optimizer, schedule) the deserializer can only point
+/// at the whole table; an unknown key is then found by name within it.
+fn key_in_span(text: &str, span: std::ops::Range<usize>, msg: &str) -> Option<usize> {
+    let name = msg.strip_prefix("unknown field `")?.split('`').next()?;
+    // The span is the table's header; its keys follow until the next header.
+    let body = text.get(span.start..)?;
+    let mut offset = span.start;
+    for (i, line) in body.split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_start();
+        if i > 0 && trimmed.starts_with('[') {
+            break;
+        }
+        let rest = trimmed
+            .strip_prefix(name)
+            .or_else(|| trimmed.strip_prefix(&format!("\"{name}\"")))
+            .or_else(|| trimmed.strip_prefix(&format!("'{name}'")));
+        if rest.is_some_and(|r| r.trim_start().starts_with('=')) {
+            return Some(offset + (line.len() - trimmed.len()));
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -740,22 +829,22 @@ preset = "linear"
     fn unknown_key_has_position() {
         let text = format!("{MINIMAL}\n[training]\nepochz = 3\n");
         let e = parse(&text, &[]).unwrap_err().to_string();
-        assert!(e.starts_with("c.toml:12:1:"), "{e}");
+        assert!(e.starts_with("c.toml:11:1:"), "{e}");
         assert!(e.contains("epochz"), "{e}");
     }
 
     #[test]
     fn unknown_optimizer_key_is_named() {
-        let text = format!("{MINIMAL}\n[optimizer]\nkind = \"adam\"\nlrr = 0.1\n");
+        let text = format!("{MINIMAL}\n[optimizer]\nkind = \"adam\"\n  lrr = 0.1\n");
         let e = parse(&text, &[]).unwrap_err().to_string();
-        assert!(e.contains("lrr") && e.starts_with("c.toml:"), "{e}");
+        assert!(e.contains("lrr") && e.starts_with("c.toml:12:3:"), "{e}");
     }
 
     #[test]
     fn wrong_type_has_position() {
         let text = format!("{MINIMAL}\n[training]\nepochs = \"ten\"\n");
         let e = parse(&text, &[]).unwrap_err().to_string();
-        assert!(e.starts_with("c.toml:12:10:"), "{e}");
+        assert!(e.starts_with("c.toml:11:10:"), "{e}");
     }
 
     #[test]

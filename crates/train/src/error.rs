@@ -62,10 +62,10 @@ pub enum TrainError {
     Config(#[from] ConfigError),
     /// A data file that cannot be used; the message names the file (and line and column).
     #[error(transparent)]
-    DataFile(#[from] trainscope_data::DataError),
+    DataFile(Box<trainscope_data::DataError>),
     /// A checkpoint that cannot be read or written; the message names the file.
     #[error(transparent)]
-    ModelFile(#[from] trainscope_nn::Error),
+    ModelFile(Box<trainscope_nn::Error>),
     /// Reading or preparing data failed (the cause names file, line and column).
     #[error("{context}")]
     Data {
@@ -73,7 +73,7 @@ pub enum TrainError {
         context: String,
         /// The data crate's error.
         #[source]
-        source: trainscope_data::DataError,
+        source: Box<trainscope_data::DataError>,
     },
     /// Building, loading or saving a model failed.
     #[error("{context}")]
@@ -82,7 +82,7 @@ pub enum TrainError {
         context: String,
         /// The nn crate's error.
         #[source]
-        source: trainscope_nn::Error,
+        source: Box<trainscope_nn::Error>,
     },
     /// A tensor operation failed (a bug or a model that does not fit its data).
     #[error("{context}")]
@@ -91,7 +91,7 @@ pub enum TrainError {
         context: String,
         /// The core crate's error.
         #[source]
-        source: trainscope_core::Error,
+        source: Box<trainscope_core::Error>,
     },
     /// The optimizer could not be built or stepped, or its saved state does not fit.
     #[error("{context}")]
@@ -100,7 +100,7 @@ pub enum TrainError {
         context: String,
         /// The optim crate's error.
         #[source]
-        source: trainscope_optim::OptimError,
+        source: Box<trainscope_optim::OptimError>,
     },
     /// A file of the run directory could not be written or read.
     #[error("{}: {what}", path.display())]
@@ -145,6 +145,18 @@ pub enum TrainError {
     Mismatch(String),
 }
 
+impl From<trainscope_data::DataError> for TrainError {
+    fn from(e: trainscope_data::DataError) -> Self {
+        TrainError::DataFile(Box::new(e))
+    }
+}
+
+impl From<trainscope_nn::Error> for TrainError {
+    fn from(e: trainscope_nn::Error) -> Self {
+        TrainError::ModelFile(Box::new(e))
+    }
+}
+
 /// Result with [`TrainError`].
 pub type Result<T, E = TrainError> = std::result::Result<T, E>;
 
@@ -157,7 +169,7 @@ impl<T> Context<T> for std::result::Result<T, trainscope_data::DataError> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|source| TrainError::Data {
             context: what(),
-            source,
+            source: Box::new(source),
         })
     }
 }
@@ -166,7 +178,7 @@ impl<T> Context<T> for std::result::Result<T, trainscope_nn::Error> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|source| TrainError::Model {
             context: what(),
-            source,
+            source: Box::new(source),
         })
     }
 }
@@ -175,7 +187,7 @@ impl<T> Context<T> for std::result::Result<T, trainscope_core::Error> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|source| TrainError::Tensor {
             context: what(),
-            source,
+            source: Box::new(source),
         })
     }
 }
@@ -184,7 +196,7 @@ impl<T> Context<T> for std::result::Result<T, trainscope_optim::OptimError> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|source| TrainError::Optim {
             context: what(),
-            source,
+            source: Box::new(source),
         })
     }
 }

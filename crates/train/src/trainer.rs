@@ -870,10 +870,7 @@ fn run_epochs<T: Element>(
         let (mut loss_sum, mut rows, mut correct) = (0.0, 0usize, 0usize);
         let (mut norm_sum, mut norm_last, mut lr) = (0.0, 0.0, s.optimizer.lr());
         let mut update = 0usize;
-        loop {
-            let Some(idx) = s.batcher.next_indices() else {
-                break;
-            };
+        while let Some(idx) = s.batcher.next_indices() {
             update += 1;
             let b = idx.len();
             xb.clear();
