@@ -313,20 +313,44 @@ impl Config {
         overrides: &[String],
     ) -> Result<Config, ConfigError> {
         // Deserializing the text itself keeps the positions for messages about the file.
-        let mut config: Config = toml::from_str(text).map_err(|e| located(path, text, &e))?;
-        if !overrides.is_empty() {
-            let mut table: toml::Table =
-                toml::from_str(text).map_err(|e| located(path, text, &e))?;
+        let from_file = toml::from_str::<Config>(text);
+        let mut config = if overrides.is_empty() {
+            from_file.map_err(|e| located(path, text, &e))?
+        } else {
+            let base: toml::Table = toml::from_str(text).map_err(|e| located(path, text, &e))?;
+            let mut table = base.clone();
             for o in overrides {
                 apply_override(&mut table, o)?;
             }
-            config = toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Override {
-                    detail: e.message().trim().to_string(),
-                    overrides: overrides.join(" "),
-                })?;
-        }
+            match deserialize(table) {
+                Ok(c) => c,
+                Err(e) => {
+                    let msg = e.message().trim().to_string();
+                    if let Err(fe) = &from_file {
+                        if fe.message().trim() == msg {
+                            return Err(located(path, text, fe));
+                        }
+                    }
+                    // Name the override that brings the error in.
+                    let mut table = base;
+                    for o in overrides {
+                        apply_override(&mut table, o)?;
+                        if let Err(e) = deserialize(table.clone()) {
+                            if e.message().trim() == msg {
+                                return Err(ConfigError::BadSet {
+                                    spec: o.clone(),
+                                    msg,
+                                });
+                            }
+                        }
+                    }
+                    return Err(ConfigError::Override {
+                        detail: msg,
+                        overrides: overrides.join(" "),
+                    });
+                }
+            }
+        };
         config.resolve_paths(base);
         config.validate()?;
         Ok(config)
@@ -619,6 +643,10 @@ pub fn loss_name(l: LossChoice) -> &'static str {
         LossChoice::BinaryCrossEntropyWithLogits => Loss::BinaryCrossEntropyWithLogits.name(),
         LossChoice::SoftmaxMse => Loss::SoftmaxMse.name(),
     }
+}
+
+fn deserialize(table: toml::Table) -> Result<Config, toml::de::Error> {
+    toml::Value::Table(table).try_into()
 }
 
 /// Removes `.` and `a/..` components so resolved paths read cleanly in messages.
