@@ -1,0 +1,43 @@
+//! `trainscope predict --model FILE --data X.csv`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use trainscope_train::{write_atomic, TrainedModel};
+
+use crate::output;
+
+/// Predict with a trained model: regression values in the target's units, or the predicted
+/// label and one probability per class.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A checkpoint written by `trainscope train` (model.safetensors or best.safetensors).
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// A CSV file with the model's feature columns (found by name; other columns are ignored).
+    #[arg(long, value_name = "X.csv")]
+    data: PathBuf,
+    /// Write the predictions here instead of stdout.
+    #[arg(long, value_name = "P.csv")]
+    out: Option<PathBuf>,
+    /// Threads for the matrix products [default: all cores].
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    threads: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    output::set_threads(args.threads);
+    let model = TrainedModel::load(&args.model)?;
+    let predictions = model.predict_file(&args.data)?;
+    let mut csv = Vec::new();
+    predictions.write_csv(&mut csv)?;
+    match &args.out {
+        // Atomic, so a failed run never leaves a partial file.
+        Some(path) => {
+            write_atomic(path, &csv).with_context(|| format!("cannot write {}", path.display()))?
+        }
+        None => output::stdout(&String::from_utf8_lossy(&csv))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,799 @@
+//! End-to-end tests of the `trainscope` executable: the bundled examples, exact resume,
+//! determinism, predict/eval round trips, checkpoint compatibility, and bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn data(name: &str) -> String {
+    root()
+        .join("examples/data")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Runs the binary from the repository root.
+fn trainscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trainscope"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts success and returns the JSON object printed on stdout.
+fn ok_json(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    );
+    serde_json::from_str(stdout(o).trim()).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+/// Asserts a clean failure: exit code 2, one `error:` line mentioning every `needle`, no panic.
+fn fails_with(o: &Output, needles: &[&str]) -> String {
+    let err = stderr(o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "stderr: {err}\nstdout: {}",
+        stdout(o)
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.starts_with("error: "), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "expected {n:?} in: {err}");
+    }
+    err
+}
+
+fn train_json(config: &str, out: &Path, extra: &[&str]) -> Value {
+    let out_s = out.display().to_string();
+    let mut args = vec![
+        "train",
+        config,
+        "--out",
+        &out_s,
+        "--json",
+        "--quiet",
+        "--threads",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    ok_json(&trainscope(&args))
+}
+
+fn f(v: &Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} is not a number in {v}"))
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+/// The tensors of a safetensors file by name: (dtype, shape, bytes).
+fn tensors(path: &Path) -> Vec<(String, String, Vec<usize>, Vec<u8>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut out: Vec<_> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            (
+                name,
+                format!("{:?}", view.dtype()),
+                view.shape().to_vec(),
+                view.data().to_vec(),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bundled examples beat the trivial baseline by a clear margin.
+
+#[test]
+fn example_diabetes_beats_predicting_the_mean() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = train_json("examples/diabetes.toml", dir.path(), &[]);
+    // Standardized target: the baseline is about 1; R² = 1 − val/baseline.
+    let (val, base) = (f(&s, "val_loss"), f(&s, "baseline_val_loss"));
+    assert!(val < 0.6 * base, "val_loss {val}, baseline {base}");
+}
+
+#[test]
+fn example_breast_cancer_beats_the_majority_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = train_json("examples/breast_cancer.toml", dir.path(), &[]);
+    assert_eq!(s["loss"], "binary_cross_entropy_with_logits");
+    let (acc, base) = (f(&s, "val_accuracy"), f(&s, "baseline_val_accuracy"));
+    // 357 of 569 rows are benign.
+    assert!((base - 357.0 / 569.0).abs() < 0.02, "baseline {base}");
+    assert!(
+        acc > 0.93 && acc > base + 0.25,
+        "val_accuracy {acc}, baseline {base}"
+    );
+    assert!(f(&s, "val_loss") < 0.3 * f(&s, "baseline_val_loss"));
+}
+
+#[test]
+fn example_digits_reaches_95_percent() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = train_json("examples/digits.toml", dir.path(), &[]);
+    assert_eq!(s["loss"], "cross_entropy");
+    let (acc, base) = (f(&s, "val_accuracy"), f(&s, "baseline_val_accuracy"));
+    assert!(acc >= 0.95, "val_accuracy {acc}");
+    assert!(base < 0.15, "baseline {base}");
+}
+
+#[test]
+fn example_sinc_fits_far_better_than_a_constant() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = train_json("examples/sinc.toml", dir.path(), &[]);
+    let (val, base) = (f(&s, "val_loss"), f(&s, "baseline_val_loss"));
+    assert!(val < 0.05 * base, "val_loss {val}, baseline {base}");
+}
+
+/// Slow (a few minutes on two cores) and needs `apt-get install dataset-fashion-mnist`.
+#[test]
+#[ignore]
+fn example_fashion_mnist_reaches_88_percent_on_the_test_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    let s = ok_json(&trainscope(&[
+        "train",
+        "examples/fashion_mnist.toml",
+        "--out",
+        &out,
+        "--json",
+        "--quiet",
+    ]));
+    let acc = f(&s, "test_accuracy");
+    eprintln!("Fashion-MNIST test accuracy {acc}, {} s", f(&s, "seconds"));
+    assert!(acc >= 0.88, "test_accuracy {acc}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run directory, --json, resume and determinism.
+
+/// Dropout, batch norm, a metric-driven schedule and early-stopping bookkeeping: every piece of
+/// state a resume must restore.
+fn stateful_config(dir: &Path) -> String {
+    write(
+        dir,
+        "stateful.toml",
+        &format!(
+            r#"
+seed = 7
+[data]
+train = "{}"
+target = "target"
+task = "classification"
+validation_fraction = 0.25
+stratify = true
+[model]
+preset = "mlp"
+hidden = [16, 8]
+batch_norm = true
+dropout = 0.2
+[optimizer]
+kind = "sgd"
+lr = 0.05
+momentum = 0.9
+[schedule]
+kind = "plateau"
+patience = 1
+factor = 0.5
+[training]
+epochs = 6
+batch_size = 40
+drop_last = true
+early_stopping_patience = 50
+checkpoint_interval_s = 1000
+"#,
+            data("breast_cancer.csv")
+        ),
+    )
+}
+
+#[test]
+fn json_output_and_run_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = stateful_config(dir.path());
+    let run = dir.path().join("run");
+    let s = train_json(&config, &run, &[]);
+    for key in [
+        "train_loss",
+        "val_loss",
+        "train_accuracy",
+        "val_accuracy",
+        "steps",
+        "epochs",
+        "seconds",
+        "run_dir",
+        "stopped_early",
+        "best_epoch",
+    ] {
+        assert!(s.get(key).is_some(), "{key} missing from {s}");
+    }
+    assert_eq!(s["epochs"], 6);
+    assert_eq!(s["run_dir"], run.display().to_string());
+    for file in [
+        "config.toml",
+        "metrics.jsonl",
+        "model.safetensors",
+        "best.safetensors",
+        "resume.json",
+    ] {
+        assert!(run.join(file).exists(), "{file} missing");
+    }
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let lines: Vec<Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6);
+    let mut keys: Vec<&str> = lines[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "elapsed_s",
+            "epoch",
+            "grad_norm",
+            "grad_norm_last",
+            "lr",
+            "step",
+            "train_accuracy",
+            "train_loss",
+            "val_accuracy",
+            "val_loss"
+        ]
+    );
+    // 427 training rows in batches of 40 with drop_last: 10 updates per epoch.
+    assert_eq!(lines[5]["epoch"], 6);
+    assert_eq!(lines[5]["step"], 60);
+    // The resolved configuration is itself a valid configuration.
+    let again = dir.path().join("again");
+    let again_s = again.display().to_string();
+    let o = trainscope(&[
+        "train",
+        &run.join("config.toml").display().to_string(),
+        "--out",
+        &again_s,
+        "--json",
+        "--quiet",
+        "--set",
+        "training.epochs=1",
+    ]);
+    assert_eq!(ok_json(&o)["epochs"], 1);
+}
+
+#[test]
+fn resumed_run_ends_with_identical_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = stateful_config(dir.path());
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    train_json(&config, &a, &[]);
+    let first = train_json(&config, &b, &["--stop-after-epoch", "3"]);
+    assert_eq!(first["interrupted"], true);
+    assert_eq!(first["epochs"], 3);
+    let lines = |d: &Path| {
+        std::fs::read_to_string(d.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count()
+    };
+    assert_eq!(lines(&b), 3);
+    let resumed = train_json(&config, &b, &["--resume"]);
+    assert_eq!(resumed["epochs"], 6);
+    assert_eq!(lines(&a), 6);
+    assert_eq!(lines(&b), 6);
+    assert_eq!(
+        tensors(&a.join("model.safetensors")),
+        tensors(&b.join("model.safetensors"))
+    );
+    assert_eq!(
+        tensors(&a.join("best.safetensors")),
+        tensors(&b.join("best.safetensors"))
+    );
+    // Everything but the clock is identical, line by line.
+    let strip = |d: &Path| -> Vec<Value> {
+        std::fs::read_to_string(d.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut v: Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("elapsed_s");
+                v
+            })
+            .collect()
+    };
+    assert_eq!(strip(&a), strip(&b));
+}
+
+#[test]
+fn resume_refuses_a_changed_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = stateful_config(dir.path());
+    let run = dir.path().join("run");
+    train_json(&config, &run, &["--stop-after-epoch", "2"]);
+    let run_s = run.display().to_string();
+    let o = trainscope(&[
+        "train",
+        &config,
+        "--out",
+        &run_s,
+        "--resume",
+        "--quiet",
+        "--set",
+        "optimizer.lr=0.1",
+    ]);
+    fails_with(&o, &["optimizer.lr"]);
+    // More epochs are allowed.
+    let s = train_json(&config, &run, &["--resume", "--set", "training.epochs=8"]);
+    assert_eq!(s["epochs"], 8);
+}
+
+#[test]
+fn same_seed_and_threads_give_identical_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = stateful_config(dir.path());
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    train_json(&config, &a, &["--set", "training.epochs=3"]);
+    train_json(&config, &b, &["--set", "training.epochs=3"]);
+    assert_eq!(
+        tensors(&a.join("model.safetensors")),
+        tensors(&b.join("model.safetensors"))
+    );
+    // A different seed gives different weights.
+    let c = dir.path().join("c");
+    train_json(
+        &config,
+        &c,
+        &["--set", "training.epochs=3", "--set", "seed=8"],
+    );
+    assert_ne!(
+        tensors(&a.join("model.safetensors")),
+        tensors(&c.join("model.safetensors"))
+    );
+}
+
+#[test]
+fn checkpoint_has_pytorch_names_and_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train_json(
+        "examples/digits.toml",
+        &run,
+        &[
+            "--set",
+            "training.epochs=1",
+            "--set",
+            "model.hidden=[32, 16]",
+        ],
+    );
+    let bytes = std::fs::read(run.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names = st.names();
+    names.sort();
+    assert_eq!(
+        names,
+        ["0.bias", "0.weight", "2.bias", "2.weight", "4.bias", "4.weight"]
+    );
+    let shape = |n: &str| st.tensor(n).unwrap().shape().to_vec();
+    assert_eq!(shape("0.weight"), [32, 64]);
+    assert_eq!(shape("0.bias"), [32]);
+    assert_eq!(shape("2.weight"), [16, 32]);
+    assert_eq!(shape("4.weight"), [10, 16]);
+    assert_eq!(
+        st.tensor("0.weight").unwrap().dtype(),
+        safetensors::Dtype::F32
+    );
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let meta = header.metadata().as_ref().unwrap();
+    for key in [
+        "trainscope.schema",
+        "trainscope.standardizer.features",
+        "trainscope.task",
+        "trainscope.loss",
+        "trainscope.version",
+    ] {
+        assert!(meta.contains_key(key), "{key} missing");
+    }
+    let schema: Value = serde_json::from_str(&meta["trainscope.schema"]).unwrap();
+    assert_eq!(schema["target"], "target");
+    assert_eq!(schema["feature_names"].as_array().unwrap().len(), 64);
+}
+
+// ---------------------------------------------------------------------------------------------
+// predict and eval.
+
+/// breast_cancer.csv with text labels, split into a training file and held-out rows.
+fn text_label_split(dir: &Path) -> (String, String, Vec<String>) {
+    let text = std::fs::read_to_string(data("breast_cancer.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<String> = lines
+        .map(|l| {
+            let (features, label) = l.rsplit_once(',').unwrap();
+            let label = if label == "0" { "malignant" } else { "benign" };
+            format!("{features},{label}")
+        })
+        .collect();
+    let (train, held) = rows.split_at(450);
+    let train_csv = write(
+        dir,
+        "train.csv",
+        &format!("{header}\n{}\n", train.join("\n")),
+    );
+    let held_csv = write(dir, "held.csv", &format!("{header}\n{}\n", held.join("\n")));
+    let truth = held
+        .iter()
+        .map(|r| r.rsplit_once(',').unwrap().1.to_string())
+        .collect();
+    (train_csv, held_csv, truth)
+}
+
+#[test]
+fn predict_and_eval_round_trip_with_text_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train_csv, held_csv, truth) = text_label_split(dir.path());
+    let config = write(
+        dir.path(),
+        "c.toml",
+        &format!(
+            "[data]\ntrain = \"{train_csv}\"\ntarget = \"target\"\ntask = \"classification\"\n\
+             [model]\npreset = \"linear\"\n[optimizer]\nkind = \"adam\"\nlr = 0.01\n\
+             [training]\nepochs = 30\n"
+        ),
+    );
+    let run = dir.path().join("run");
+    train_json(&config, &run, &[]);
+    let model = run.join("model.safetensors").display().to_string();
+    let out = dir.path().join("p.csv");
+    let out_s = out.display().to_string();
+    let o = trainscope(&[
+        "predict", "--model", &model, "--data", &held_csv, "--out", &out_s,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pred = std::fs::read_to_string(&out).unwrap();
+    let mut lines = pred.lines();
+    // Text labels are sorted: benign, malignant.
+    assert_eq!(lines.next().unwrap(), "target,p_benign,p_malignant");
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), truth.len());
+    let mut hits = 0;
+    for (r, t) in rows.iter().zip(&truth) {
+        assert!(r[0] == "benign" || r[0] == "malignant", "{r:?}");
+        let (pb, pm): (f64, f64) = (r[1].parse().unwrap(), r[2].parse().unwrap());
+        assert!((pb + pm - 1.0).abs() < 1e-9);
+        assert_eq!(r[0] == "benign", pb >= 0.5);
+        hits += usize::from(r[0] == t);
+    }
+    let accuracy = hits as f64 / truth.len() as f64;
+    assert!(accuracy > 0.9, "{accuracy}");
+
+    // stdout gives the same CSV.
+    let o = trainscope(&["predict", "--model", &model, "--data", &held_csv]);
+    assert_eq!(stdout(&o), pred);
+
+    let e = ok_json(&trainscope(&[
+        "eval", "--model", &model, "--data", &held_csv, "--json",
+    ]));
+    assert_eq!(e["rows"], truth.len());
+    assert!((f(&e, "accuracy") - accuracy).abs() < 1e-12);
+    assert!(f(&e, "loss") > 0.0);
+}
+
+#[test]
+fn regression_predictions_are_in_original_units() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(data("diabetes.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let train_csv = write(dir.path(), "train.csv", &(lines[..380].join("\n") + "\n"));
+    let held = [&[lines[0]][..], &lines[380..]].concat().join("\n") + "\n";
+    let held_csv = write(dir.path(), "held.csv", &held);
+    let config = write(
+        dir.path(),
+        "c.toml",
+        &format!(
+            "[data]\ntrain = \"{train_csv}\"\ntarget = \"target\"\ntask = \"regression\"\n\
+             standardize_target = true\n[model]\npreset = \"linear\"\n\
+             [optimizer]\nkind = \"adam\"\nlr = 0.01\n[training]\nepochs = 40\n"
+        ),
+    );
+    let run = dir.path().join("run");
+    train_json(&config, &run, &[]);
+    let model = run.join("model.safetensors").display().to_string();
+    let o = trainscope(&["predict", "--model", &model, "--data", &held_csv]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let mut rows = out.lines();
+    assert_eq!(rows.next(), Some("target"));
+    let pred: Vec<f64> = rows.map(|l| l.parse().unwrap()).collect();
+    let truth: Vec<f64> = lines[380..]
+        .iter()
+        .map(|l| l.rsplit_once(',').unwrap().1.parse().unwrap())
+        .collect();
+    assert_eq!(pred.len(), truth.len());
+    // Progression values run from 25 to 346: standardized outputs would be near 0.
+    let mean = pred.iter().sum::<f64>() / pred.len() as f64;
+    assert!((100.0..200.0).contains(&mean), "mean prediction {mean}");
+    let mse = pred
+        .iter()
+        .zip(&truth)
+        .map(|(p, t)| (p - t).powi(2))
+        .sum::<f64>()
+        / pred.len() as f64;
+    let e = ok_json(&trainscope(&[
+        "eval", "--model", &model, "--data", &held_csv, "--json",
+    ]));
+    assert!(
+        (f(&e, "mse") - mse).abs() < 1e-6 * mse,
+        "{} vs {mse}",
+        f(&e, "mse")
+    );
+    let t_mean = truth.iter().sum::<f64>() / truth.len() as f64;
+    let baseline = truth.iter().map(|t| (t - t_mean).powi(2)).sum::<f64>() / truth.len() as f64;
+    assert!(mse < 0.8 * baseline, "mse {mse}, variance {baseline}");
+}
+
+#[test]
+fn cross_validation_reports_every_fold() {
+    let s = ok_json(&trainscope(&[
+        "cv",
+        "examples/breast_cancer.toml",
+        "--folds",
+        "3",
+        "--json",
+        "--quiet",
+        "--threads",
+        "1",
+        "--set",
+        "training.epochs=10",
+    ]));
+    assert_eq!(s["folds"], 3);
+    let folds = s["per_fold"].as_array().unwrap();
+    assert_eq!(folds.len(), 3);
+    let rows: u64 = folds.iter().map(|f| f["val_rows"].as_u64().unwrap()).sum();
+    assert_eq!(rows, 569);
+    assert!(s["val_accuracy"]["mean"].as_f64().unwrap() > 0.9);
+    assert!(s["val_accuracy"]["std"].as_f64().unwrap() >= 0.0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input: one error line naming the file and position or the key, exit code 2, no panic,
+// no partial files.
+
+fn csv_config(dir: &Path, train_csv: &str, task: &str) -> String {
+    write(
+        dir,
+        "c.toml",
+        &format!(
+            "[data]\ntrain = \"{train_csv}\"\ntarget = \"y\"\ntask = \"{task}\"\n\
+             [model]\npreset = \"linear\"\n[training]\nepochs = 2\n"
+        ),
+    )
+}
+
+/// Trains on `csv` and expects a failure mentioning `needles` that leaves no run directory.
+fn bad_training_file(csv: &str, needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let train = write(dir.path(), "train.csv", csv);
+    let config = csv_config(dir.path(), &train, "regression");
+    let run = dir.path().join("run");
+    let run_s = run.display().to_string();
+    let o = trainscope(&["train", &config, "--out", &run_s, "--quiet"]);
+    fails_with(&o, needles);
+    assert!(!run.exists(), "the run directory was left behind");
+}
+
+#[test]
+fn ragged_row_names_file_and_line() {
+    bad_training_file(
+        "a,b,y\n1,2,3\n4,5\n",
+        &["train.csv:3:", "expected 3 fields, found 2"],
+    );
+}
+
+#[test]
+fn non_numeric_cell_names_file_line_and_column() {
+    bad_training_file("a,b,y\n1,2,3\n4,n/a,6\n", &["train.csv:3:2:", "\"n/a\""]);
+}
+
+#[test]
+fn empty_file_is_named() {
+    bad_training_file("", &["train.csv", "empty"]);
+}
+
+#[test]
+fn missing_target_column_is_named() {
+    bad_training_file("a,b,c\n1,2,3\n", &["train.csv", "no target column \"y\""]);
+}
+
+#[test]
+fn unseen_label_at_eval_names_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train_csv, held_csv, _) = text_label_split(dir.path());
+    let config = write(
+        dir.path(),
+        "c.toml",
+        &format!(
+            "[data]\ntrain = \"{train_csv}\"\ntarget = \"target\"\ntask = \"classification\"\n\
+             [model]\npreset = \"linear\"\n[training]\nepochs = 1\n"
+        ),
+    );
+    let run = dir.path().join("run");
+    train_json(&config, &run, &[]);
+    let text = std::fs::read_to_string(&held_csv).unwrap();
+    let bad = text.replacen(",benign\n", ",zebra\n", 1);
+    let line = bad.lines().position(|l| l.ends_with(",zebra")).unwrap() + 1;
+    let bad_csv = write(dir.path(), "bad.csv", &bad);
+    let model = run.join("model.safetensors").display().to_string();
+    let o = trainscope(&["eval", "--model", &model, "--data", &bad_csv]);
+    fails_with(
+        &o,
+        &[&format!("bad.csv:{line}:"), "zebra", "not seen in training"],
+    );
+}
+
+fn config_error(text: &str, extra: &[&str], needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), "c.toml", text);
+    let run = dir.path().join("run");
+    let run_s = run.display().to_string();
+    let mut args = vec!["train", config.as_str(), "--out", &run_s, "--quiet"];
+    args.extend_from_slice(extra);
+    fails_with(&trainscope(&args), needles);
+    assert!(!run.exists());
+}
+
+fn good_config() -> String {
+    format!(
+        "[data]\ntrain = \"{}\"\ntarget = \"target\"\ntask = \"regression\"\n\
+         [model]\npreset = \"linear\"\n",
+        data("diabetes.csv")
+    )
+}
+
+#[test]
+fn unknown_config_key_names_line_and_column() {
+    // Line 8 is the unknown key.
+    let text = format!("{}[training]\nepochz = 3\n", good_config());
+    config_error(&text, &[], &["c.toml:8:1:", "unknown field `epochz`"]);
+    let text = format!("{}[optimizer]\nkind = \"adam\"\nlrr = 0.1\n", good_config());
+    config_error(&text, &[], &["c.toml:", "lrr"]);
+}
+
+#[test]
+fn mistyped_config_value_names_line_and_column() {
+    let text = format!("{}[training]\nepochs = \"ten\"\n", good_config());
+    config_error(&text, &[], &["c.toml:8:10:", "invalid type"]);
+}
+
+#[test]
+fn bad_set_path_is_named() {
+    config_error(
+        &good_config(),
+        &["--set", "training.epochz=5"],
+        &["--set training.epochz=5", "epochz"],
+    );
+    config_error(&good_config(), &["--set", "seed.x=1"], &["seed.x"]);
+    config_error(
+        &good_config(),
+        &["--set", "noequals"],
+        &["noequals", "key=value"],
+    );
+}
+
+#[test]
+fn semantic_config_errors_name_the_key() {
+    config_error(
+        &good_config(),
+        &["--set", "training.loss=\"cross_entropy\""],
+        &["training.loss"],
+    );
+    config_error(
+        &good_config(),
+        &["--set", "optimizer.beta2=1.5"],
+        &["optimizer", "beta2"],
+    );
+}
+
+#[test]
+fn unreadable_or_corrupt_checkpoint_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.safetensors").display().to_string();
+    let csv = data("diabetes.csv");
+    let o = trainscope(&["predict", "--model", &missing, "--data", &csv]);
+    fails_with(&o, &["missing.safetensors", "cannot read"]);
+    let corrupt = write(
+        dir.path(),
+        "corrupt.safetensors",
+        "this is not a checkpoint",
+    );
+    let out = dir.path().join("p.csv");
+    let out_s = out.display().to_string();
+    let o = trainscope(&[
+        "predict", "--model", &corrupt, "--data", &csv, "--out", &out_s,
+    ]);
+    fails_with(&o, &["corrupt.safetensors"]);
+    assert!(!out.exists());
+    let o = trainscope(&["eval", "--model", &corrupt, "--data", &csv]);
+    fails_with(&o, &["corrupt.safetensors"]);
+}
+
+#[test]
+fn prediction_input_errors_leave_no_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train_json(
+        "examples/diabetes.toml",
+        &run,
+        &["--set", "training.epochs=1"],
+    );
+    let model = run.join("model.safetensors").display().to_string();
+    let bad = write(dir.path(), "x.csv", "age,sex\n1,2\n");
+    let out = dir.path().join("p.csv");
+    let out_s = out.display().to_string();
+    let o = trainscope(&[
+        "predict", "--model", &model, "--data", &bad, "--out", &out_s,
+    ]);
+    fails_with(&o, &["x.csv", "no feature column \"bmi\""]);
+    assert!(!out.exists());
+}
+
+#[test]
+fn divergence_names_the_epoch_and_keeps_the_last_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let run_s = run.display().to_string();
+    let o = trainscope(&[
+        "train",
+        "examples/diabetes.toml",
+        "--out",
+        &run_s,
+        "--quiet",
+        "--set",
+        "optimizer.kind=sgd",
+        "--set",
+        "optimizer.lr=1e6",
+        "--set",
+        "training.early_stopping_patience=1000",
+    ]);
+    let err = fails_with(&o, &["diverged at epoch", "learning rate"]);
+    assert!(err.contains("model.safetensors"), "{err}");
+    let model = run.join("model.safetensors").display().to_string();
+    let e = trainscope(&["eval", "--model", &model, "--data", &data("diabetes.csv")]);
+    assert!(e.status.success(), "{}", stderr(&e));
+}

@@ -1,0 +1,931 @@
+//! The training configuration: a TOML file, `--set key=value` overrides, and validation whose
+//! errors name the file, line and column, or the key.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+use trainscope_data::Task;
+use trainscope_nn::{Activation, Loss};
+use trainscope_optim::{AdamOptions, OptimizerConfig, OptimizerOptions, ScheduleConfig};
+
+use crate::error::ConfigError;
+
+/// A whole training configuration, as read from TOML. Every key is documented in the README's
+/// "Configuration" section; unknown keys are errors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Seeds the initialization, the validation split, the shuffles and dropout.
+    #[serde(default)]
+    pub seed: u64,
+    /// Threads for large matrix products; 0 uses every core.
+    #[serde(default)]
+    pub threads: usize,
+    /// Element type of the model and of training.
+    #[serde(default)]
+    pub dtype: DTypeName,
+    /// Where the data comes from and how it is prepared.
+    pub data: DataConfig,
+    /// The model.
+    pub model: ModelConfig,
+    /// The optimizer (optim's configuration, selected by `kind`).
+    #[serde(default = "default_optimizer")]
+    pub optimizer: OptimizerConfig,
+    /// An optional learning-rate schedule (optim's configuration, selected by `kind`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleConfig>,
+    /// Epochs, batches, loss, early stopping.
+    #[serde(default)]
+    pub training: TrainingConfig,
+}
+
+fn default_optimizer() -> OptimizerConfig {
+    OptimizerConfig::Adam(AdamOptions::default())
+}
+
+/// `"f32"` or `"f64"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DTypeName {
+    /// Single precision (the default: twice the speed, half the memory).
+    #[default]
+    F32,
+    /// Double precision.
+    F64,
+}
+
+impl DTypeName {
+    /// `"f32"` or `"f64"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DTypeName::F32 => "f32",
+            DTypeName::F64 => "f64",
+        }
+    }
+}
+
+/// How the training data is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataFormat {
+    /// A CSV file with a header row (plain or gzip).
+    #[default]
+    Csv,
+    /// MNIST-style IDX image and label files (plain or gzip).
+    Idx,
+}
+
+/// The `[data]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// `"csv"` (default) or `"idx"`.
+    #[serde(default)]
+    pub format: DataFormat,
+    /// CSV: the training file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<PathBuf>,
+    /// CSV: the target column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// CSV: `"regression"` or `"classification"` (IDX is always classification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<Task>,
+    /// CSV: the feature columns, in order; default every column but the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<String>>,
+    /// CSV: a validation file with the same columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<PathBuf>,
+    /// Hold out this fraction of the training rows for validation (seeded by `seed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_fraction: Option<f64>,
+    /// Keep class proportions in the validation split and in cross-validation folds.
+    #[serde(default)]
+    pub stratify: bool,
+    /// Standardize features with the training set's mean and standard deviation.
+    #[serde(default = "yes")]
+    pub standardize: bool,
+    /// Regression: standardize the target too (predictions are converted back).
+    #[serde(default)]
+    pub standardize_target: bool,
+    /// CSV: a test file, evaluated once at the end (never used to choose anything).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<PathBuf>,
+    /// IDX: training images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_images: Option<PathBuf>,
+    /// IDX: training labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_labels: Option<PathBuf>,
+    /// IDX: test images, evaluated once at the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_images: Option<PathBuf>,
+    /// IDX: test labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_labels: Option<PathBuf>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `linear`, `sigmoids` or `mlp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// `y = b + Wx`.
+    Linear,
+    /// `y = b + cᵀσ(b + W x)` with `count` sigmoids.
+    Sigmoids,
+    /// Hidden layers of the widths in `hidden`.
+    Mlp,
+}
+
+/// The `[model]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The model family; exactly one of `preset` and `init` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<Preset>,
+    /// `sigmoids`: how many sigmoids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<usize>,
+    /// `mlp`: hidden layer widths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<Vec<usize>>,
+    /// `mlp`: hidden activation (default relu).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<Activation>,
+    /// `mlp`: batch normalization after every hidden linear layer.
+    #[serde(default)]
+    pub batch_norm: bool,
+    /// `mlp`: dropout probability after every hidden activation.
+    #[serde(default)]
+    pub dropout: f64,
+    /// A checkpoint whose model and weights start the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<PathBuf>,
+}
+
+/// `batch_size`: a number of rows, or `"full"` for full-batch gradient descent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchSize {
+    /// Batches of this many rows.
+    Rows(usize),
+    /// One batch holding every training row.
+    Full,
+}
+
+impl Serialize for BatchSize {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            BatchSize::Rows(n) => s.serialize_u64(*n as u64),
+            BatchSize::Full => s.serialize_str("full"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for BatchSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = BatchSize;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a positive number of rows or \"full\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<BatchSize, E> {
+                match usize::try_from(v) {
+                    Ok(n) if n > 0 => Ok(BatchSize::Rows(n)),
+                    _ => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<BatchSize, E> {
+                match usize::try_from(v) {
+                    Ok(n) if n > 0 => Ok(BatchSize::Rows(n)),
+                    _ => Err(E::invalid_value(de::Unexpected::Unsigned(v), &self)),
+                }
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<BatchSize, E> {
+                if v == "full" {
+                    Ok(BatchSize::Full)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Str(v), &self))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `loss`: `"auto"` or a loss name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossChoice {
+    /// mse for regression; cross_entropy for 3 or more classes; binary_cross_entropy_with_logits
+    /// with one output for 2 classes.
+    #[default]
+    Auto,
+    /// Mean absolute error.
+    Mae,
+    /// Mean squared error.
+    Mse,
+    /// Softmax cross-entropy on K logits.
+    CrossEntropy,
+    /// Sigmoid cross-entropy on one logit (2 classes).
+    BinaryCrossEntropyWithLogits,
+    /// Squared error between softmax and one-hot labels.
+    SoftmaxMse,
+}
+
+/// The `[training]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingConfig {
+    /// Passes over the training data.
+    #[serde(default = "default_epochs")]
+    pub epochs: usize,
+    /// Rows per update, or `"full"`.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: BatchSize,
+    /// The loss.
+    #[serde(default)]
+    pub loss: LossChoice,
+    /// Stop after this many epochs without a lower validation loss, then restore the best weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping_patience: Option<usize>,
+    /// Skip an epoch's last batch when it is smaller than `batch_size`.
+    #[serde(default)]
+    pub drop_last: bool,
+    /// Minimum seconds between checkpoints (model, best model, resume state); 0 writes them
+    /// after every epoch. The last epoch is always saved.
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval_s: f64,
+}
+
+fn default_checkpoint_interval() -> f64 {
+    2.0
+}
+
+fn default_epochs() -> usize {
+    10
+}
+
+fn default_batch_size() -> BatchSize {
+    BatchSize::Rows(32)
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        TrainingConfig {
+            epochs: default_epochs(),
+            batch_size: default_batch_size(),
+            loss: LossChoice::Auto,
+            early_stopping_patience: None,
+            drop_last: false,
+            checkpoint_interval_s: default_checkpoint_interval(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads a configuration file, applies `overrides` (`key=value` with dotted keys, values in
+    /// TOML syntax, or taken as a string when they are not TOML), resolves relative paths against
+    /// the file's directory, and validates the result.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        Config::parse(&text, path, base, overrides)
+    }
+
+    /// [`Config::load`] on text already read; `path` is only used in messages, `base` is the
+    /// directory relative paths are taken from.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        base: &Path,
+        overrides: &[String],
+    ) -> Result<Config, ConfigError> {
+        // Deserializing the text itself keeps the positions for messages about the file.
+        let from_file = toml::from_str::<Config>(text);
+        let mut config = if overrides.is_empty() {
+            from_file.map_err(|e| located(path, text, &e))?
+        } else {
+            let base: toml::Table = toml::from_str(text).map_err(|e| located(path, text, &e))?;
+            let mut table = base.clone();
+            for o in overrides {
+                apply_override(&mut table, o)?;
+            }
+            match deserialize(table) {
+                Ok(c) => c,
+                Err(e) => {
+                    let msg = e.message().trim().to_string();
+                    if let Err(fe) = &from_file {
+                        if fe.message().trim() == msg {
+                            return Err(located(path, text, fe));
+                        }
+                    }
+                    // Name the override that brings the error in.
+                    let mut table = base;
+                    for o in overrides {
+                        apply_override(&mut table, o)?;
+                        if let Err(e) = deserialize(table.clone()) {
+                            if e.message().trim() == msg {
+                                return Err(ConfigError::BadSet {
+                                    spec: o.clone(),
+                                    msg,
+                                });
+                            }
+                        }
+                    }
+                    return Err(ConfigError::Override {
+                        detail: msg,
+                        overrides: overrides.join(" "),
+                    });
+                }
+            }
+        };
+        config.resolve_paths(base);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let base = if base.is_absolute() {
+            base.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map(|d| d.join(base))
+                .unwrap_or_else(|_| base.to_path_buf())
+        };
+        let d = &mut self.data;
+        for p in [
+            &mut d.train,
+            &mut d.validation,
+            &mut d.test,
+            &mut d.train_images,
+            &mut d.train_labels,
+            &mut d.test_images,
+            &mut d.test_labels,
+            &mut self.model.init,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if p.is_relative() {
+                *p = normalize(&base.join(&*p));
+            }
+        }
+    }
+
+    /// Checks what serde cannot: keys that only make sense together, and value ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, msg: String| {
+            Err(ConfigError::Invalid {
+                key: key.into(),
+                msg,
+            })
+        };
+        let d = &self.data;
+        match d.format {
+            DataFormat::Csv => {
+                for (key, set) in [
+                    ("data.train_images", d.train_images.is_some()),
+                    ("data.train_labels", d.train_labels.is_some()),
+                    ("data.test_images", d.test_images.is_some()),
+                    ("data.test_labels", d.test_labels.is_some()),
+                ] {
+                    if set {
+                        return bad(key, "only used with data.format = \"idx\"".into());
+                    }
+                }
+                if d.train.is_none() {
+                    return bad("data.train", "missing: the training CSV file".into());
+                }
+                if d.target.is_none() {
+                    return bad(
+                        "data.target",
+                        "missing: the name of the target column".into(),
+                    );
+                }
+                if d.task.is_none() {
+                    return bad(
+                        "data.task",
+                        "missing: \"regression\" or \"classification\"".into(),
+                    );
+                }
+            }
+            DataFormat::Idx => {
+                for (key, set) in [
+                    ("data.train", d.train.is_some()),
+                    ("data.target", d.target.is_some()),
+                    ("data.features", d.features.is_some()),
+                    ("data.validation", d.validation.is_some()),
+                    ("data.test", d.test.is_some()),
+                    ("data.standardize_target", d.standardize_target),
+                ] {
+                    if set {
+                        return bad(key, "not used with data.format = \"idx\"".into());
+                    }
+                }
+                if d.task == Some(Task::Regression) {
+                    return bad("data.task", "IDX data is always a classification".into());
+                }
+                if d.train_images.is_none() {
+                    return bad(
+                        "data.train_images",
+                        "missing: the training image file".into(),
+                    );
+                }
+                if d.train_labels.is_none() {
+                    return bad(
+                        "data.train_labels",
+                        "missing: the training label file".into(),
+                    );
+                }
+                if d.test_images.is_some() != d.test_labels.is_some() {
+                    return bad(
+                        if d.test_images.is_some() {
+                            "data.test_labels"
+                        } else {
+                            "data.test_images"
+                        },
+                        "test images and test labels go together".into(),
+                    );
+                }
+            }
+        }
+        if d.validation.is_some() && d.validation_fraction.is_some() {
+            return bad(
+                "data.validation_fraction",
+                "give either a validation file (data.validation) or a fraction, not both".into(),
+            );
+        }
+        if let Some(f) = d.validation_fraction {
+            if !(f > 0.0 && f < 1.0) {
+                return bad(
+                    "data.validation_fraction",
+                    format!("must be strictly between 0 and 1, got {f}"),
+                );
+            }
+        }
+        if d.standardize_target && self.task() != Task::Regression {
+            return bad(
+                "data.standardize_target",
+                "only a regression target can be standardized".into(),
+            );
+        }
+        if d.stratify && self.task() != Task::Classification {
+            return bad(
+                "data.stratify",
+                "stratification needs class labels (a classification task)".into(),
+            );
+        }
+
+        let m = &self.model;
+        match (m.preset, &m.init) {
+            (Some(_), Some(_)) => {
+                return bad(
+                    "model.init",
+                    "give either model.preset or model.init (the checkpoint brings its own model), not both".into(),
+                )
+            }
+            (None, None) => {
+                return bad(
+                    "model.preset",
+                    "missing: \"linear\", \"sigmoids\" or \"mlp\" (or model.init = a checkpoint)"
+                        .into(),
+                )
+            }
+            _ => {}
+        }
+        let preset = m.preset;
+        if preset != Some(Preset::Sigmoids) && m.count.is_some() {
+            return bad("model.count", "only used with preset = \"sigmoids\"".into());
+        }
+        if preset == Some(Preset::Sigmoids) && m.count.map_or(true, |c| c == 0) {
+            return bad(
+                "model.count",
+                "preset \"sigmoids\" needs count = the number of sigmoids (at least 1)".into(),
+            );
+        }
+        if preset != Some(Preset::Mlp) {
+            for (key, set) in [
+                ("model.hidden", m.hidden.is_some()),
+                ("model.activation", m.activation.is_some()),
+                ("model.batch_norm", m.batch_norm),
+                ("model.dropout", m.dropout != 0.0),
+            ] {
+                if set {
+                    return bad(key, "only used with preset = \"mlp\"".into());
+                }
+            }
+        } else {
+            match &m.hidden {
+                None => {
+                    return bad(
+                        "model.hidden",
+                        "preset \"mlp\" needs hidden = [widths of the hidden layers]".into(),
+                    )
+                }
+                Some(h) if h.contains(&0) => {
+                    return bad(
+                        "model.hidden",
+                        "every hidden width must be at least 1".into(),
+                    )
+                }
+                _ => {}
+            }
+            if !(0.0..1.0).contains(&m.dropout) {
+                return bad(
+                    "model.dropout",
+                    format!("must be in [0, 1), got {}", m.dropout),
+                );
+            }
+        }
+
+        self.optimizer
+            .validate()
+            .map_err(|e| ConfigError::Invalid {
+                key: "optimizer".into(),
+                msg: e.to_string(),
+            })?;
+        if let Some(s) = &self.schedule {
+            s.build(self.optimizer.lr())
+                .map_err(|e| ConfigError::Invalid {
+                    key: "schedule".into(),
+                    msg: e.to_string(),
+                })?;
+        }
+        let t = &self.training;
+        if !(t.checkpoint_interval_s >= 0.0 && t.checkpoint_interval_s.is_finite()) {
+            return bad(
+                "training.checkpoint_interval_s",
+                format!(
+                    "must be a finite number >= 0, got {}",
+                    t.checkpoint_interval_s
+                ),
+            );
+        }
+        if t.epochs == 0 {
+            return bad("training.epochs", "must be at least 1".into());
+        }
+        if t.early_stopping_patience.is_some()
+            && d.validation.is_none()
+            && d.validation_fraction.is_none()
+        {
+            return bad(
+                "training.early_stopping_patience",
+                "early stopping watches the validation loss: set data.validation or data.validation_fraction".into(),
+            );
+        }
+        if t.early_stopping_patience == Some(0) {
+            return bad(
+                "training.early_stopping_patience",
+                "must be at least 1".into(),
+            );
+        }
+        let loss_ok = match (self.task(), t.loss) {
+            (_, LossChoice::Auto) => true,
+            (Task::Regression, LossChoice::Mse | LossChoice::Mae) => true,
+            (Task::Regression, _) => false,
+            (Task::Classification, LossChoice::Mse | LossChoice::Mae) => false,
+            (Task::Classification, _) => true,
+        };
+        if !loss_ok {
+            return bad(
+                "training.loss",
+                format!(
+                    "{:?} does not fit a {} task (regression: mse, mae; classification: cross_entropy, binary_cross_entropy_with_logits, softmax_mse)",
+                    loss_name(t.loss),
+                    match self.task() {
+                        Task::Regression => "regression",
+                        Task::Classification => "classification",
+                    }
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// Regression or classification (IDX data is always classification).
+    pub fn task(&self) -> Task {
+        match self.data.format {
+            DataFormat::Idx => Task::Classification,
+            DataFormat::Csv => self.data.task.unwrap_or(Task::Regression),
+        }
+    }
+
+    /// True when a validation set is configured.
+    pub fn has_validation(&self) -> bool {
+        self.data.validation.is_some() || self.data.validation_fraction.is_some()
+    }
+
+    /// The configuration as TOML (what a run directory's `config.toml` holds).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot serialize: {e}\n"))
+    }
+}
+
+/// The serialized name of a loss choice.
+pub fn loss_name(l: LossChoice) -> &'static str {
+    match l {
+        LossChoice::Auto => "auto",
+        LossChoice::Mae => Loss::Mae.name(),
+        LossChoice::Mse => Loss::Mse.name(),
+        LossChoice::CrossEntropy => Loss::CrossEntropy.name(),
+        LossChoice::BinaryCrossEntropyWithLogits => Loss::BinaryCrossEntropyWithLogits.name(),
+        LossChoice::SoftmaxMse => Loss::SoftmaxMse.name(),
+    }
+}
+
+fn deserialize(table: toml::Table) -> Result<Config, toml::de::Error> {
+    toml::Value::Table(table).try_into()
+}
+
+/// Removes `.` and `a/..` components so resolved paths read cleanly in messages.
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// A TOML error as `file:line:col: message`.
+fn located(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
+    if let Some(refined) = e.span().and_then(|span| optimizer_error(text, span.start)) {
+        let (line, col) = line_col(text, refined.0);
+        return ConfigError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            col,
+            msg: refined.1,
+        };
+    }
+    let (line, col) = match e.span() {
+        Some(span) => line_col(
+            text,
+            key_in_span(text, span.clone(), e.message()).unwrap_or(span.start),
+        ),
+        None => (0, 0),
+    };
+    ConfigError::Syntax {
+        path: path.to_path_buf(),
+        line,
+        col,
+        msg: e.message().trim().to_string(),
+    }
+}
+
+/// An error inside the `[optimizer]` table whose header starts at `start`, found again by
+/// reading the table as the options struct its `kind` selects: that pins a mistyped value to
+/// its key (the tagged enum can only point at the header). Returns the offset and message.
+fn optimizer_error(text: &str, start: usize) -> Option<(usize, String)> {
+    use trainscope_optim::{
+        AdagradOptions, AdamWOptions, RAdamOptions, RmspropOptions, SgdOptions,
+    };
+    let rest = text.get(start..)?;
+    let header_end = rest.find('\n')? + 1;
+    if rest[..header_end].trim() != "[optimizer]" {
+        return None;
+    }
+    let body_start = start + header_end;
+    let body_len = text[body_start..]
+        .split_inclusive('\n')
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .map(str::len)
+        .sum::<usize>();
+    let body = &text[body_start..body_start + body_len];
+    let kind = body
+        .parse::<toml::Table>()
+        .ok()?
+        .get("kind")?
+        .as_str()?
+        .to_string();
+    // Blank the `kind` line (keeping its length) so positions stay those of the file.
+    let blanked: String = body
+        .split_inclusive('\n')
+        .map(|l| {
+            let t = l.trim_start();
+            if t.starts_with("kind") && t[4..].trim_start().starts_with('=') {
+                l.chars().map(|c| if c == '\n' { c } else { ' ' }).collect()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    fn check<T: serde::de::DeserializeOwned>(body: &str) -> Option<toml::de::Error> {
+        toml::from_str::<T>(body).err()
+    }
+    let err = match kind.as_str() {
+        "sgd" => check::<SgdOptions>(&blanked),
+        "adagrad" => check::<AdagradOptions>(&blanked),
+        "rmsprop" => check::<RmspropOptions>(&blanked),
+        "adam" => check::<AdamOptions>(&blanked),
+        "adamw" => check::<AdamWOptions>(&blanked),
+        "radam" => check::<RAdamOptions>(&blanked),
+        _ => None,
+    }?;
+    let span = err.span()?;
+    Some((body_start + span.start, err.message().trim().to_string()))
+}
+
+/// Inside tables selected by a `kind` tag (optimizer, schedule) the deserializer can only point
+/// at the whole table; an unknown key is then found by name within it.
+fn key_in_span(text: &str, span: std::ops::Range<usize>, msg: &str) -> Option<usize> {
+    let name = msg.strip_prefix("unknown field `")?.split('`').next()?;
+    // The span is the table's header; its keys follow until the next header.
+    let body = text.get(span.start..)?;
+    let mut offset = span.start;
+    for (i, line) in body.split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_start();
+        if i > 0 && trimmed.starts_with('[') {
+            break;
+        }
+        let rest = trimmed
+            .strip_prefix(name)
+            .or_else(|| trimmed.strip_prefix(&format!("\"{name}\"")))
+            .or_else(|| trimmed.strip_prefix(&format!("'{name}'")));
+        if rest.is_some_and(|r| r.trim_start().starts_with('=')) {
+            return Some(offset + (line.len() - trimmed.len()));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Sets `key.path=value` in `table`, creating missing tables on the way.
+fn apply_override(table: &mut toml::Table, spec: &str) -> Result<(), ConfigError> {
+    let bad = |msg: String| ConfigError::BadSet {
+        spec: spec.to_string(),
+        msg,
+    };
+    let (key, raw) = spec
+        .split_once('=')
+        .ok_or_else(|| bad("expected key=value, e.g. training.epochs=5".into()))?;
+    let key = key.trim();
+    let parts: Vec<&str> = key.split('.').map(str::trim).collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(bad(format!("{key:?} is not a dotted key path")));
+    }
+    let raw = raw.trim();
+    // A value is TOML (5, 0.01, true, [64, 32], "text"); a bare word is taken as a string so
+    // `--set optimizer.kind=sgd` works without shell quoting.
+    let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(raw.into())),
+        Err(_) => toml::Value::String(raw.to_string()),
+    };
+    let (last, parents) = parts.split_last().expect("at least one part");
+    let mut cur = table;
+    for (i, part) in parents.iter().enumerate() {
+        let entry = cur
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = match entry {
+            toml::Value::Table(t) => t,
+            _ => {
+                return Err(bad(format!(
+                    "{} is a value, not a section, so {key:?} does not exist",
+                    parts[..=i].join(".")
+                )))
+            }
+        };
+    }
+    cur.insert(last.to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[data]
+train = "d.csv"
+target = "y"
+task = "regression"
+
+[model]
+preset = "linear"
+"#;
+
+    fn parse(text: &str, sets: &[&str]) -> Result<Config, ConfigError> {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        Config::parse(text, Path::new("c.toml"), Path::new("/base"), &sets)
+    }
+
+    #[test]
+    fn defaults_and_paths() {
+        let c = parse(MINIMAL, &[]).unwrap();
+        assert_eq!(c.data.train.as_deref(), Some(Path::new("/base/d.csv")));
+        assert_eq!(c.training.epochs, 10);
+        assert_eq!(c.training.batch_size, BatchSize::Rows(32));
+        assert!(c.data.standardize);
+        assert_eq!(c.dtype, DTypeName::F32);
+        assert_eq!(c.optimizer, default_optimizer());
+    }
+
+    #[test]
+    fn unknown_key_has_position() {
+        let text = format!("{MINIMAL}\n[training]\nepochz = 3\n");
+        let e = parse(&text, &[]).unwrap_err().to_string();
+        assert!(e.starts_with("c.toml:11:1:"), "{e}");
+        assert!(e.contains("epochz"), "{e}");
+    }
+
+    #[test]
+    fn unknown_optimizer_key_is_named() {
+        let text = format!("{MINIMAL}\n[optimizer]\nkind = \"adam\"\n  lrr = 0.1\n");
+        let e = parse(&text, &[]).unwrap_err().to_string();
+        assert!(e.contains("lrr") && e.starts_with("c.toml:12:3:"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_has_position() {
+        let text = format!("{MINIMAL}\n[training]\nepochs = \"ten\"\n");
+        let e = parse(&text, &[]).unwrap_err().to_string();
+        assert!(e.starts_with("c.toml:11:10:"), "{e}");
+    }
+
+    #[test]
+    fn overrides() {
+        let c = parse(
+            MINIMAL,
+            &[
+                "training.epochs=5",
+                "optimizer.kind=sgd",
+                "optimizer.lr=0.5",
+                "training.batch_size=\"full\"",
+                "schedule.kind=cosine",
+                "schedule.t_max=9",
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.training.epochs, 5);
+        assert_eq!(c.training.batch_size, BatchSize::Full);
+        assert_eq!(c.optimizer.lr(), 0.5);
+        assert!(matches!(c.optimizer, OptimizerConfig::Sgd(_)));
+        assert!(matches!(
+            c.schedule,
+            Some(ScheduleConfig::Cosine { t_max: 9, .. })
+        ));
+        let e = parse(MINIMAL, &["training.epochz=5"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("epochz"), "{e}");
+        let e = parse(MINIMAL, &["seed.x=5"]).unwrap_err().to_string();
+        assert!(e.contains("seed.x"), "{e}");
+    }
+
+    #[test]
+    fn round_trip_through_toml() {
+        let text = format!(
+            "{MINIMAL}\n[schedule]\nkind = \"plateau\"\npatience = 3\n[training]\nbatch_size = \"full\"\n"
+        );
+        let c = parse(&text, &[]).unwrap();
+        let again: Config = toml::from_str(&c.to_toml()).unwrap();
+        assert_eq!(again, c);
+    }
+
+    #[test]
+    fn semantic_errors_name_the_key() {
+        let e = parse(MINIMAL, &["model.count=3"]).unwrap_err().to_string();
+        assert!(e.contains("model.count"), "{e}");
+        let e = parse(MINIMAL, &["data.validation_fraction=1.5"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("data.validation_fraction"), "{e}");
+        let e = parse(MINIMAL, &["training.loss=\"cross_entropy\""])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("training.loss"), "{e}");
+    }
+}

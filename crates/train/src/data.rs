@@ -1,0 +1,140 @@
+//! Loading the datasets a configuration names, and the plain arrays the trainer reads batches
+//! from.
+
+use trainscope_core::Element;
+use trainscope_data::{load_idx, CsvOptions, Dataset, Standardizer, Targets};
+
+use crate::config::{Config, DataFormat};
+use crate::error::{Context, Result};
+
+/// The datasets of a run, as read (not standardized).
+#[derive(Debug, Clone)]
+pub struct RunData {
+    /// Rows to train on.
+    pub train: Dataset,
+    /// Rows to validate on after every epoch, if configured.
+    pub validation: Option<Dataset>,
+    /// Rows evaluated once at the end, if configured.
+    pub test: Option<Dataset>,
+}
+
+/// Reads the training data of `config` (CSV or IDX), and the validation and test sets; a
+/// validation fraction is split off the training rows with the configuration's seed.
+pub fn load_run_data(config: &Config) -> Result<RunData> {
+    let full = load_training_data(config)?;
+    let d = &config.data;
+    let (train, mut validation) = match d.validation_fraction {
+        Some(f) => {
+            let (t, v) = full
+                .split_validation(f, config.seed, d.stratify)
+                .context(|| "data.validation_fraction".to_string())?;
+            (t, Some(v))
+        }
+        None => (full, None),
+    };
+    if let Some(path) = &d.validation {
+        validation = Some(train.schema().load(path)?);
+    }
+    let test = match d.format {
+        DataFormat::Csv => match &d.test {
+            Some(path) => Some(train.schema().load(path)?),
+            None => None,
+        },
+        DataFormat::Idx => match (&d.test_images, &d.test_labels) {
+            (Some(images), Some(labels)) => {
+                let raw = load_idx(images, labels)?;
+                // The test file's own label map counts only its own classes; the model's
+                // class indices are the training set's.
+                let (features, names, target, targets, _) = raw.into_parts();
+                let map = train.label_map().cloned();
+                Some(
+                    Dataset::new(features, names, target, targets, map).context(|| {
+                        format!(
+                            "{}: labels do not fit the {} classes of the training labels",
+                            labels.display(),
+                            train.num_classes().unwrap_or(0)
+                        )
+                    })?,
+                )
+            }
+            _ => None,
+        },
+    };
+    Ok(RunData {
+        train,
+        validation,
+        test,
+    })
+}
+
+/// Reads only the training file(s), before any validation split (what cross validation folds).
+pub fn load_training_data(config: &Config) -> Result<Dataset> {
+    let d = &config.data;
+    Ok(match d.format {
+        DataFormat::Csv => {
+            let path = d.train.as_ref().expect("validated: data.train is set");
+            let target = d.target.as_deref().expect("validated: data.target is set");
+            let mut opts = CsvOptions::new(target, config.task());
+            if let Some(f) = &d.features {
+                opts = opts.with_features(f.iter().cloned());
+            }
+            opts.load(path)?
+        }
+        DataFormat::Idx => load_idx(
+            d.train_images.as_ref().expect("validated"),
+            d.train_labels.as_ref().expect("validated"),
+        )?,
+    })
+}
+
+/// A dataset as the model sees it: standardized features in the model's element type, and the
+/// targets in the form the loss takes.
+pub(crate) struct Arrays<T> {
+    pub n: usize,
+    pub d: usize,
+    pub x: Vec<T>,
+    /// Regression targets (standardized if configured), or 0/1 for a one-logit binary model.
+    pub values: Vec<T>,
+    /// Class indices, for losses that take classes.
+    pub classes: Vec<u32>,
+    /// Class indices for accuracy (classification only).
+    pub labels: Option<Vec<usize>>,
+}
+
+impl<T: Element> Arrays<T> {
+    pub fn new(
+        data: &Dataset,
+        features: Option<&Standardizer>,
+        target: Option<&Standardizer>,
+    ) -> Result<Self> {
+        let mut x = data.features().to_vec();
+        if let Some(s) = features {
+            s.transform(&mut x)
+                .context(|| "standardizing the features".to_string())?;
+        }
+        let x = x.into_iter().map(T::from_f64).collect();
+        let (values, classes, labels) = match data.targets() {
+            Targets::Regression(y) => {
+                let mut y = y.clone();
+                if let Some(s) = target {
+                    s.transform(&mut y)
+                        .context(|| "standardizing the target".to_string())?;
+                }
+                (y.into_iter().map(T::from_f64).collect(), Vec::new(), None)
+            }
+            Targets::Classes(c) => (
+                c.iter().map(|&k| T::from_f64(k as f64)).collect(),
+                c.iter().map(|&k| k as u32).collect(),
+                Some(c.clone()),
+            ),
+        };
+        Ok(Arrays {
+            n: data.n_rows(),
+            d: data.n_features(),
+            x,
+            values,
+            classes,
+            labels,
+        })
+    }
+}

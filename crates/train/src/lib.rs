@@ -1,0 +1,47 @@
+//! # trainscope-train
+//!
+//! Training from a configuration: the TOML [`Config`] (with `--set`-style overrides), the
+//! datasets it names ([`load_run_data`]), the training loop ([`train`]) with per-epoch metrics
+//! (`metrics.jsonl`), checkpoints that carry everything prediction needs
+//! (`model.safetensors`, `best.safetensors`), early stopping, and an exact resume
+//! (`resume.json`); cross validation ([`cross_validate`]); and prediction and evaluation with a
+//! trained checkpoint ([`TrainedModel`]).
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use trainscope_train::{load_run_data, train, Config, RunOptions, Silent};
+//!
+//! let config = Config::load(Path::new("examples/digits.toml"), &["training.epochs=5".into()])?;
+//! let data = load_run_data(&config)?;
+//! let opts = RunOptions { out_dir: Some("runs/digits".into()), ..Default::default() };
+//! let summary = train(&config, &data, &opts, &mut Silent)?;
+//! println!("validation accuracy {:?}", summary.val_accuracy);
+//! # Ok::<(), trainscope_train::TrainError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod config;
+mod cv;
+mod data;
+mod error;
+mod meta;
+mod predict;
+mod trainer;
+
+pub use config::{
+    BatchSize, Config, DTypeName, DataConfig, DataFormat, LossChoice, ModelConfig, Preset,
+    TrainingConfig,
+};
+pub use cv::{cross_validate, CvFold, CvSummary, MeanStd};
+pub use data::{load_run_data, load_training_data, RunData};
+pub use error::{ConfigError, Result, TrainError};
+pub use meta::{keys as metadata_keys, write_atomic, ModelMeta};
+pub use predict::{Evaluation, Predictions, TrainedModel};
+pub use trainer::{
+    files, model_spec, resolve_loss, train, EpochMetrics, Observer, RunInfo, RunOptions, Silent,
+    Summary,
+};
+
+/// This crate's version, written into checkpoints.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,187 @@
+//! What a checkpoint carries besides its weights, so that `predict` and `eval` need nothing else,
+//! and atomic file writes.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Deserialize;
+use trainscope_data::{Schema, Standardizer, Task};
+use trainscope_nn::Loss;
+
+use crate::config::DTypeName;
+use crate::error::{Result, TrainError};
+
+/// Metadata keys of a trainscope checkpoint. Structured values are JSON; simple ones plain text.
+pub mod keys {
+    /// The data [`Schema`](trainscope_data::Schema) as JSON: feature names, target, label map.
+    pub const SCHEMA: &str = "trainscope.schema";
+    /// The feature standardization `{"mean": [...], "std": [...]}` as JSON, or `null`.
+    pub const FEATURE_STANDARDIZER: &str = "trainscope.standardizer.features";
+    /// The target standardization as JSON, or `null`.
+    pub const TARGET_STANDARDIZER: &str = "trainscope.standardizer.target";
+    /// `regression` or `classification`.
+    pub const TASK: &str = "trainscope.task";
+    /// The loss the model was trained with, e.g. `cross_entropy`.
+    pub const LOSS: &str = "trainscope.loss";
+    /// `f32` or `f64`: the precision the model was trained in.
+    pub const DTYPE: &str = "trainscope.dtype";
+    /// The epoch whose weights the file holds (0: before training).
+    pub const EPOCH: &str = "trainscope.epoch";
+    /// The trainscope version that wrote the file.
+    pub const VERSION: &str = "trainscope.version";
+}
+
+/// Everything a checkpoint needs to be used on new data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelMeta {
+    /// Columns, target and label map of the training data.
+    pub schema: Schema,
+    /// Feature standardization fitted on the training rows.
+    pub feature_standardizer: Option<Standardizer>,
+    /// Target standardization (regression), fitted on the training rows.
+    pub target_standardizer: Option<Standardizer>,
+    /// Regression or classification.
+    pub task: Task,
+    /// The training loss.
+    pub loss: Loss,
+    /// Training precision.
+    pub dtype: DTypeName,
+    /// Epoch of the weights.
+    pub epoch: usize,
+}
+
+impl ModelMeta {
+    /// The string pairs stored in the safetensors header.
+    pub fn to_metadata(&self) -> BTreeMap<String, String> {
+        let json = |v: &dyn erased::Json| v.json();
+        let mut m = BTreeMap::new();
+        m.insert(keys::SCHEMA.into(), json(&self.schema));
+        m.insert(
+            keys::FEATURE_STANDARDIZER.into(),
+            json(&self.feature_standardizer),
+        );
+        m.insert(
+            keys::TARGET_STANDARDIZER.into(),
+            json(&self.target_standardizer),
+        );
+        m.insert(keys::TASK.into(), task_name(self.task).into());
+        m.insert(keys::LOSS.into(), self.loss.name().into());
+        m.insert(keys::DTYPE.into(), self.dtype.name().into());
+        m.insert(keys::EPOCH.into(), self.epoch.to_string());
+        m.insert(keys::VERSION.into(), crate::VERSION.into());
+        m
+    }
+
+    /// Reads the metadata back; `path` is named in errors.
+    pub fn from_metadata(path: &Path, m: &BTreeMap<String, String>) -> Result<Self> {
+        let bad = |msg: String| TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            msg,
+        };
+        let get = |key: &str| {
+            m.get(key).ok_or_else(|| {
+                bad(format!(
+                    "no \"{key}\" metadata: not a model trained by trainscope's trainer"
+                ))
+            })
+        };
+        fn parse<T: for<'a> Deserialize<'a>>(
+            key: &str,
+            text: &str,
+            bad: &dyn Fn(String) -> TrainError,
+        ) -> Result<T> {
+            serde_json::from_str(text).map_err(|e| bad(format!("invalid \"{key}\" metadata: {e}")))
+        }
+        let schema: Schema = parse(keys::SCHEMA, get(keys::SCHEMA)?, &bad)?;
+        let feature_standardizer = parse(
+            keys::FEATURE_STANDARDIZER,
+            get(keys::FEATURE_STANDARDIZER)?,
+            &bad,
+        )?;
+        let target_standardizer = parse(
+            keys::TARGET_STANDARDIZER,
+            get(keys::TARGET_STANDARDIZER)?,
+            &bad,
+        )?;
+        let task = match get(keys::TASK)?.as_str() {
+            "regression" => Task::Regression,
+            "classification" => Task::Classification,
+            other => return Err(bad(format!("unknown task {other:?}"))),
+        };
+        let loss: Loss = parse(keys::LOSS, &format!("{:?}", get(keys::LOSS)?), &bad)?;
+        let dtype = match m.get(keys::DTYPE).map(String::as_str) {
+            Some("f32") => DTypeName::F32,
+            _ => DTypeName::F64,
+        };
+        let epoch = m.get(keys::EPOCH).and_then(|e| e.parse().ok()).unwrap_or(0);
+        if task != schema.task() {
+            return Err(bad(format!(
+                "task {} does not match the schema (which is a {})",
+                task_name(task),
+                task_name(schema.task())
+            )));
+        }
+        Ok(ModelMeta {
+            schema,
+            feature_standardizer,
+            target_standardizer,
+            task,
+            loss,
+            dtype,
+            epoch,
+        })
+    }
+}
+
+mod erased {
+    pub trait Json {
+        fn json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_else(|_| "null".into())
+        }
+    }
+}
+
+/// `regression` or `classification`.
+pub fn task_name(t: Task) -> &'static str {
+    match t {
+        Task::Regression => "regression",
+        Task::Classification => "classification",
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so
+/// readers never see a partial file and a failed write leaves nothing behind.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    // Unique per process and call, so concurrent writers never share a temporary file.
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+    let result = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}

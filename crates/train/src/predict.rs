@@ -1,0 +1,321 @@
+//! Using a trained checkpoint on new data: predictions in the data's own units and labels, and
+//! evaluation.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::Serialize;
+use trainscope_core::{no_grad, Element, Tensor};
+use trainscope_data::{Dataset, Schema, Targets, Task};
+use trainscope_nn::{ForwardCtx, Mode, Sequential, Target};
+
+use crate::config::DTypeName;
+use crate::error::{Context, Result, TrainError};
+use crate::meta::ModelMeta;
+use crate::trainer::predicted_class;
+
+const CHUNK: usize = 1024;
+
+enum AnyModel {
+    F32(Sequential<f32>),
+    F64(Sequential<f64>),
+}
+
+/// A checkpoint written by the trainer, with what it needs to read new data: the schema, the
+/// standardization and the loss.
+pub struct TrainedModel {
+    model: AnyModel,
+    meta: ModelMeta,
+}
+
+/// Predictions for the rows of a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predictions {
+    /// Regression or classification.
+    pub task: Task,
+    /// The target column's name.
+    pub target: String,
+    /// Regression: one value per row, in the target's original units.
+    pub values: Vec<f64>,
+    /// Classification: the predicted label of each row, as written in the training data.
+    pub labels: Vec<String>,
+    /// Classification: the class labels, in the order of `probabilities`' columns.
+    pub class_labels: Vec<String>,
+    /// Classification: `rows × classes` probabilities, row-major.
+    pub probabilities: Vec<f64>,
+}
+
+/// How well a model does on a labelled file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// Rows evaluated.
+    pub rows: usize,
+    /// The training loss on these rows (in the units the model was trained in, so for a
+    /// standardized target in standard deviations squared).
+    pub loss: f64,
+    /// The loss's name.
+    pub loss_name: &'static str,
+    /// Classification: fraction of rows whose predicted label is right.
+    pub accuracy: Option<f64>,
+    /// Regression: mean squared error in the target's original units.
+    pub mse: Option<f64>,
+    /// Regression: mean absolute error in the target's original units.
+    pub mae: Option<f64>,
+}
+
+impl TrainedModel {
+    /// Loads a checkpoint and its metadata; errors name the file.
+    pub fn load(path: &Path) -> Result<TrainedModel> {
+        // The metadata decides the precision, so evaluation reproduces training's numbers.
+        let ckpt = Sequential::<f64>::load(path)?;
+        let meta = ModelMeta::from_metadata(path, &ckpt.metadata)?;
+        let model = match meta.dtype {
+            DTypeName::F64 => AnyModel::F64(ckpt.model),
+            DTypeName::F32 => AnyModel::F32(Sequential::<f32>::load(path)?.model),
+        };
+        let (inputs, outputs) = match &model {
+            AnyModel::F32(m) => (m.input_size(), m.output_size()),
+            AnyModel::F64(m) => (m.input_size(), m.output_size()),
+        };
+        let bad = |msg: String| TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            msg,
+        };
+        if inputs != meta.schema.feature_names.len() {
+            return Err(bad(format!(
+                "the model takes {inputs} inputs but the schema lists {} features",
+                meta.schema.feature_names.len()
+            )));
+        }
+        if let Some(map) = &meta.schema.label_map {
+            let ok = outputs == map.len() || (outputs == 1 && map.len() == 2);
+            if !ok {
+                return Err(bad(format!(
+                    "the model has {outputs} outputs for {} classes",
+                    map.len()
+                )));
+            }
+        }
+        Ok(TrainedModel { model, meta })
+    }
+
+    /// The checkpoint's metadata.
+    pub fn meta(&self) -> &ModelMeta {
+        &self.meta
+    }
+
+    /// Columns, target and labels the model expects.
+    pub fn schema(&self) -> &Schema {
+        &self.meta.schema
+    }
+
+    /// Raw model outputs (`rows × outputs`) for unstandardized features.
+    fn outputs(&self, features: &[f64]) -> Result<(Vec<f64>, usize)> {
+        let mut x = features.to_vec();
+        if let Some(s) = &self.meta.feature_standardizer {
+            s.transform(&mut x)
+                .context(|| "standardizing the features".into())?;
+        }
+        match &self.model {
+            AnyModel::F32(m) => run(m, &x),
+            AnyModel::F64(m) => run(m, &x),
+        }
+        .context(|| "forward pass".into())
+    }
+
+    /// Predictions for the feature columns of a CSV file (found by name; a target column, if
+    /// present, is ignored).
+    pub fn predict_file(&self, path: &Path) -> Result<Predictions> {
+        let input = self.meta.schema.load_for_prediction(path)?;
+        let (out, k) = self.outputs(&input.features)?;
+        let n = out.len() / k;
+        let mut p = Predictions {
+            task: self.meta.task,
+            target: self.meta.schema.target.clone(),
+            values: Vec::new(),
+            labels: Vec::new(),
+            class_labels: Vec::new(),
+            probabilities: Vec::new(),
+        };
+        match &self.meta.schema.label_map {
+            None => {
+                let mut v = out;
+                if let Some(s) = &self.meta.target_standardizer {
+                    s.inverse_transform(&mut v)
+                        .context(|| "undoing the target standardization".into())?;
+                }
+                p.values = v;
+            }
+            Some(map) => {
+                p.class_labels = map.labels().to_vec();
+                for row in out.chunks_exact(k) {
+                    let probs = probabilities(row);
+                    let c = predicted_class(row);
+                    p.labels.push(map.label(c).unwrap_or("?").to_string());
+                    p.probabilities.extend(probs);
+                }
+                debug_assert_eq!(p.labels.len(), n);
+            }
+        }
+        Ok(p)
+    }
+
+    /// Loss, and accuracy or MSE/MAE in original units, on a labelled CSV file (labels must be
+    /// among the training labels).
+    pub fn evaluate_file(&self, path: &Path) -> Result<Evaluation> {
+        let data = self.meta.schema.load(path)?;
+        self.evaluate(&data)
+    }
+
+    /// [`TrainedModel::evaluate_file`] on a dataset read with [`TrainedModel::schema`].
+    pub fn evaluate(&self, data: &Dataset) -> Result<Evaluation> {
+        let (out, k) = self.outputs(data.features())?;
+        let n = data.n_rows();
+        let loss = self.meta.loss;
+        let mut e = Evaluation {
+            rows: n,
+            loss: 0.0,
+            loss_name: loss.name(),
+            accuracy: None,
+            mse: None,
+            mae: None,
+        };
+        let out_t = Tensor::from_vec(out.clone(), &[n, k]).context(|| "outputs".into())?;
+        let l = match data.targets() {
+            Targets::Regression(y) => {
+                let mut pred = out.clone();
+                if let Some(s) = &self.meta.target_standardizer {
+                    s.inverse_transform(&mut pred)
+                        .context(|| "undoing the target standardization".into())?;
+                }
+                e.mse = Some(
+                    pred.iter()
+                        .zip(y)
+                        .map(|(p, t)| (p - t).powi(2))
+                        .sum::<f64>()
+                        / n as f64,
+                );
+                e.mae =
+                    Some(pred.iter().zip(y).map(|(p, t)| (p - t).abs()).sum::<f64>() / n as f64);
+                let mut yt = y.clone();
+                if let Some(s) = &self.meta.target_standardizer {
+                    s.transform(&mut yt)
+                        .context(|| "standardizing the target".into())?;
+                }
+                let t = Tensor::from_vec(yt, &[n, 1]).context(|| "targets".into())?;
+                loss.compute(&out_t, Target::Values(&t))
+            }
+            Targets::Classes(c) => {
+                let hits = out
+                    .chunks_exact(k)
+                    .zip(c)
+                    .filter(|(row, &label)| predicted_class(row) == label)
+                    .count();
+                e.accuracy = Some(hits as f64 / n as f64);
+                if loss.takes_classes() {
+                    let c32: Vec<u32> = c.iter().map(|&x| x as u32).collect();
+                    loss.compute(&out_t, Target::Classes(&c32))
+                } else {
+                    let t = Tensor::from_vec(c.iter().map(|&x| x as f64).collect(), &[n, 1])
+                        .context(|| "targets".into())?;
+                    loss.compute(&out_t, Target::Values(&t))
+                }
+            }
+        };
+        e.loss = no_grad(|| l.and_then(|l| l.item())).context(|| "loss".into())?;
+        Ok(e)
+    }
+}
+
+/// Eval-mode outputs in chunks, widened to f64.
+fn run<T: Element>(model: &Sequential<T>, x: &[f64]) -> trainscope_core::Result<(Vec<f64>, usize)> {
+    let (d, k) = (model.input_size(), model.output_size());
+    let n = x.len() / d;
+    let mut out = Vec::with_capacity(n * k);
+    let mut xb: Vec<T> = Vec::with_capacity(CHUNK.min(n) * d);
+    let mut start = 0;
+    while start < n {
+        let end = (start + CHUNK).min(n);
+        xb.clear();
+        xb.extend(x[start * d..end * d].iter().map(|&v| T::from_f64(v)));
+        let t = Tensor::from_slice(&xb, &[end - start, d])?;
+        let y = no_grad(|| {
+            model.forward_with(
+                model.parameters(),
+                &t,
+                Mode::Eval,
+                &mut ForwardCtx::without_rng(),
+            )
+        })?;
+        out.extend(y.data().iter().map(|&v| Element::to_f64(v)));
+        start = end;
+    }
+    Ok((out, k))
+}
+
+/// Class probabilities from one row of logits: softmax, or for one logit (σ(−z), σ(z)).
+fn probabilities(row: &[f64]) -> Vec<f64> {
+    if row.len() == 1 {
+        let p1 = 1.0 / (1.0 + (-row[0]).exp());
+        vec![1.0 - p1, p1]
+    } else {
+        let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = row.iter().map(|v| (v - m).exp()).collect();
+        let s: f64 = e.iter().sum();
+        e.into_iter().map(|v| v / s).collect()
+    }
+}
+
+impl Predictions {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match self.task {
+            Task::Regression => self.values.len(),
+            Task::Classification => self.labels.len(),
+        }
+    }
+
+    /// True when there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes the predictions as CSV: regression, one column named after the target;
+    /// classification, the predicted label under the target's name, then one probability
+    /// column per class, `p_<label>`.
+    pub fn write_csv(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        match self.task {
+            Task::Regression => {
+                writeln!(w, "{}", csv_field(&self.target))?;
+                for v in &self.values {
+                    writeln!(w, "{v}")?;
+                }
+            }
+            Task::Classification => {
+                write!(w, "{}", csv_field(&self.target))?;
+                for l in &self.class_labels {
+                    write!(w, ",{}", csv_field(&format!("p_{l}")))?;
+                }
+                writeln!(w)?;
+                let k = self.class_labels.len();
+                for (label, probs) in self.labels.iter().zip(self.probabilities.chunks_exact(k)) {
+                    write!(w, "{}", csv_field(label))?;
+                    for p in probs {
+                        write!(w, ",{p}")?;
+                    }
+                    writeln!(w)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Quotes a field when CSV needs it.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

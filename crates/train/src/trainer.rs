@@ -1,0 +1,1145 @@
+//! The training loop: seeded setup, one update per batch, per-epoch validation, metrics,
+//! checkpoints, early stopping, and an exact resume.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use trainscope_core::{grad, no_grad, seeded_rng, Element, Rng, Tensor};
+use trainscope_data::{Batcher, BatcherState, Standardizer, Task};
+use trainscope_nn::{ForwardCtx, Layer, Loss, Mode, ModelSpec, Sequential, Target};
+use trainscope_optim::{Optimizer, OptimizerOptions, OptimizerState, ScheduleConfig};
+
+use crate::config::{BatchSize, Config, DTypeName, LossChoice, Preset};
+use crate::data::{Arrays, RunData};
+use crate::error::{io_err, Context, Result, TrainError};
+use crate::meta::{write_atomic, ModelMeta};
+
+/// File names inside a run directory.
+pub mod files {
+    /// The resolved configuration.
+    pub const CONFIG: &str = "config.toml";
+    /// One JSON object per epoch.
+    pub const METRICS: &str = "metrics.jsonl";
+    /// The final weights (during a run: those of the last completed epoch).
+    pub const MODEL: &str = "model.safetensors";
+    /// The weights with the lowest validation loss so far.
+    pub const BEST: &str = "best.safetensors";
+    /// Everything needed to continue the run exactly.
+    pub const RESUME: &str = "resume.json";
+}
+
+/// Rows per forward pass when evaluating: large enough to keep the matrix products efficient,
+/// small enough that a big validation set does not need a big graph-free buffer.
+const EVAL_CHUNK: usize = 1024;
+
+/// How to run: where to write, whether to continue an earlier run, and when to stop early.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The run directory; `None` trains in memory only (cross validation).
+    pub out_dir: Option<PathBuf>,
+    /// Continue the run in `out_dir` from its `resume.json`.
+    pub resume: bool,
+    /// Stop after this epoch as if interrupted (the run can be resumed).
+    pub stop_after_epoch: Option<usize>,
+}
+
+/// One line of `metrics.jsonl`. The field names are a stable interface.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Updates so far (all epochs).
+    pub step: u64,
+    /// Mean of the epoch's batch losses weighted by batch size (Train mode: dropout on, batch
+    /// statistics in batch norm).
+    pub train_loss: f64,
+    /// Loss on the validation set after the epoch (Eval mode), or `null`.
+    pub val_loss: Option<f64>,
+    /// Classification: fraction of the epoch's training rows classified correctly as the model
+    /// was when it saw them (like `train_loss`); `null` for regression.
+    pub train_accuracy: Option<f64>,
+    /// Classification: validation accuracy after the epoch; `null` otherwise.
+    pub val_accuracy: Option<f64>,
+    /// Mean over the epoch's updates of the global L2 norm of the batch gradient (before
+    /// clipping), `‖g‖ = sqrt(Σ over every parameter element of g²)`.
+    pub grad_norm: f64,
+    /// Global L2 norm of the last update's batch gradient.
+    pub grad_norm_last: f64,
+    /// Learning rate of the epoch's last update.
+    pub lr: f64,
+    /// Seconds since the run started (resumed runs include the time before the interruption).
+    pub elapsed_s: f64,
+}
+
+/// What an [`Observer`] learns before the first epoch.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    /// The last epoch of the run.
+    pub epochs: usize,
+    /// Epochs already done (non-zero when resuming).
+    pub start_epoch: usize,
+    /// Updates per epoch.
+    pub batches_per_epoch: usize,
+    /// Scalar parameters of the model.
+    pub parameters: usize,
+    /// Rows trained on.
+    pub train_rows: usize,
+    /// Rows validated on.
+    pub val_rows: Option<usize>,
+    /// The loss.
+    pub loss: Loss,
+    /// Regression or classification.
+    pub task: Task,
+}
+
+/// Follows a run: progress bars, log lines, or nothing.
+pub trait Observer {
+    /// Before the first epoch.
+    fn on_start(&mut self, _info: &RunInfo) {}
+    /// After every update, with its batch loss.
+    fn on_update(&mut self, _epoch: usize, _update: usize, _loss: f64) {}
+    /// After every epoch.
+    fn on_epoch(&mut self, _metrics: &EpochMetrics) {}
+    /// When the run ends, successfully or not.
+    fn on_finish(&mut self) {}
+}
+
+/// An observer that reports nothing.
+pub struct Silent;
+impl Observer for Silent {}
+
+/// The outcome of a run (what `trainscope train --json` prints).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Training loss of the epoch whose weights the model holds.
+    pub train_loss: f64,
+    /// Its validation loss.
+    pub val_loss: Option<f64>,
+    /// Its training accuracy (classification).
+    pub train_accuracy: Option<f64>,
+    /// Its validation accuracy (classification).
+    pub val_accuracy: Option<f64>,
+    /// Loss on the test set with the final weights.
+    pub test_loss: Option<f64>,
+    /// Accuracy on the test set with the final weights (classification).
+    pub test_accuracy: Option<f64>,
+    /// Validation loss of the trivial model: a constant prediction, the training mean
+    /// (regression) or the training class frequencies (classification).
+    pub baseline_val_loss: Option<f64>,
+    /// Validation accuracy of always predicting the training set's majority class.
+    pub baseline_val_accuracy: Option<f64>,
+    /// Updates made (all epochs).
+    pub steps: u64,
+    /// Epochs completed.
+    pub epochs: usize,
+    /// Wall-clock seconds of the run (including time before a resume).
+    pub seconds: f64,
+    /// The run directory.
+    pub run_dir: Option<PathBuf>,
+    /// True when early stopping ended the run.
+    pub stopped_early: bool,
+    /// Epoch with the lowest validation loss.
+    pub best_epoch: Option<usize>,
+    /// True when `stop_after_epoch` ended the run before its last epoch.
+    pub interrupted: bool,
+    /// The loss trained with.
+    pub loss: &'static str,
+    /// Scalar parameters of the model.
+    pub parameters: usize,
+}
+
+/// Trains as `config` says on `data`, writing to `opts.out_dir` if given.
+pub fn train(
+    config: &Config,
+    data: &RunData,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Result<Summary> {
+    let result = match config.dtype {
+        DTypeName::F32 => train_typed::<f32>(config, data, opts, observer),
+        DTypeName::F64 => train_typed::<f64>(config, data, opts, observer),
+    };
+    observer.on_finish();
+    result
+}
+
+/// Independent random streams from one seed, so that e.g. adding dropout does not change the
+/// initialization.
+fn stream_seed(seed: u64, stream: u64) -> u64 {
+    // splitmix64
+    let mut z = seed.wrapping_add(stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The loss `choice` resolves to, and the number of model outputs it needs.
+pub fn resolve_loss(
+    choice: LossChoice,
+    task: Task,
+    classes: Option<usize>,
+) -> Result<(Loss, usize)> {
+    let bad = |msg: String| {
+        TrainError::Config(crate::error::ConfigError::Invalid {
+            key: "training.loss".into(),
+            msg,
+        })
+    };
+    Ok(match task {
+        Task::Regression => match choice {
+            LossChoice::Auto | LossChoice::Mse => (Loss::Mse, 1),
+            LossChoice::Mae => (Loss::Mae, 1),
+            other => {
+                return Err(bad(format!(
+                    "{} needs class labels, this is a regression",
+                    crate::config::loss_name(other)
+                )))
+            }
+        },
+        Task::Classification => {
+            let k = classes.unwrap_or(0);
+            if k < 2 {
+                return Err(TrainError::Mismatch(format!(
+                    "the training data has {k} class{}; classification needs at least 2",
+                    if k == 1 { "" } else { "es" }
+                )));
+            }
+            match choice {
+                LossChoice::Auto if k == 2 => (Loss::BinaryCrossEntropyWithLogits, 1),
+                LossChoice::Auto | LossChoice::CrossEntropy => (Loss::CrossEntropy, k),
+                LossChoice::SoftmaxMse => (Loss::SoftmaxMse, k),
+                LossChoice::BinaryCrossEntropyWithLogits if k == 2 => {
+                    (Loss::BinaryCrossEntropyWithLogits, 1)
+                }
+                LossChoice::BinaryCrossEntropyWithLogits => {
+                    return Err(bad(format!(
+                        "binary_cross_entropy_with_logits needs 2 classes, the data has {k}"
+                    )))
+                }
+                other => {
+                    return Err(bad(format!(
+                        "{} is a regression loss, this is a classification",
+                        crate::config::loss_name(other)
+                    )))
+                }
+            }
+        }
+    })
+}
+
+/// The model a configuration describes, for `inputs` features and `outputs` outputs.
+pub fn model_spec(config: &Config, inputs: usize, outputs: usize) -> Option<ModelSpec> {
+    let m = &config.model;
+    Some(match m.preset? {
+        Preset::Linear => ModelSpec::linear(inputs, outputs),
+        Preset::Sigmoids => ModelSpec::sigmoids(inputs, m.count.unwrap_or(1), outputs),
+        Preset::Mlp => ModelSpec::mlp(
+            inputs,
+            m.hidden.as_deref().unwrap_or(&[]),
+            m.activation.unwrap_or(trainscope_nn::Activation::Relu),
+            m.batch_norm,
+            m.dropout,
+            outputs,
+        ),
+    })
+}
+
+/// Parameters and buffers as exact f64 values (f32 widens exactly), for `resume.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Weights {
+    params: Vec<Vec<f64>>,
+    buffers: Vec<Vec<f64>>,
+    batches_tracked: Vec<u64>,
+}
+
+impl Weights {
+    fn of<T: Element>(model: &Sequential<T>) -> Weights {
+        let f = |ts: &[Tensor<T>]| -> Vec<Vec<f64>> {
+            ts.iter()
+                .map(|t| t.data().iter().map(|&x| Element::to_f64(x)).collect())
+                .collect()
+        };
+        Weights {
+            params: f(model.parameters()),
+            buffers: f(model.buffers()),
+            batches_tracked: model.batches_tracked().to_vec(),
+        }
+    }
+
+    fn apply<T: Element>(&self, model: &mut Sequential<T>) -> std::result::Result<(), String> {
+        let fits = |ts: &[Tensor<T>], vs: &[Vec<f64>]| {
+            ts.len() == vs.len() && ts.iter().zip(vs).all(|(t, v)| t.numel() == v.len())
+        };
+        if !fits(model.parameters(), &self.params)
+            || !fits(model.buffers(), &self.buffers)
+            || model.batches_tracked().len() != self.batches_tracked.len()
+        {
+            return Err("the saved weights do not fit the configured model".into());
+        }
+        let copy = |ts: &mut [Tensor<T>], vs: &[Vec<f64>]| {
+            for (t, v) in ts.iter_mut().zip(vs) {
+                for (x, &y) in t.data_mut().iter_mut().zip(v) {
+                    *x = T::from_f64(y);
+                }
+            }
+        };
+        copy(model.parameters_mut(), &self.params);
+        copy(model.buffers_mut(), &self.buffers);
+        model
+            .batches_tracked_mut()
+            .copy_from_slice(&self.batches_tracked);
+        Ok(())
+    }
+}
+
+/// Early-stopping bookkeeping and the best epoch so far.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Best {
+    val_loss: Option<f64>,
+    epoch: Option<usize>,
+    epochs_without_improvement: usize,
+    metrics: Option<EpochMetrics>,
+    /// For best.safetensors and for early stopping, which restores them at the end.
+    weights: Option<Weights>,
+}
+
+/// `resume.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ResumeState {
+    version: String,
+    dtype: DTypeName,
+    /// Epochs completed.
+    epoch: usize,
+    step: u64,
+    elapsed_s: f64,
+    /// True once the run has ended (last epoch, or early stopping).
+    finished: bool,
+    stopped_early: bool,
+    /// The weights at the end of `epoch` (before any restore of the best weights).
+    weights: Weights,
+    optimizer: OptimizerState<f64>,
+    batcher: BatcherState,
+    dropout_rng: Rng,
+    best: Best,
+    last: Option<EpochMetrics>,
+}
+
+fn widen<T: Element>(s: OptimizerState<T>) -> OptimizerState<f64> {
+    OptimizerState {
+        step: s.step,
+        num_elements: s.num_elements,
+        buffers: s
+            .buffers
+            .into_iter()
+            .map(|(n, v)| (n, v.into_iter().map(Element::to_f64).collect()))
+            .collect(),
+        scheduler: s.scheduler,
+    }
+}
+
+fn narrow<T: Element>(s: &OptimizerState<f64>) -> OptimizerState<T> {
+    OptimizerState {
+        step: s.step,
+        num_elements: s.num_elements,
+        buffers: s
+            .buffers
+            .iter()
+            .map(|(n, v)| (n.clone(), v.iter().map(|&x| T::from_f64(x)).collect()))
+            .collect(),
+        scheduler: s.scheduler,
+    }
+}
+
+/// A model and everything that drives its training.
+struct Session<T: Element> {
+    model: Sequential<T>,
+    optimizer: Optimizer<T>,
+    batcher: Batcher,
+    rng: Rng,
+    loss: Loss,
+    train: Arrays<T>,
+    val: Option<Arrays<T>>,
+    test: Option<Arrays<T>>,
+    meta: ModelMeta,
+    baseline: (Option<f64>, Option<f64>),
+    plateau_like: ScheduleKind,
+    patience: Option<usize>,
+    epochs: usize,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum ScheduleKind {
+    Pure,
+    Plateau,
+    MetricSwitch,
+}
+
+impl<T: Element> Session<T> {
+    fn new(config: &Config, data: &RunData) -> Result<Self> {
+        let train = &data.train;
+        let task = train.task();
+        let (loss, outputs) = resolve_loss(config.training.loss, task, train.num_classes())?;
+        let feature_std = if config.data.standardize {
+            Some(Standardizer::fit_features(train).context(|| "data.standardize".into())?)
+        } else {
+            None
+        };
+        let target_std = if config.data.standardize_target {
+            Some(Standardizer::fit_targets(train).context(|| "data.standardize_target".into())?)
+        } else {
+            None
+        };
+        let arrays = |d: &trainscope_data::Dataset| {
+            Arrays::<T>::new(d, feature_std.as_ref(), target_std.as_ref())
+        };
+        let train_arrays = arrays(train)?;
+        let val = data.validation.as_ref().map(arrays).transpose()?;
+        let test = data.test.as_ref().map(arrays).transpose()?;
+        let d = train.n_features();
+
+        let model = match (&config.model.init, model_spec(config, d, outputs)) {
+            (Some(init), _) => {
+                let m = Sequential::<T>::load(init)?.model;
+                if m.input_size() != d || m.output_size() != outputs {
+                    return Err(TrainError::Mismatch(format!(
+                        "model.init: {} has {} inputs and {} outputs, the data needs {d} and {outputs}",
+                        init.display(),
+                        m.input_size(),
+                        m.output_size()
+                    )));
+                }
+                m
+            }
+            (None, Some(spec)) => {
+                let mut rng = seeded_rng(stream_seed(config.seed, 1));
+                Sequential::<T>::new(spec, &mut rng).context(|| "model".into())?
+            }
+            (None, None) => unreachable!("validated: model.preset or model.init"),
+        };
+
+        let optimizer = match &config.schedule {
+            Some(s) => config.optimizer.build_with_schedule::<T>(s),
+            None => config.optimizer.build::<T>(),
+        }
+        .context(|| "optimizer".into())?;
+        let plateau_like = match &config.schedule {
+            Some(ScheduleConfig::Plateau(_)) => ScheduleKind::Plateau,
+            Some(ScheduleConfig::MetricSwitch { .. }) => ScheduleKind::MetricSwitch,
+            _ => ScheduleKind::Pure,
+        };
+
+        let n = train.n_rows();
+        let batch = match config.training.batch_size {
+            BatchSize::Rows(b) => b.min(n),
+            BatchSize::Full => n,
+        };
+        let has_bn = model
+            .spec()
+            .layers
+            .iter()
+            .any(|l| matches!(l, Layer::BatchNorm1d { .. }));
+        if has_bn && (batch < 2 || (!config.training.drop_last && n % batch == 1)) {
+            return Err(TrainError::Config(crate::error::ConfigError::Invalid {
+                key: "training.batch_size".into(),
+                msg: format!(
+                    "batch normalization needs at least 2 rows per batch, but {n} training rows in batches of {batch} leave a batch of 1; change the batch size or set training.drop_last = true"
+                ),
+            }));
+        }
+        let batcher = Batcher::new(n, batch, stream_seed(config.seed, 2))
+            .context(|| "training.batch_size".into())?
+            .with_drop_last(config.training.drop_last);
+        let rng = seeded_rng(stream_seed(config.seed, 3));
+
+        let meta = ModelMeta {
+            schema: train.schema(),
+            feature_standardizer: feature_std,
+            target_standardizer: target_std,
+            task,
+            loss,
+            dtype: config.dtype,
+            epoch: 0,
+        };
+        let baseline = match &val {
+            Some(v) => baseline(loss, &train_arrays, v, outputs)?,
+            None => (None, None),
+        };
+        Ok(Session {
+            model,
+            optimizer,
+            batcher,
+            rng,
+            loss,
+            train: train_arrays,
+            val,
+            test,
+            meta,
+            baseline,
+            plateau_like,
+            patience: config.training.early_stopping_patience,
+            epochs: config.training.epochs,
+        })
+    }
+
+    fn save_model(&mut self, path: &Path, epoch: usize) -> Result<()> {
+        self.meta.epoch = epoch;
+        self.model.save(path, &self.meta.to_metadata())?;
+        Ok(())
+    }
+}
+
+/// The trivial model's validation loss and accuracy: a constant output equal to the training
+/// mean (regression), or to the logits of the training class frequencies.
+fn baseline<T: Element>(
+    loss: Loss,
+    train: &Arrays<T>,
+    val: &Arrays<T>,
+    outputs: usize,
+) -> Result<(Option<f64>, Option<f64>)> {
+    let constant: Vec<f64> = match &train.labels {
+        None => {
+            let mean = train
+                .values
+                .iter()
+                .map(|&v| Element::to_f64(v))
+                .sum::<f64>()
+                / train.n as f64;
+            vec![mean]
+        }
+        Some(labels) => {
+            let k = if outputs == 1 { 2 } else { outputs };
+            let mut counts = vec![0usize; k];
+            for &c in labels {
+                counts[c] += 1;
+            }
+            let p: Vec<f64> = counts
+                .iter()
+                .map(|&c| (c as f64).max(0.5) / train.n as f64)
+                .collect();
+            if outputs == 1 {
+                vec![(p[1] / p[0]).ln()]
+            } else {
+                p.iter().map(|q| q.ln()).collect()
+            }
+        }
+    };
+    let out: Vec<T> = (0..val.n)
+        .flat_map(|_| constant.iter().map(|&c| T::from_f64(c)))
+        .collect();
+    let out = Tensor::from_vec(out, &[val.n, outputs]).context(|| "baseline".into())?;
+    let l = no_grad(|| batch_loss(loss, &out, &val.values, &val.classes))
+        .and_then(|l| l.item())
+        .context(|| "baseline".into())?
+        .to_f64();
+    let acc = match (&train.labels, &val.labels) {
+        (Some(tl), Some(vl)) => {
+            let k = tl.iter().max().map_or(0, |m| m + 1);
+            let mut counts = vec![0usize; k.max(1)];
+            for &c in tl {
+                counts[c] += 1;
+            }
+            let majority = (0..counts.len()).max_by_key(|&c| (counts[c], usize::MAX - c));
+            let hits = vl.iter().filter(|&&c| Some(c) == majority).count();
+            Some(hits as f64 / val.n as f64)
+        }
+        _ => None,
+    };
+    Ok((Some(l), acc))
+}
+
+/// The loss of `out` against targets given as values (`[b, 1]`) or classes.
+fn batch_loss<T: Element>(
+    loss: Loss,
+    out: &Tensor<T>,
+    values: &[T],
+    classes: &[u32],
+) -> trainscope_core::Result<Tensor<T>> {
+    if loss.takes_classes() {
+        loss.compute(out, Target::Classes(classes))
+    } else {
+        let t = Tensor::from_slice(values, &[values.len(), 1])?;
+        loss.compute(out, Target::Values(&t))
+    }
+}
+
+/// The predicted class of each row of `out` (`[b, k]` logits; one logit means two classes).
+pub(crate) fn count_correct<T: Element>(out: &[T], k: usize, labels: &[usize]) -> usize {
+    labels
+        .iter()
+        .enumerate()
+        .filter(|&(i, &label)| predicted_class(&out[i * k..(i + 1) * k]) == label)
+        .count()
+}
+
+pub(crate) fn predicted_class<T: Element>(row: &[T]) -> usize {
+    if row.len() == 1 {
+        usize::from(row[0] >= T::zero())
+    } else {
+        let mut best = 0;
+        for (j, &v) in row.iter().enumerate() {
+            if v > row[best] {
+                best = j;
+            }
+        }
+        best
+    }
+}
+
+/// Mean loss and accuracy on `a` in Eval mode, without recording, in chunks.
+fn evaluate<T: Element>(
+    model: &Sequential<T>,
+    loss: Loss,
+    a: &Arrays<T>,
+) -> trainscope_core::Result<(f64, Option<f64>)> {
+    no_grad(|| {
+        let (d, k) = (a.d, model.output_size());
+        let (mut sum, mut correct) = (0.0, 0);
+        let mut start = 0;
+        while start < a.n {
+            let end = (start + EVAL_CHUNK).min(a.n);
+            let b = end - start;
+            let x = Tensor::from_slice(&a.x[start * d..end * d], &[b, d])?;
+            let out = model.forward_with(
+                model.parameters(),
+                &x,
+                Mode::Eval,
+                &mut ForwardCtx::without_rng(),
+            )?;
+            let classes = if a.classes.is_empty() {
+                &[][..]
+            } else {
+                &a.classes[start..end]
+            };
+            let l = batch_loss(loss, &out, &a.values[start..end], classes)?;
+            sum += l.item()?.to_f64() * b as f64;
+            if let Some(labels) = &a.labels {
+                correct += count_correct(out.data(), k, &labels[start..end]);
+            }
+            start = end;
+        }
+        let n = a.n as f64;
+        Ok((sum / n, a.labels.as_ref().map(|_| correct as f64 / n)))
+    })
+}
+
+/// Where a run stands; what `resume.json` restores.
+struct Progress {
+    epoch: usize,
+    elapsed_before: f64,
+    finished: bool,
+    stopped_early: bool,
+    best: Best,
+    last: Option<EpochMetrics>,
+    /// The epoch whose weights `model.safetensors` holds.
+    saved_epoch: usize,
+}
+
+fn train_typed<T: Element>(
+    config: &Config,
+    data: &RunData,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Result<Summary> {
+    let started = Instant::now();
+    let mut s = Session::<T>::new(config, data)?;
+    let mut progress = Progress {
+        epoch: 0,
+        elapsed_before: 0.0,
+        finished: false,
+        stopped_early: false,
+        best: Best::default(),
+        last: None,
+        saved_epoch: 0,
+    };
+    let dir = opts.out_dir.as_deref();
+    let mut created = false;
+    if let Some(dir) = dir {
+        if opts.resume {
+            restore(dir, config, &mut s, &mut progress)?;
+        } else {
+            created = !dir.exists();
+            fs::create_dir_all(dir).map_err(io_err(dir, "cannot create the run directory"))?;
+            for f in [files::METRICS, files::MODEL, files::BEST, files::RESUME] {
+                let p = dir.join(f);
+                if p.exists() {
+                    fs::remove_file(&p)
+                        .map_err(io_err(&p, "cannot remove the earlier run's file"))?;
+                }
+            }
+        }
+    }
+    let result = (|| {
+        if let Some(dir) = dir {
+            let p = dir.join(files::CONFIG);
+            write_atomic(&p, config.to_toml().as_bytes()).map_err(io_err(&p, "cannot write"))?;
+            if !opts.resume {
+                // The weights before training: the last good checkpoint should the first
+                // epoch diverge.
+                s.save_model(&dir.join(files::MODEL), 0)?;
+            }
+        }
+        run_epochs(&mut s, config, opts, &mut progress, started, observer)
+    })();
+    if let (Err(e), Some(dir)) = (&result, dir) {
+        let keep = matches!(e, TrainError::Diverged { .. }) || progress.epoch > 0;
+        if created && !keep {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+    result
+}
+
+fn restore<T: Element>(
+    dir: &Path,
+    config: &Config,
+    s: &mut Session<T>,
+    progress: &mut Progress,
+) -> Result<()> {
+    let path = dir.join(files::RESUME);
+    let text = fs::read_to_string(&path).map_err(io_err(
+        &path,
+        "cannot read the state to resume from (was the run started with this --out?)",
+    ))?;
+    let bad = |msg: String| TrainError::Checkpoint {
+        path: path.clone(),
+        msg,
+    };
+    let state: ResumeState =
+        serde_json::from_str(&text).map_err(|e| bad(format!("malformed resume state: {e}")))?;
+    check_same_run(dir, config)?;
+    if state.dtype != config.dtype {
+        return Err(bad(format!(
+            "the run trained in {}, the configuration says dtype = {:?}",
+            state.dtype.name(),
+            config.dtype.name()
+        )));
+    }
+    state.weights.apply(&mut s.model).map_err(bad)?;
+    s.optimizer
+        .load_state(&narrow::<T>(&state.optimizer))
+        .map_err(|e| bad(e.to_string()))?;
+    s.batcher = Batcher::from_state(state.batcher).map_err(|e| bad(e.to_string()))?;
+    s.rng = state.dropout_rng;
+    *progress = Progress {
+        epoch: state.epoch,
+        elapsed_before: state.elapsed_s,
+        finished: state.finished && (state.stopped_early || state.epoch >= config.training.epochs),
+        stopped_early: state.stopped_early,
+        best: state.best,
+        last: state.last,
+        saved_epoch: state.epoch,
+    };
+    // An epoch may have been logged just before an interruption that kept its state unsaved.
+    let metrics = dir.join(files::METRICS);
+    if let Ok(text) = fs::read_to_string(&metrics) {
+        let kept: String = text
+            .lines()
+            .take(state.epoch)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        if kept.len() != text.len() {
+            write_atomic(&metrics, kept.as_bytes()).map_err(io_err(&metrics, "cannot write"))?;
+        }
+    }
+    Ok(())
+}
+
+/// A resumed run must be the same run: only the number of epochs and the thread count may
+/// change.
+fn check_same_run(dir: &Path, config: &Config) -> Result<()> {
+    let path = dir.join(files::CONFIG);
+    let text = fs::read_to_string(&path).map_err(io_err(&path, "cannot read"))?;
+    let saved: toml::Value = toml::from_str(&text).map_err(|e| TrainError::Checkpoint {
+        path: path.clone(),
+        msg: e.message().to_string(),
+    })?;
+    let now: toml::Value =
+        toml::from_str(&config.to_toml()).map_err(|e| TrainError::Checkpoint {
+            path: path.clone(),
+            msg: e.message().to_string(),
+        })?;
+    if let Some(key) = first_difference(&saved, &now, "") {
+        return Err(TrainError::Checkpoint {
+            path,
+            msg: format!(
+                "--resume: the configuration differs from the run's at {key}; only training.epochs and threads may change"
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn first_difference(a: &toml::Value, b: &toml::Value, prefix: &str) -> Option<String> {
+    const FREE: [&str; 3] = [
+        "training.epochs",
+        "threads",
+        "training.checkpoint_interval_s",
+    ];
+    match (a, b) {
+        (toml::Value::Table(ta), toml::Value::Table(tb)) => {
+            let mut keys: Vec<&String> = ta.keys().chain(tb.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                if FREE.contains(&key.as_str()) {
+                    continue;
+                }
+                match (ta.get(k), tb.get(k)) {
+                    (Some(x), Some(y)) => {
+                        if let Some(d) = first_difference(x, y, &key) {
+                            return Some(d);
+                        }
+                    }
+                    _ => return Some(key),
+                }
+            }
+            None
+        }
+        _ => (a != b).then(|| prefix.to_string()),
+    }
+}
+
+fn append_line(path: &Path, line: &str) -> Result<()> {
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io_err(path, "cannot open"))?;
+    f.write_all(format!("{line}\n").as_bytes())
+        .map_err(io_err(path, "cannot write"))
+}
+
+fn diverged(
+    epoch: usize,
+    update: usize,
+    step: u64,
+    what: String,
+    dir: Option<&Path>,
+    saved_epoch: usize,
+) -> TrainError {
+    TrainError::Diverged {
+        epoch,
+        update,
+        step,
+        what,
+        last_good: dir.map(|d| (d.join(files::MODEL), saved_epoch)),
+    }
+}
+
+fn run_epochs<T: Element>(
+    s: &mut Session<T>,
+    config: &Config,
+    opts: &RunOptions,
+    progress: &mut Progress,
+    started: Instant,
+    observer: &mut dyn Observer,
+) -> Result<Summary> {
+    let dir = opts.out_dir.as_deref();
+    observer.on_start(&RunInfo {
+        epochs: s.epochs,
+        start_epoch: progress.epoch,
+        batches_per_epoch: s.batcher.batches_per_epoch(),
+        parameters: s.model.num_parameters(),
+        train_rows: s.train.n,
+        val_rows: s.val.as_ref().map(|v| v.n),
+        loss: s.loss,
+        task: s.meta.task,
+    });
+    let (d, k) = (s.train.d, s.model.output_size());
+    // Reused across updates so that steady training allocates no batch buffers.
+    let cap = s.batcher.effective_batch_size();
+    let mut xb: Vec<T> = Vec::with_capacity(cap * d);
+    let mut yb: Vec<T> = Vec::with_capacity(cap);
+    let mut cb: Vec<u32> = Vec::with_capacity(cap);
+    let mut lb: Vec<usize> = Vec::with_capacity(cap);
+    let takes_classes = s.loss.takes_classes();
+    let mut interrupted = false;
+    let mut best_unsaved = false;
+    let mut last_checkpoint = Instant::now();
+
+    while !progress.finished && progress.epoch < s.epochs {
+        let epoch = progress.epoch + 1;
+        let (mut loss_sum, mut rows, mut correct) = (0.0, 0usize, 0usize);
+        let (mut norm_sum, mut norm_last, mut lr) = (0.0, 0.0, s.optimizer.lr());
+        let mut update = 0usize;
+        while let Some(idx) = s.batcher.next_indices() {
+            update += 1;
+            let b = idx.len();
+            xb.clear();
+            yb.clear();
+            cb.clear();
+            lb.clear();
+            for &r in idx {
+                xb.extend_from_slice(&s.train.x[r * d..(r + 1) * d]);
+                if takes_classes {
+                    cb.push(s.train.classes[r]);
+                } else {
+                    yb.push(s.train.values[r]);
+                }
+                if let Some(labels) = &s.train.labels {
+                    lb.push(labels[r]);
+                }
+            }
+            let step = s.optimizer.step_count() + 1;
+            let at = |what: &str| format!("epoch {epoch}, update {update}: {what}");
+            let mut ctx = ForwardCtx::new(&mut s.rng);
+            // The graph (x, out, loss) is dropped at the end of this block, before the update,
+            // so the parameters' buffers are no longer shared and change in place.
+            let (loss_value, grads) = {
+                let x = Tensor::from_slice(&xb, &[b, d]).context(|| at("batch"))?;
+                let out = s
+                    .model
+                    .forward_with(s.model.parameters(), &x, Mode::Train, &mut ctx)
+                    .context(|| at("forward pass"))?;
+                let loss = batch_loss(s.loss, &out, &yb, &cb).context(|| at("loss"))?;
+                let value = loss.item().context(|| at("loss"))?.to_f64();
+                if !value.is_finite() {
+                    return Err(diverged(
+                        epoch,
+                        update,
+                        step,
+                        format!("the loss became {value}"),
+                        dir,
+                        progress.saved_epoch,
+                    ));
+                }
+                if !lb.is_empty() {
+                    correct += count_correct(out.data(), k, &lb);
+                }
+                let grads =
+                    grad(&loss, s.model.parameters(), false).context(|| at("backward pass"))?;
+                (value, grads)
+            };
+            let norm = grads
+                .iter()
+                .flat_map(|g| g.data())
+                .map(|&v| {
+                    let v = v.to_f64();
+                    v * v
+                })
+                .sum::<f64>()
+                .sqrt();
+            if !norm.is_finite() {
+                return Err(diverged(
+                    epoch,
+                    update,
+                    step,
+                    format!("the gradient norm became {norm}"),
+                    dir,
+                    progress.saved_epoch,
+                ));
+            }
+            {
+                let grad_slices: Vec<&[T]> = grads.iter().map(|g| g.data()).collect();
+                let mut params: Vec<&mut [T]> = s
+                    .model
+                    .parameters_mut()
+                    .iter_mut()
+                    .map(|p| p.data_mut())
+                    .collect();
+                let report = s
+                    .optimizer
+                    .step(&mut params, &grad_slices)
+                    .context(|| at("optimizer step"))?;
+                lr = report.lr;
+            }
+            s.model
+                .update_running_stats(&mut ctx)
+                .context(|| at("batch-norm statistics"))?;
+            loss_sum += loss_value * b as f64;
+            rows += b;
+            norm_sum += norm;
+            norm_last = norm;
+            observer.on_update(epoch, update, loss_value);
+        }
+
+        if let Some((name, _)) = s
+            .model
+            .parameter_names()
+            .into_iter()
+            .zip(s.model.parameters())
+            .find(|(_, p)| p.data().iter().any(|v| !v.is_finite()))
+        {
+            return Err(diverged(
+                epoch,
+                update,
+                s.optimizer.step_count(),
+                format!("parameter {name} is no longer finite"),
+                dir,
+                progress.saved_epoch,
+            ));
+        }
+        let (val_loss, val_accuracy) = match &s.val {
+            Some(v) => {
+                let (l, a) = evaluate(&s.model, s.loss, v)
+                    .context(|| format!("epoch {epoch}: validation"))?;
+                (Some(l), a)
+            }
+            None => (None, None),
+        };
+        let train_loss = loss_sum / rows.max(1) as f64;
+        let train_accuracy = s
+            .train
+            .labels
+            .as_ref()
+            .map(|_| correct as f64 / rows.max(1) as f64);
+        let metrics = EpochMetrics {
+            epoch,
+            step: s.optimizer.step_count(),
+            train_loss,
+            val_loss,
+            train_accuracy,
+            val_accuracy,
+            grad_norm: norm_sum / update.max(1) as f64,
+            grad_norm_last: norm_last,
+            lr,
+            elapsed_s: progress.elapsed_before + started.elapsed().as_secs_f64(),
+        };
+        // Metric-driven schedules: plateau watches the validation loss; the metric switch
+        // watches the training error rate in classification (the ResNet warm-up's trigger) and
+        // the validation loss in regression. Without validation, the training loss stands in.
+        let watched = match (s.plateau_like, train_accuracy) {
+            (ScheduleKind::Pure, _) => None,
+            (ScheduleKind::MetricSwitch, Some(acc)) => Some(1.0 - acc),
+            _ => Some(val_loss.unwrap_or(train_loss)),
+        };
+        if let Some(m) = watched {
+            s.optimizer.observe(m);
+        }
+
+        if let Some(dir) = dir {
+            let line = serde_json::to_string(&metrics).expect("metrics serialize");
+            append_line(&dir.join(files::METRICS), &line)?;
+        }
+        if let Some(v) = val_loss {
+            if progress.best.val_loss.is_none_or_greater(v) {
+                progress.best.val_loss = Some(v);
+                progress.best.epoch = Some(epoch);
+                progress.best.epochs_without_improvement = 0;
+                progress.best.metrics = Some(metrics.clone());
+                progress.best.weights = Some(Weights::of(&s.model));
+                best_unsaved = true;
+            } else {
+                progress.best.epochs_without_improvement += 1;
+            }
+        }
+        progress.epoch = epoch;
+        progress.last = Some(metrics.clone());
+        observer.on_epoch(&metrics);
+        if let Some(p) = s.patience {
+            if progress.best.epochs_without_improvement >= p {
+                progress.stopped_early = true;
+            }
+        }
+        progress.finished = progress.stopped_early || epoch >= s.epochs;
+        let stop_here = !progress.finished && opts.stop_after_epoch == Some(epoch);
+
+        // Checkpoints are synced to disk, which costs more than a whole epoch of a small
+        // model: they are written at most every `checkpoint_interval_s`, and always at the end.
+        // A run killed in between resumes from the last one and replays the rest exactly.
+        let due = progress.finished
+            || stop_here
+            || last_checkpoint.elapsed().as_secs_f64() >= config.training.checkpoint_interval_s;
+        if let (Some(dir), true) = (dir, due) {
+            if best_unsaved {
+                if let Some(w) = &progress.best.weights {
+                    let mut best = s.model.clone();
+                    w.apply(&mut best).map_err(TrainError::Mismatch)?;
+                    s.meta.epoch = progress.best.epoch.unwrap_or(epoch);
+                    best.save(dir.join(files::BEST), &s.meta.to_metadata())?;
+                }
+                best_unsaved = false;
+            }
+            s.save_model(&dir.join(files::MODEL), epoch)?;
+            let state = ResumeState {
+                version: crate::VERSION.into(),
+                dtype: config.dtype,
+                epoch,
+                step: s.optimizer.step_count(),
+                elapsed_s: metrics.elapsed_s,
+                finished: progress.finished,
+                stopped_early: progress.stopped_early,
+                weights: Weights::of(&s.model),
+                optimizer: widen(s.optimizer.state()),
+                batcher: s.batcher.state(),
+                dropout_rng: s.rng.clone(),
+                best: progress.best.clone(),
+                last: progress.last.clone(),
+            };
+            let path = dir.join(files::RESUME);
+            let json = serde_json::to_vec(&state).map_err(|e| TrainError::Checkpoint {
+                path: path.clone(),
+                msg: format!("cannot encode the resume state: {e}"),
+            })?;
+            write_atomic(&path, &json).map_err(io_err(&path, "cannot write"))?;
+            progress.saved_epoch = epoch;
+            last_checkpoint = Instant::now();
+        }
+        if stop_here {
+            interrupted = true;
+            break;
+        }
+    }
+
+    // With early stopping the run ends on the best weights, whether or not it stopped early.
+    let mut reported = progress.last.clone();
+    if progress.finished && !interrupted && s.patience.is_some() {
+        if let (Some(w), Some(m)) = (&progress.best.weights, &progress.best.metrics) {
+            w.apply(&mut s.model)
+                .map_err(|e| TrainError::Mismatch(format!("restoring the best weights: {e}")))?;
+            reported = Some(m.clone());
+            if let Some(dir) = dir {
+                s.save_model(&dir.join(files::MODEL), m.epoch)?;
+            }
+        }
+    }
+    let reported = reported
+        .ok_or_else(|| TrainError::Mismatch("the run has no completed epoch to report".into()))?;
+    let (test_loss, test_accuracy) = match (&s.test, interrupted) {
+        (Some(t), false) => {
+            let (l, a) = evaluate(&s.model, s.loss, t).context(|| "test set".into())?;
+            (Some(l), a)
+        }
+        _ => (None, None),
+    };
+    Ok(Summary {
+        train_loss: reported.train_loss,
+        val_loss: reported.val_loss,
+        train_accuracy: reported.train_accuracy,
+        val_accuracy: reported.val_accuracy,
+        test_loss,
+        test_accuracy,
+        baseline_val_loss: s.baseline.0,
+        baseline_val_accuracy: s.baseline.1,
+        steps: s.optimizer.step_count(),
+        epochs: progress.epoch,
+        seconds: progress.elapsed_before + started.elapsed().as_secs_f64(),
+        run_dir: dir.map(Path::to_path_buf),
+        stopped_early: progress.stopped_early,
+        best_epoch: progress.best.epoch,
+        interrupted,
+        loss: s.loss.name(),
+        parameters: s.model.num_parameters(),
+    })
+}
+
+trait Improves {
+    fn is_none_or_greater(&self, v: f64) -> bool;
+}
+
+impl Improves for Option<f64> {
+    fn is_none_or_greater(&self, v: f64) -> bool {
+        match self {
+            None => v.is_finite(),
+            Some(best) => v < *best,
+        }
+    }
+}
