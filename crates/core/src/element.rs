@@ -5,7 +5,6 @@ use crate::storage::Pool;
 use faer::{Accum, MatMut, MatRef, Par};
 use std::cell::RefCell;
 use std::fmt::{Debug, Display};
-use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Which element type a tensor holds.
@@ -71,16 +70,50 @@ pub fn num_threads() -> usize {
     }
 }
 
-/// Parallelism for one product: two threads cost more than they give on small or skinny
-/// products (measured: 64×256×10 runs ~8× slower on two threads than on one), so only
-/// products with enough work per thread in both output dimensions go parallel.
-fn par_for(m: usize, k: usize, n: usize) -> Par {
+/// How many independent pieces one product is cut into. faer's own parallel kernel scales
+/// poorly on the medium and skinny products of training (64×256×256: 55 GFLOP/s on two
+/// threads against 96 on one), so large-enough products are instead split along their
+/// longer output dimension into pieces computed sequentially side by side, which keeps each
+/// piece an efficient single-threaded product.
+fn pieces_for(m: usize, k: usize, n: usize) -> usize {
     let threads = num_threads();
-    let work = m * k * n;
-    if threads <= 1 || work < (1 << 22) || m.min(n) < 64 {
-        return Par::Seq;
+    if threads <= 1 || m * k * n < (1 << 20) {
+        return 1;
     }
-    Par::Rayon(NonZeroUsize::new(threads).unwrap_or(NonZeroUsize::MIN))
+    // Each piece keeps at least 32 rows or columns of the output.
+    threads.min(m.max(n) / 32).max(1)
+}
+
+/// `c = a · b` with the output cut into `pieces` along its longer side, run in parallel.
+fn split_matmul<T: faer::traits::ComplexField>(
+    c: MatMut<'_, T>,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    pieces: usize,
+    one: &T,
+) {
+    if pieces <= 1 {
+        faer::linalg::matmul::matmul(c, Accum::Replace, a, b, one.clone(), Par::Seq);
+        return;
+    }
+    let first = pieces / 2;
+    if c.nrows() >= c.ncols() {
+        let r = c.nrows() * first / pieces;
+        let (c0, c1) = c.split_at_row_mut(r);
+        let (a0, a1) = a.split_at_row(r);
+        rayon::join(
+            || split_matmul(c0, a0, b, first, one),
+            || split_matmul(c1, a1, b, pieces - first, one),
+        );
+    } else {
+        let q = c.ncols() * first / pieces;
+        let (c0, c1) = c.split_at_col_mut(q);
+        let (b0, b1) = b.split_at_col(q);
+        rayon::join(
+            || split_matmul(c0, a, b0, first, one),
+            || split_matmul(c1, a, b1, pieces - first, one),
+        );
+    }
 }
 
 macro_rules! impl_element {
@@ -132,7 +165,7 @@ macro_rules! impl_element {
                     MatRef::from_row_major_slice(b, k, n)
                 };
                 let c = MatMut::from_row_major_slice_mut(c, m, n);
-                faer::linalg::matmul::matmul(c, Accum::Replace, a, b, 1.0, par_for(m, k, n));
+                split_matmul(c, a, b, pieces_for(m, k, n), &1.0);
             }
         }
     };
