@@ -489,15 +489,16 @@ impl<T: Scalar> GradientTransform<T> for ScaleByAdam<T> {
             cast(self.beta2),
             cast(1.0 - self.beta2),
         );
-        let (bc1, bc2_sqrt): (T, T) = (cast(bc1), cast(bc2.sqrt()));
+        // One division per element: m̂/(sqrt(v̂)+ε) = (m/bc1) / (sqrt(v)·(1/sqrt(bc2)) + ε).
+        let (inv_bc1, inv_bc2_sqrt): (T, T) = (cast(1.0 / bc1), cast(1.0 / bc2.sqrt()));
+        let eps = self.eps;
         for ((u, m), v) in updates
             .iter_mut()
             .zip(self.mu.iter_mut())
             .zip(self.nu.iter_mut())
         {
             update_moments(*u, m, v, w1, b2, w2);
-            let denom = v.sqrt() / bc2_sqrt + self.eps;
-            *u = *m / denom / bc1;
+            *u = (*m * inv_bc1) / (v.sqrt() * inv_bc2_sqrt + eps);
         }
     }
     fn buffers(&self) -> Vec<(&'static str, &[T])> {
