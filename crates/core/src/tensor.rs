@@ -322,3 +322,28 @@ impl<T: Element> fmt::Display for Tensor<T> {
         rec(f, self.data(), self.dims())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_nests_like_numpy_and_elides_long_axes() {
+        let t = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
+        assert_eq!(
+            t.to_string(),
+            "[[1.000000, 2.000000, 3.000000], [4.000000, 5.000000, 6.000000]]"
+        );
+        assert_eq!(Tensor::scalar(0.5f32).to_string(), "0.500000");
+        let long = Tensor::<f32>::from_vec((0..10).map(|i| i as f32).collect(), &[10]).unwrap();
+        assert_eq!(
+            long.to_string(),
+            "[0.000000, 1.000000, 2.000000, ..., 7.000000, 8.000000, 9.000000]"
+        );
+        let p = Tensor::<f32>::zeros(&[2]).unwrap().into_param();
+        assert_eq!(
+            format!("{p:?}"),
+            "Tensor<F32>[2] requires_grad [0.000000, 0.000000]"
+        );
+    }
+}
