@@ -116,7 +116,10 @@ fn line(r: &CriticalRow) -> String {
         if r.converged {
             String::new()
         } else {
-            format!(" (search: {})", r.stop_reason)
+            format!(
+                " (search stopped: {})",
+                r.stop_reason.split(':').next().unwrap_or_default()
+            )
         }
     )
 }
