@@ -1,8 +1,13 @@
 //! The subcommands, one file each.
 
+mod batch_size;
+mod critical;
 mod cv;
+mod diagnose;
 mod eval;
+mod guide;
 mod predict;
+pub(crate) mod stuck;
 mod train;
 
 use std::process::ExitCode;
@@ -23,6 +28,10 @@ pub enum Command {
     Predict(predict::Args),
     Eval(eval::Args),
     Cv(cv::Args),
+    Diagnose(diagnose::Args),
+    Critical(critical::Args),
+    Guide(guide::Args),
+    BatchSize(batch_size::Args),
 }
 
 pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
@@ -31,5 +40,18 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Predict(a) => predict::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Cv(a) => cv::run(a),
+        Command::Diagnose(a) => diagnose::run(a),
+        Command::Critical(a) => critical::run(a),
+        Command::Guide(a) => guide::run(a),
+        Command::BatchSize(a) => batch_size::run(a),
     }
+}
+
+/// `runs/<config file stem>-<what>`: where an experiment over a configuration writes by default.
+fn default_out(config: &std::path::Path, what: &str) -> std::path::PathBuf {
+    let stem = config
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
+    std::path::PathBuf::from("runs").join(format!("{stem}-{what}"))
 }

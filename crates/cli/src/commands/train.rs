@@ -57,12 +57,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut progress = Progress::new(args.quiet);
     let summary = train(&config, &data, &opts, &mut progress)?;
+    let stuck = match (&summary.run_dir, summary.interrupted) {
+        (Some(dir), false) => trainscope_inspect::run_stuck(dir)?,
+        _ => None,
+    };
     if args.json {
-        output::json(&summary)?;
+        output::json(&WithStuck {
+            summary: &summary,
+            stuck: stuck.as_ref(),
+        })?;
     } else {
-        output::stdout(&report(&summary, &args))?;
+        let mut r = report(&summary, &args);
+        r += &stuck.as_ref().map(super::stuck::block).unwrap_or_default();
+        output::stdout(&r)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `train --json`: the summary and the plateaus of the run's training loss.
+#[derive(serde::Serialize)]
+struct WithStuck<'a> {
+    #[serde(flatten)]
+    summary: &'a Summary,
+    stuck: Option<&'a trainscope_diag::StuckReport>,
 }
 
 fn report(s: &Summary, args: &Args) -> String {

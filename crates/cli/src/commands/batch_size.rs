@@ -1,0 +1,103 @@
+//! `trainscope batch-size CONFIG.toml --sizes 1,8,32,128,full`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use trainscope_inspect::{batch_size_comparison, BatchChoice, BatchOptions, BatchRow};
+use trainscope_train::Config;
+
+use crate::output::{self, num};
+
+/// The lectures' small-versus-large batch comparison on your data: time per update, time per
+/// epoch, final training and validation loss, with the same epochs (default) or the same
+/// wall-clock budget; `batch_size.json` and a bar plot (`batch_size.svg` / `.png`).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The configuration file.
+    config: PathBuf,
+    /// Batch sizes: rows per update, or `full`.
+    #[arg(long, value_name = "B,…", default_value = "1,8,32,128,full")]
+    sizes: String,
+    /// Give each size the same wall-clock budget instead of the same epochs.
+    #[arg(long, value_name = "S")]
+    budget_seconds: Option<f64>,
+    /// Override a configuration key (see `trainscope train --help`).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Where the runs and the results go [default: runs/<config file stem>-batch-size].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Threads [default: the configuration's `threads`].
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// No per-size lines on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let sizes = BatchChoice::parse_list(&args.sizes)?;
+    let config = Config::load(&args.config, &args.set)?;
+    output::set_threads(args.threads.unwrap_or(config.threads));
+    let opts = BatchOptions {
+        sizes,
+        budget_seconds: args.budget_seconds,
+        out_dir: args
+            .out
+            .clone()
+            .unwrap_or_else(|| super::default_out(&args.config, "batch-size")),
+    };
+    let quiet = args.quiet || args.json;
+    let mut on_row = |r: &BatchRow| {
+        if !quiet {
+            eprintln!("{}", line(r));
+        }
+    };
+    let c = batch_size_comparison(&config, &opts, &mut on_row)?;
+    if args.json {
+        output::json(&c)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut r = format!(
+        "{} training rows, {}, {} loss\n{:>6} {:>7} {:>8} {:>14} {:>14} {:>11} {:>11}\n",
+        c.train_rows,
+        c.mode,
+        c.loss_name,
+        "batch",
+        "epochs",
+        "updates",
+        "ms / update",
+        "s / epoch",
+        "train",
+        "validation"
+    );
+    for row in &c.rows {
+        r += &line(row);
+        r.push('\n');
+    }
+    r += "what the lectures say to look for:\n";
+    for l in &c.lecture {
+        r += &format!("  - {l}\n");
+    }
+    for p in &c.plots {
+        r += &format!("plot: {}\n", p.display());
+    }
+    output::stdout(&r)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn line(r: &BatchRow) -> String {
+    format!(
+        "{:>6} {:>7} {:>8} {:>14.4} {:>14.4} {:>11} {:>11}",
+        r.batch_size,
+        r.epochs,
+        r.updates,
+        1e3 * r.time_per_update,
+        r.time_per_epoch,
+        num(r.train_loss),
+        r.val_loss.map_or("–".into(), num)
+    )
+}

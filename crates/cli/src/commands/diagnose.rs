@@ -1,0 +1,215 @@
+//! `trainscope diagnose RUN_DIR_OR_CHECKPOINT`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use trainscope_diag::{AnalysisMode, AnalysisOptions, Thresholds};
+use trainscope_inspect::{diagnose, DiagnoseOptions, Diagnosis};
+
+use crate::commands::stuck;
+use crate::output::{self, num};
+
+/// Why training behaves as it does at a checkpoint: the full-training-set loss and gradient,
+/// the true Hessian's spectrum, the course's verdict (local minimum, saddle point, or not a
+/// critical point), the escape from a saddle, and, for a run directory, plateaus of its run.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A run directory (its best.safetensors if present, else model.safetensors) or a checkpoint.
+    target: PathBuf,
+    /// The rows to evaluate the loss on [default: the run's training rows, from its config.toml].
+    #[arg(long, value_name = "FILE")]
+    data: Option<PathBuf>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    /// dense: every eigenvalue of the exact Hessian; iterative: Lanczos extremes, Hutchinson
+    /// trace and the spectral density; auto: dense up to --dense-limit parameters.
+    #[arg(long, value_enum, default_value = "auto")]
+    mode: Mode,
+    /// Extreme eigenvalues to report at each end.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    k: usize,
+    /// Most parameters for the dense Hessian.
+    #[arg(long, value_name = "N", default_value_t = 4000)]
+    dense_limit: usize,
+    /// Gradient norm at or above which the point is not critical.
+    #[arg(long, value_name = "X", default_value_t = 1e-3)]
+    grad_tol: f64,
+    /// An eigenvalue is zero when |λ| ≤ X · max|λ|.
+    #[arg(long, value_name = "X", default_value_t = 1e-6)]
+    zero_tol: f64,
+    /// Minimum ratio above which a critical point is local-minimum-like.
+    #[arg(long, value_name = "X", default_value_t = 0.5)]
+    min_ratio: f64,
+    /// At a saddle, save the escaped parameters as a checkpoint here.
+    #[arg(long, value_name = "FILE")]
+    escape_out: Option<PathBuf>,
+    /// Draw the spectrum (SVG or PNG by extension).
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+    /// Threads [default: all cores].
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    threads: usize,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Mode {
+    Auto,
+    Dense,
+    Iterative,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    output::set_threads(args.threads);
+    if args.k == 0 {
+        anyhow::bail!("--k: need at least 1 eigenvalue at each end");
+    }
+    let mut analysis = AnalysisOptions {
+        mode: match args.mode {
+            Mode::Auto => AnalysisMode::Auto,
+            Mode::Dense => AnalysisMode::Dense,
+            Mode::Iterative => AnalysisMode::Iterative,
+        },
+        dense_max_params: args.dense_limit,
+        thresholds: Thresholds {
+            grad_tol: args.grad_tol,
+            min_ratio: args.min_ratio,
+            zero_tol: args.zero_tol,
+        },
+        ..Default::default()
+    };
+    analysis.lanczos.k_largest = args.k;
+    analysis.lanczos.k_smallest = args.k;
+    let opts = DiagnoseOptions {
+        data: args.data.clone(),
+        analysis,
+        escape_out: args.escape_out.clone(),
+        plot: args.plot.clone(),
+    };
+    let d = diagnose(&args.target, &opts).map_err(|e| match e {
+        trainscope_inspect::Error::Diag(trainscope_diag::Error::TooLarge { .. }) => {
+            anyhow::anyhow!(
+                "{e}: try --mode iterative (or raise --dense-limit {})",
+                args.dense_limit
+            )
+        }
+        e => e.into(),
+    })?;
+    if args.json {
+        output::json(&d)?;
+    } else {
+        output::stdout(&report(&d))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(d: &Diagnosis) -> String {
+    let h = &d.hessian;
+    let t = &h.thresholds;
+    let mut r = format!(
+        "checkpoint  {}\ndata        {} ({} rows)\nmodel       {} parameters, {}\n",
+        d.checkpoint.display(),
+        d.data.source,
+        d.data.rows,
+        h.num_params,
+        h.eval_mode_note
+    );
+    r += &format!(
+        "loss        {} {}\ngrad norm   {} (global)",
+        d.loss_name,
+        num(h.loss),
+        num(h.grad_norm)
+    );
+    for p in &h.grad_norm_per_layer {
+        r += &format!("; {} {}", p.name, num(p.norm));
+    }
+    r += "\n";
+    r += &format!("hessian     {} ({})\n", h.mode, h.hessian_note);
+    if let Some(ev) = &h.eigenvalues {
+        let k = ev.len().min(5);
+        r += &format!(
+            "eigenvalues smallest {}  largest {}\n",
+            list(&ev[..k]),
+            list(&ev[ev.len() - k..])
+        );
+    } else {
+        let v = |xs: &[trainscope_diag::RitzValue]| xs.iter().map(|x| x.value).collect::<Vec<_>>();
+        r += &format!(
+            "eigenvalues smallest {}  largest {} (Lanczos, {} steps)\n",
+            list(&v(&h.smallest)),
+            list(&v(&h.largest)),
+            h.lanczos_steps
+        );
+    }
+    if let Some(tr) = &h.trace {
+        r += &format!("trace       {} ({}", num(tr.value), tr.method);
+        if tr.probes > 0 {
+            r += &format!(", ± {}", num(tr.std_error));
+        }
+        r += ")\n";
+    }
+    if let (Some(p), Some(n), Some(z)) = (h.positive, h.negative, h.zero) {
+        r += &format!(
+            "counts      {p} positive, {n} negative, {z} zero (|λ| ≤ {:e}·max|λ|){}\n",
+            h.zero_tolerance,
+            if h.counts_estimated {
+                ", estimated from the density"
+            } else {
+                ""
+            }
+        );
+    }
+    if let Some(m) = h.min_ratio {
+        r += &format!("min ratio   {m:.4}");
+        if let Some([lo, hi]) = h.min_ratio_range {
+            r += &format!(" (between {lo:.4} and {hi:.4})");
+        }
+        r += "\n";
+    }
+    r += &format!(
+        "verdict     {} (rule: ‖g‖ < {:e} is critical; then min ratio > {} → local-minimum-like, \
+         ≤ {} → saddle point)\n",
+        h.verdict.describe(),
+        t.grad_tol,
+        t.min_ratio,
+        t.min_ratio
+    );
+    if let Some(e) = &d.escape {
+        if e.lowered {
+            r += &format!(
+                "escape      along the eigenvector of λ = {:.4e}: step α = {:+.3e} lowers the \
+                 loss by {} (actual change {:.4e}, Taylor prediction α·gᵀu + ½α²λ = {:.4e})\n",
+                e.eigenvalue,
+                e.alpha,
+                num(e.loss_drop),
+                e.actual_change,
+                e.predicted_change
+            );
+        } else {
+            r += "escape      no step along the most negative eigenvector lowered the loss\n";
+        }
+    }
+    if let Some(p) = &d.escape_checkpoint {
+        r += &format!("saved       {} (the escaped parameters)\n", p.display());
+    }
+    if let Some(n) = &d.escape_note {
+        r += &format!("escape      {n}\n");
+    }
+    if let Some(p) = &d.plot {
+        r += &format!("plot        {}\n", p.display());
+    }
+    if let Some(s) = &d.stuck {
+        let b = stuck::block(s);
+        r += if b.is_empty() {
+            "stuck detection: no plateau in the run's training loss\n"
+        } else {
+            &b
+        };
+    }
+    r
+}
+
+fn list(xs: &[f64]) -> String {
+    let v: Vec<String> = xs.iter().map(|x| format!("{x:.4e}")).collect();
+    format!("[{}]", v.join(", "))
+}

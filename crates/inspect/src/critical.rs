@@ -1,0 +1,172 @@
+//! The course's critical-point experiment: train, descend `‖∇L‖²` to a critical point,
+//! classify it by the Hessian, and plot loss against minimum ratio.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use trainscope_diag::{
+    analyse, find_critical_point, AnalysisOptions, CriticalOptions, EvalOptions, Thresholds,
+    Verdict,
+};
+use trainscope_train::{files, load_run_data, train, Config, RunOptions, Silent};
+use trainscope_viz::plot::min_ratio_scatter_plot;
+use trainscope_viz::write_json;
+
+use crate::error::{invalid, Result};
+use crate::subject::{loss_function, Subject};
+
+/// Options of [`critical_experiment`].
+#[derive(Debug, Clone)]
+pub struct ExperimentOptions {
+    /// The seeds to train with (one critical point each).
+    pub seeds: Vec<u64>,
+    /// Where the runs, `critical.json`, `critical.svg` and `critical.png` go.
+    pub out_dir: PathBuf,
+    /// The search for a critical point.
+    pub critical: CriticalOptions,
+    /// The Hessian analysis at the point found.
+    pub analysis: AnalysisOptions,
+}
+
+/// One seed's critical point.
+#[derive(Debug, Clone, Serialize)]
+pub struct CriticalRow {
+    /// The seed.
+    pub seed: u64,
+    /// Full-training-set loss at the end of training.
+    pub trained_loss: f64,
+    /// `‖∇L‖` at the end of training.
+    pub trained_grad_norm: f64,
+    /// Loss at the point the search reached.
+    pub loss: f64,
+    /// `‖∇L‖` there.
+    pub grad_norm: f64,
+    /// Whether `‖∇L‖` fell below the search's target.
+    pub converged: bool,
+    /// Search steps taken.
+    pub steps: usize,
+    /// Why the search stopped.
+    pub stop_reason: String,
+    /// Positive eigenvalues.
+    pub positive: Option<usize>,
+    /// Negative eigenvalues.
+    pub negative: Option<usize>,
+    /// Zero eigenvalues (within the tolerance).
+    pub zero: Option<usize>,
+    /// positive / all.
+    pub min_ratio: Option<f64>,
+    /// The course's verdict.
+    pub verdict: Verdict,
+    /// The run directory of this seed.
+    pub run_dir: PathBuf,
+}
+
+/// The experiment's result (`critical.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CriticalExperiment {
+    /// One row per seed.
+    pub rows: Vec<CriticalRow>,
+    /// Parameters of the model.
+    pub parameters: usize,
+    /// Training rows the loss is over.
+    pub rows_in_loss: usize,
+    /// The verdict's thresholds and zero tolerance.
+    pub thresholds: Thresholds,
+    /// The search's stopping threshold on `‖∇L‖`.
+    pub target_grad_norm: f64,
+    /// What the Hessian is of.
+    pub eval_mode_note: String,
+    /// The plots written.
+    pub plots: Vec<PathBuf>,
+}
+
+/// For each seed: trains `config` with that seed (run directory `out_dir/seed-<s>`), then
+/// minimizes `½‖∇L‖²` over the full training set from the trained weights until
+/// `‖∇L‖ < critical.target_grad_norm` (or the step budget ends), and analyses the Hessian
+/// there. Writes `critical.json` and the scatter of loss against minimum ratio
+/// (`critical.svg`, `critical.png`). `on_row` sees each seed as it finishes.
+pub fn critical_experiment(
+    config: &Config,
+    opts: &ExperimentOptions,
+    on_row: &mut dyn FnMut(&CriticalRow),
+) -> Result<CriticalExperiment> {
+    if opts.seeds.is_empty() {
+        return Err(invalid("--seeds: need at least one seed"));
+    }
+    std::fs::create_dir_all(&opts.out_dir)
+        .map_err(|e| invalid(format!("cannot create {}: {e}", opts.out_dir.display())))?;
+    let mut rows = Vec::new();
+    let (mut parameters, mut rows_in_loss, mut note) = (0, 0, String::new());
+    for &seed in &opts.seeds {
+        let mut cfg = config.clone();
+        cfg.seed = seed;
+        let data = load_run_data(&cfg)?;
+        let run_dir = opts.out_dir.join(format!("seed-{seed}"));
+        let run = RunOptions {
+            out_dir: Some(run_dir.clone()),
+            ..Default::default()
+        };
+        train(&cfg, &data, &run, &mut Silent)?;
+        let subject = Subject::load(&run_dir.join(files::MODEL))?;
+        let f = loss_function(
+            &subject.meta,
+            subject.model,
+            &data.train,
+            EvalOptions::default(),
+        )?;
+        let theta = f.initial_parameters();
+        let start = f.gradient_report(&theta)?;
+        let cp = find_critical_point(&f, &theta, &opts.critical)?;
+        let h = analyse(&f, &cp.parameters, &opts.analysis)?;
+        parameters = f.num_params();
+        rows_in_loss = f.num_examples();
+        note = h.eval_mode_note.clone();
+        let row = CriticalRow {
+            seed,
+            trained_loss: start.loss,
+            trained_grad_norm: start.grad_norm,
+            loss: h.loss,
+            grad_norm: h.grad_norm,
+            converged: cp.converged,
+            steps: cp.steps,
+            stop_reason: cp.stop_reason.clone(),
+            positive: h.positive,
+            negative: h.negative,
+            zero: h.zero,
+            min_ratio: h.min_ratio,
+            verdict: h.verdict,
+            run_dir,
+        };
+        on_row(&row);
+        rows.push(row);
+    }
+    let points: Vec<[f64; 2]> = rows
+        .iter()
+        .filter_map(|r| r.min_ratio.map(|m| [m, r.loss]))
+        .collect();
+    let mut plots = Vec::new();
+    for ext in ["svg", "png"] {
+        let p = opts.out_dir.join(format!("critical.{ext}"));
+        min_ratio_scatter_plot(&points, log_scale(&points), &p)?;
+        plots.push(p);
+    }
+    let exp = CriticalExperiment {
+        rows,
+        parameters,
+        rows_in_loss,
+        thresholds: opts.analysis.thresholds.clone(),
+        target_grad_norm: opts.critical.target_grad_norm,
+        eval_mode_note: note,
+        plots,
+    };
+    write_json(&exp, opts.out_dir.join("critical.json"))?;
+    Ok(exp)
+}
+
+/// Losses spanning more than a decade read better on a log axis.
+fn log_scale(points: &[[f64; 2]]) -> bool {
+    let (lo, hi) = points.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), p| {
+        (lo.min(p[1]), hi.max(p[1]))
+    });
+    lo > 0.0 && hi / lo > 10.0
+}

@@ -1,0 +1,167 @@
+//! One checkpoint, diagnosed: loss, gradient, Hessian verdict, escape from a saddle, and the
+//! run's plateaus.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use trainscope_diag::{
+    analyse, detect_stuck, escape_from, read_metrics, AnalysisOptions, EscapeOptions, EscapeReport,
+    EvalOptions, HessianReport, StuckOptions, StuckReport, Verdict,
+};
+use trainscope_train::files;
+use trainscope_viz::plot::{line_plot, spectrum_histogram_plot, LineOptions, Series};
+
+use crate::error::Result;
+use crate::subject::{loss_function, resolve_checkpoint, save_parameters, Subject, SubjectData};
+
+/// Options of [`diagnose`].
+#[derive(Debug, Clone, Default)]
+pub struct DiagnoseOptions {
+    /// Rows to evaluate the loss on instead of the run's training rows.
+    pub data: Option<PathBuf>,
+    /// Mode, limits, thresholds and Lanczos settings.
+    pub analysis: AnalysisOptions,
+    /// Where to save the escaped parameters as a checkpoint (at a saddle).
+    pub escape_out: Option<PathBuf>,
+    /// Where to draw the spectrum (SVG or PNG by extension).
+    pub plot: Option<PathBuf>,
+}
+
+/// What [`diagnose`] found. The JSON object holds every field of the Hessian report at its
+/// top level (`loss`, `grad_norm`, `eigenvalues`, `positive`, `negative`, `zero`,
+/// `min_ratio`, `verdict`, …) next to the fields below.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    /// The checkpoint analysed.
+    pub checkpoint: PathBuf,
+    /// The rows the loss is over.
+    pub data: SubjectData,
+    /// The loss's name.
+    pub loss_name: &'static str,
+    /// The Hessian analysis.
+    #[serde(flatten)]
+    pub hessian: HessianReport,
+    /// At a saddle (or maximum): the step along the most negative eigenvector.
+    pub escape: Option<EscapeReport>,
+    /// Where the escaped parameters were saved.
+    pub escape_checkpoint: Option<PathBuf>,
+    /// Why there is no escape, when one was asked for but the point is not a saddle.
+    pub escape_note: Option<String>,
+    /// Plateaus of the run's `metrics.jsonl` (run directories only).
+    pub stuck: Option<StuckReport>,
+    /// The spectrum plot written.
+    pub plot: Option<PathBuf>,
+}
+
+/// The plateaus of a run directory's `metrics.jsonl` by [`detect_stuck`] with its default
+/// rule; `None` when the directory has no metrics.
+pub fn run_stuck(run_dir: &Path) -> Result<Option<StuckReport>> {
+    let path = run_dir.join(files::METRICS);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let records = read_metrics(&path)?;
+    Ok(Some(detect_stuck(&records, &StuckOptions::default())?))
+}
+
+/// Diagnoses the checkpoint `target` names (a run directory or a checkpoint file) on its
+/// training rows (or `opts.data`): the full-data loss in f64 in eval mode, its gradient, the
+/// Hessian's spectrum and the course's verdict; at a saddle the escape along the most
+/// negative eigenvector; for a run directory the stuck analysis of its metrics.
+pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
+    let resolved = resolve_checkpoint(target)?;
+    let subject = Subject::load(&resolved.checkpoint)?;
+    let (rows, source) = subject.data(opts.data.as_deref(), resolved.config.as_deref())?;
+    let meta = subject.meta.clone();
+    let f = loss_function(&meta, subject.model, &rows, EvalOptions::default())?;
+    let theta = f.initial_parameters();
+    let hessian = analyse(&f, &theta, &opts.analysis)?;
+    let saddle_like = matches!(
+        hessian.verdict,
+        Verdict::SaddlePoint | Verdict::LocalMaximum
+    );
+    let escape = if saddle_like && hessian.most_negative().is_some() {
+        Some(escape_from(
+            &f,
+            &theta,
+            &hessian,
+            &EscapeOptions::default(),
+        )?)
+    } else {
+        None
+    };
+    let mut escape_checkpoint = None;
+    let mut escape_note = None;
+    if let Some(out) = &opts.escape_out {
+        match &escape {
+            Some(e) if e.lowered => {
+                save_parameters(&resolved.checkpoint, &e.parameters, out)?;
+                escape_checkpoint = Some(out.clone());
+            }
+            Some(_) => {
+                escape_note = Some(
+                    "no step along the escape direction lowered the loss; nothing saved".into(),
+                )
+            }
+            None => {
+                escape_note = Some(format!(
+                    "the point is {}, not a saddle: no escape direction, nothing saved",
+                    hessian.verdict.describe()
+                ))
+            }
+        }
+    }
+    let stuck = match &resolved.run_dir {
+        Some(dir) => run_stuck(dir)?,
+        None => None,
+    };
+    let plot = match &opts.plot {
+        Some(p) => {
+            spectrum_plot(&hessian, p)?;
+            Some(p.clone())
+        }
+        None => None,
+    };
+    Ok(Diagnosis {
+        checkpoint: resolved.checkpoint,
+        data: SubjectData {
+            source,
+            rows: rows.n_rows(),
+        },
+        loss_name: meta.loss.name(),
+        hessian,
+        escape,
+        escape_checkpoint,
+        escape_note,
+        stuck,
+        plot,
+    })
+}
+
+/// The exact spectrum as a histogram; in iterative mode the estimated density as a curve.
+fn spectrum_plot(h: &HessianReport, out: &Path) -> Result<()> {
+    if let Some(ev) = &h.eigenvalues {
+        let bins = (ev.len() / 4).clamp(10, 80);
+        spectrum_histogram_plot(ev, bins, h.zero_tolerance, out)?;
+        return Ok(());
+    }
+    let d = h.density.as_ref().ok_or_else(|| {
+        crate::error::invalid("--plot: the iterative analysis estimated no spectral density")
+    })?;
+    let opts = LineOptions {
+        title: format!(
+            "Hessian spectral density (stochastic Lanczos quadrature, {} parameters)",
+            h.num_params
+        ),
+        x_label: "eigenvalue λ".into(),
+        y_label: "density".into(),
+        ..Default::default()
+    };
+    let series = [Series {
+        label: "estimated density",
+        x: &d.grid,
+        y: &d.density,
+    }];
+    line_plot(&series, &opts, out)?;
+    Ok(())
+}

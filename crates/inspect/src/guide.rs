@@ -1,0 +1,586 @@
+//! The general guide: a ladder of models from simple to deep, and what their training,
+//! validation and test losses say — model bias, optimization issue, overfitting, mismatch.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use trainscope_core::{no_grad, Tensor};
+use trainscope_data::{Dataset, Standardizer, Targets};
+use trainscope_nn::{Sequential, Target};
+use trainscope_train::{
+    cross_validate, files, load_run_data, load_training_data, model_spec, resolve_loss, train,
+    Config, Preset, RunOptions, Silent, TrainedModel,
+};
+use trainscope_viz::plot::{bias_complexity_plot, ComplexityPoint};
+use trainscope_viz::write_json;
+
+use crate::error::{invalid, Result};
+
+/// The numeric rules of the guide's verdicts. "Baseline" is the loss of the trivial model on
+/// the training rows: a constant prediction of the training mean (regression) or of the
+/// training class frequencies (classification), in the units the models train in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GuideRules {
+    /// Model bias when the lowest training loss of the whole ladder is above this fraction of
+    /// the baseline (even the most flexible model removes less than half the trivial loss).
+    /// Also the bound under which a training loss counts as "low" for overfitting.
+    pub bias_ratio: f64,
+    /// Optimization issue when a deeper model's training loss exceeds a shallower one's by more
+    /// than this fraction: `L_deep > (1 + margin) · L_shallow`.
+    pub optimization_margin: f64,
+    /// Overfitting when, with a low training loss, `L_val > overfit_ratio · L_train`…
+    pub overfit_ratio: f64,
+    /// …and `L_val − L_train > overfit_gap · baseline` (a gap that matters on the data's scale).
+    pub overfit_gap: f64,
+    /// Mismatch when the test loss of the selected model is `> mismatch_ratio · L_val`…
+    pub mismatch_ratio: f64,
+    /// …and `L_test − L_val > mismatch_gap · baseline`.
+    pub mismatch_gap: f64,
+}
+
+impl Default for GuideRules {
+    fn default() -> Self {
+        GuideRules {
+            bias_ratio: 0.5,
+            optimization_margin: 0.1,
+            overfit_ratio: 2.0,
+            overfit_gap: 0.1,
+            mismatch_ratio: 3.0,
+            mismatch_gap: 0.1,
+        }
+    }
+}
+
+impl GuideRules {
+    /// The rules in words, as printed.
+    pub fn describe(&self) -> Vec<String> {
+        vec![
+            format!(
+                "model bias: the lowest training loss of the ladder > {} × baseline",
+                self.bias_ratio
+            ),
+            format!(
+                "optimization issue: a deeper model's training loss > {} × a shallower one's",
+                1.0 + self.optimization_margin
+            ),
+            format!(
+                "overfitting: training loss ≤ {} × baseline, validation loss > {} × training \
+                 loss, and the gap > {} × baseline",
+                self.bias_ratio, self.overfit_ratio, self.overfit_gap
+            ),
+            format!(
+                "mismatch: the selected model's test loss > {} × its validation loss, and the \
+                 gap > {} × baseline",
+                self.mismatch_ratio, self.mismatch_gap
+            ),
+            "baseline: the trivial model's loss on the training rows (constant prediction of \
+             the training mean, or of the training class frequencies)"
+                .into(),
+        ]
+    }
+}
+
+/// Options of [`guide`].
+#[derive(Debug, Clone)]
+pub struct GuideOptions {
+    /// Hidden-layer counts of the ladder (0: the linear model).
+    pub depths: Vec<usize>,
+    /// Hidden widths: layer `i` of every rung has width `widths[i]` (the last repeats).
+    pub widths: Vec<usize>,
+    /// K-fold cross validation instead of the configuration's validation rows.
+    pub folds: Option<usize>,
+    /// A labelled test file, compared with the validation loss (mismatch).
+    pub test: Option<PathBuf>,
+    /// Where the rungs' runs, `guide.json`, `guide.svg` and `guide.png` go.
+    pub out_dir: PathBuf,
+    /// The verdicts' thresholds.
+    pub rules: GuideRules,
+}
+
+impl Default for GuideOptions {
+    fn default() -> Self {
+        GuideOptions {
+            depths: vec![0, 1, 2, 4],
+            widths: vec![32],
+            folds: None,
+            test: None,
+            out_dir: PathBuf::from("runs/guide"),
+            rules: GuideRules::default(),
+        }
+    }
+}
+
+/// One model of the ladder.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rung {
+    /// `linear`, or the hidden widths, e.g. `mlp [32, 32]`.
+    pub label: String,
+    /// Hidden layers.
+    pub depth: usize,
+    /// Hidden widths.
+    pub hidden: Vec<usize>,
+    /// Scalar parameters.
+    pub parameters: usize,
+    /// Training loss: the final model on all training rows (eval mode); with folds, the mean
+    /// over the folds of the last epoch's training loss.
+    pub train_loss: f64,
+    /// Validation loss (mean over the folds with `--folds`).
+    pub val_loss: f64,
+    /// Standard deviation over the folds.
+    pub train_loss_std: Option<f64>,
+    /// Standard deviation over the folds.
+    pub val_loss_std: Option<f64>,
+    /// The run directory (without folds).
+    pub run_dir: Option<PathBuf>,
+}
+
+/// The kinds of finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// The models are too simple.
+    ModelBias,
+    /// A deeper model trains worse than a shallower one.
+    OptimizationIssue,
+    /// Low training loss, high validation loss.
+    Overfitting,
+    /// The test data differs from the training data.
+    Mismatch,
+    /// None of the rules fired.
+    NoProblemFound,
+}
+
+impl FindingKind {
+    /// Human wording.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FindingKind::ModelBias => "model bias",
+            FindingKind::OptimizationIssue => "optimization issue",
+            FindingKind::Overfitting => "overfitting",
+            FindingKind::Mismatch => "mismatch",
+            FindingKind::NoProblemFound => "no problem found",
+        }
+    }
+
+    fn remedies(self) -> Vec<String> {
+        let r: &[&str] = match self {
+            FindingKind::ModelBias => &[
+                "make the model more flexible: more features, more neurons, more layers",
+            ],
+            FindingKind::OptimizationIssue => &[
+                "the deeper model can represent whatever the shallower one does, so its higher training loss is the optimizer's fault, not the model's",
+                "start from shallow models, which are easy to optimize; then improve the optimizer of the deep one (adaptive learning rate, momentum, learning-rate schedule, batch normalization)",
+            ],
+            FindingKind::Overfitting => &[
+                "more training data, or data augmentation",
+                "a less flexible model: fewer parameters or features, shared parameters",
+                "early stopping, regularization, dropout",
+                "select the model by validation (or N-fold cross validation), never by the test set",
+            ],
+            FindingKind::Mismatch => &[
+                "the training and test data come from different distributions: more or better-matched training data helps, not a different model",
+                "learn about how the test data was collected and make the training data look like it",
+            ],
+            FindingKind::NoProblemFound => &[
+                "the selected model is the one with the lowest validation loss; evaluate it once on the test set",
+            ],
+        };
+        r.iter().map(|s| s.to_string()).collect()
+    }
+}
+
+/// One verdict with its evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// What was found.
+    pub kind: FindingKind,
+    /// The numbers that decided it.
+    pub evidence: String,
+    /// The lectures' remedies.
+    pub remedies: Vec<String>,
+}
+
+/// What [`guide`] found (`guide.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct GuideReport {
+    /// The ladder, shallow to deep.
+    pub rungs: Vec<Rung>,
+    /// The loss's name.
+    pub loss_name: &'static str,
+    /// The trivial model's loss on the training rows.
+    pub baseline_loss: f64,
+    /// How validation was done.
+    pub validation: String,
+    /// The rung with the lowest validation loss.
+    pub selected: String,
+    /// The selected rung's validation loss.
+    pub selected_val_loss: f64,
+    /// Its test loss, when a test file was given.
+    pub test_loss: Option<f64>,
+    /// The verdicts.
+    pub findings: Vec<Finding>,
+    /// The thresholds.
+    pub rules: GuideRules,
+    /// The rules in words.
+    pub rule_text: Vec<String>,
+    /// The bias–complexity plots written.
+    pub plots: Vec<PathBuf>,
+}
+
+/// The trivial model's loss on `data`: a constant prediction of the training mean (in the
+/// target's standardized units when the configuration standardizes it) or of the class
+/// frequencies (as logits), with the configuration's loss.
+pub fn baseline_loss(config: &Config, data: &Dataset) -> Result<f64> {
+    let (loss, outputs) = resolve_loss(config.training.loss, data.task(), data.num_classes())?;
+    let n = data.n_rows();
+    let l = match data.targets() {
+        Targets::Regression(y) => {
+            let mut y = y.clone();
+            if config.data.standardize_target {
+                Standardizer::fit_targets(data)?.transform(&mut y)?;
+            }
+            let mean = y.iter().sum::<f64>() / n as f64;
+            let out = Tensor::from_vec(vec![mean; n], &[n, 1])?;
+            let t = Tensor::from_vec(y, &[n, 1])?;
+            no_grad(|| {
+                loss.compute(&out, Target::Values(&t))
+                    .and_then(|l| l.item())
+            })?
+        }
+        Targets::Classes(c) => {
+            let k = if outputs == 1 { 2 } else { outputs };
+            let mut counts = vec![0usize; k];
+            for &x in c {
+                counts[x] += 1;
+            }
+            // Half a count for an absent class keeps the logits finite.
+            let p: Vec<f64> = counts
+                .iter()
+                .map(|&m| (m as f64).max(0.5) / n as f64)
+                .collect();
+            let row: Vec<f64> = if outputs == 1 {
+                vec![(p[1] / p[0]).ln()]
+            } else {
+                p.iter().map(|q| q.ln()).collect()
+            };
+            let out = Tensor::from_vec(row.repeat(n), &[n, outputs])?;
+            if loss.takes_classes() {
+                let c32: Vec<u32> = c.iter().map(|&x| x as u32).collect();
+                no_grad(|| {
+                    loss.compute(&out, Target::Classes(&c32))
+                        .and_then(|l| l.item())
+                })?
+            } else {
+                let t = Tensor::from_vec(c.iter().map(|&x| x as f64).collect(), &[n, 1])?;
+                no_grad(|| {
+                    loss.compute(&out, Target::Values(&t))
+                        .and_then(|l| l.item())
+                })?
+            }
+        }
+    };
+    Ok(l)
+}
+
+fn rung_config(base: &Config, hidden: &[usize]) -> Config {
+    let mut cfg = base.clone();
+    let m = &mut cfg.model;
+    m.init = None;
+    m.count = None;
+    if hidden.is_empty() {
+        m.preset = Some(Preset::Linear);
+        m.hidden = None;
+        m.activation = None;
+        m.batch_norm = false;
+        m.dropout = 0.0;
+    } else {
+        m.preset = Some(Preset::Mlp);
+        m.hidden = Some(hidden.to_vec());
+    }
+    cfg
+}
+
+fn label(hidden: &[usize]) -> String {
+    if hidden.is_empty() {
+        "linear".into()
+    } else {
+        format!("mlp {hidden:?}")
+    }
+}
+
+/// Trains the ladder `opts.depths` (hidden-layer counts, shallow to deep) with everything else
+/// from `config`, measures training and validation loss (holdout, or K-fold with
+/// `opts.folds`), and applies [`GuideRules`]. Without folds and without a validation setting,
+/// a 20 % validation fraction is used. Writes `guide.json`, `guide.svg` and `guide.png`.
+pub fn guide(
+    config: &Config,
+    opts: &GuideOptions,
+    on_rung: &mut dyn FnMut(&Rung),
+) -> Result<GuideReport> {
+    if opts.depths.is_empty() {
+        return Err(invalid("--depths: need at least one model"));
+    }
+    if opts.widths.is_empty() || opts.widths.contains(&0) {
+        return Err(invalid("--widths: need positive widths"));
+    }
+    if opts.folds.is_some_and(|k| k < 2) {
+        return Err(invalid("--folds: need at least 2 folds"));
+    }
+    let mut depths = opts.depths.clone();
+    depths.sort_unstable();
+    depths.dedup();
+    std::fs::create_dir_all(&opts.out_dir)
+        .map_err(|e| invalid(format!("cannot create {}: {e}", opts.out_dir.display())))?;
+    let mut base = config.clone();
+    let validation = match opts.folds {
+        Some(k) => format!("{k}-fold cross validation"),
+        None if base.has_validation() => "the configuration's validation rows".to_string(),
+        None => {
+            base.data.validation_fraction = Some(0.2);
+            "a 20% validation split (the configuration has none)".to_string()
+        }
+    };
+    if let Some(t) = &opts.test {
+        base.data.test = Some(t.clone());
+    }
+    let train_rows = match opts.folds {
+        Some(_) => load_training_data(&base)?,
+        None => load_run_data(&base)?.train,
+    };
+    let baseline = baseline_loss(&base, &train_rows)?;
+    let (loss, outputs) = resolve_loss(
+        base.training.loss,
+        train_rows.task(),
+        train_rows.num_classes(),
+    )?;
+    let data = match opts.folds {
+        Some(_) => None,
+        None => Some(load_run_data(&base)?),
+    };
+    let mut rungs = Vec::new();
+    let mut test_losses = Vec::new();
+    for &d in &depths {
+        let hidden: Vec<usize> = (0..d)
+            .map(|i| opts.widths[i.min(opts.widths.len() - 1)])
+            .collect();
+        let cfg = rung_config(&base, &hidden);
+        cfg.validate()?;
+        let parameters = model_spec(&cfg, train_rows.n_features(), outputs)
+            .map(|s| Sequential::<f64>::from_seed(s, 0).map(|m| m.num_parameters()))
+            .transpose()?
+            .unwrap_or(0);
+        let name = label(&hidden);
+        let rung = match (&data, opts.folds) {
+            (Some(data), _) => {
+                let dir = opts.out_dir.join(format!("depth-{d}"));
+                let run = RunOptions {
+                    out_dir: Some(dir.clone()),
+                    ..Default::default()
+                };
+                let s = train(&cfg, data, &run, &mut Silent)?;
+                let model = TrainedModel::load(&dir.join(files::MODEL))?;
+                let train_loss = model.evaluate(&data.train)?.loss;
+                test_losses.push(s.test_loss);
+                Rung {
+                    label: name,
+                    depth: d,
+                    hidden,
+                    parameters,
+                    train_loss,
+                    val_loss: s.val_loss.unwrap_or(f64::NAN),
+                    train_loss_std: None,
+                    val_loss_std: None,
+                    run_dir: Some(dir),
+                }
+            }
+            (None, Some(k)) => {
+                let s = cross_validate(&cfg, k, &mut Silent, &mut |_| {})?;
+                test_losses.push(None);
+                Rung {
+                    label: name,
+                    depth: d,
+                    hidden,
+                    parameters,
+                    train_loss: s.train_loss.mean,
+                    val_loss: s.val_loss.mean,
+                    train_loss_std: Some(s.train_loss.std),
+                    val_loss_std: Some(s.val_loss.std),
+                    run_dir: None,
+                }
+            }
+            (None, None) => unreachable!("data is loaded unless folds are given"),
+        };
+        on_rung(&rung);
+        rungs.push(rung);
+    }
+    let sel = (0..rungs.len())
+        .min_by(|&a, &b| rungs[a].val_loss.total_cmp(&rungs[b].val_loss))
+        .expect("at least one rung");
+    let test_loss = match (&opts.test, opts.folds) {
+        (None, _) => None,
+        (Some(_), None) => test_losses[sel],
+        (Some(_), Some(_)) => {
+            // Cross validation trains no final model; train the selected rung once on all
+            // the training rows and evaluate that on the test file.
+            let mut cfg = rung_config(&base, &rungs[sel].hidden);
+            cfg.data.validation = None;
+            cfg.data.validation_fraction = None;
+            cfg.training.early_stopping_patience = None;
+            let data = load_run_data(&cfg)?;
+            let run = RunOptions {
+                out_dir: Some(opts.out_dir.join("selected")),
+                ..Default::default()
+            };
+            train(&cfg, &data, &run, &mut Silent)?.test_loss
+        }
+    };
+    let findings = judge(&rungs, sel, baseline, test_loss, &opts.rules);
+    let points: Vec<ComplexityPoint> = rungs
+        .iter()
+        .map(|r| ComplexityPoint {
+            label: r.label.clone(),
+            size: r.parameters as f64,
+            train_loss: r.train_loss,
+            val_loss: r.val_loss,
+        })
+        .collect();
+    let mut plots = Vec::new();
+    for ext in ["svg", "png"] {
+        let p = opts.out_dir.join(format!("guide.{ext}"));
+        bias_complexity_plot(&points, &p)?;
+        plots.push(p);
+    }
+    let report = GuideReport {
+        selected: rungs[sel].label.clone(),
+        selected_val_loss: rungs[sel].val_loss,
+        rungs,
+        loss_name: loss.name(),
+        baseline_loss: baseline,
+        validation,
+        test_loss,
+        findings,
+        rule_text: opts.rules.describe(),
+        rules: opts.rules.clone(),
+        plots,
+    };
+    write_json(&report, opts.out_dir.join("guide.json"))?;
+    Ok(report)
+}
+
+fn judge(
+    rungs: &[Rung],
+    sel: usize,
+    baseline: f64,
+    test_loss: Option<f64>,
+    r: &GuideRules,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut find = |kind: FindingKind, evidence: String| {
+        out.push(Finding {
+            kind,
+            evidence,
+            remedies: kind.remedies(),
+        })
+    };
+    let best = rungs
+        .iter()
+        .min_by(|a, b| a.train_loss.total_cmp(&b.train_loss))
+        .expect("at least one rung");
+    if best.train_loss > r.bias_ratio * baseline {
+        find(
+            FindingKind::ModelBias,
+            format!(
+                "the lowest training loss, {:.4e} ({}), is {:.0}% of the baseline {:.4e} \
+                 (rule: > {:.0}%)",
+                best.train_loss,
+                best.label,
+                100.0 * best.train_loss / baseline,
+                baseline,
+                100.0 * r.bias_ratio
+            ),
+        );
+    }
+    // The worst pair: the deeper model whose training loss exceeds a shallower one's most.
+    let mut worst: Option<(usize, usize, f64)> = None;
+    for j in 0..rungs.len() {
+        for i in 0..j {
+            let q = rungs[j].train_loss / rungs[i].train_loss;
+            if rungs[j].train_loss > (1.0 + r.optimization_margin) * rungs[i].train_loss
+                && !matches!(worst, Some((_, _, w)) if w >= q)
+            {
+                worst = Some((i, j, q));
+            }
+        }
+    }
+    if let Some((i, j, q)) = worst {
+        find(
+            FindingKind::OptimizationIssue,
+            format!(
+                "{} reaches a training loss of {:.4e}, {:.2}× that of the shallower {} \
+                 ({:.4e}; rule: > {})",
+                rungs[j].label,
+                rungs[j].train_loss,
+                q,
+                rungs[i].label,
+                rungs[i].train_loss,
+                1.0 + r.optimization_margin
+            ),
+        );
+    }
+    let over: Vec<String> = rungs
+        .iter()
+        .filter(|g| {
+            g.train_loss <= r.bias_ratio * baseline
+                && g.val_loss > r.overfit_ratio * g.train_loss
+                && g.val_loss - g.train_loss > r.overfit_gap * baseline
+        })
+        .map(|g| {
+            format!(
+                "{}: training {:.4e}, validation {:.4e}",
+                g.label, g.train_loss, g.val_loss
+            )
+        })
+        .collect();
+    if !over.is_empty() {
+        find(
+            FindingKind::Overfitting,
+            format!(
+                "{} (rule: validation > {} × training and gap > {} × baseline {:.4e})",
+                over.join("; "),
+                r.overfit_ratio,
+                r.overfit_gap,
+                baseline
+            ),
+        );
+    }
+    if let Some(t) = test_loss {
+        let v = rungs[sel].val_loss;
+        if t > r.mismatch_ratio * v && t - v > r.mismatch_gap * baseline {
+            find(
+                FindingKind::Mismatch,
+                format!(
+                    "the selected {} has test loss {:.4e}, {:.1}× its validation loss {:.4e} \
+                     (rule: > {} × and gap > {} × baseline)",
+                    rungs[sel].label,
+                    t,
+                    t / v,
+                    v,
+                    r.mismatch_ratio,
+                    r.mismatch_gap
+                ),
+            );
+        }
+    }
+    if out.is_empty() {
+        let s = &rungs[sel];
+        out.push(Finding {
+            kind: FindingKind::NoProblemFound,
+            evidence: format!(
+                "{} has the lowest validation loss, {:.4e} (training {:.4e}, baseline {:.4e})",
+                s.label, s.val_loss, s.train_loss, baseline
+            ),
+            remedies: FindingKind::NoProblemFound.remedies(),
+        });
+    }
+    out
+}

@@ -1,0 +1,46 @@
+//! # trainscope-inspect
+//!
+//! The lectures' diagnostics applied to real runs. The pieces of `trainscope-diag` (exact
+//! Hessian spectra, verdicts, saddle escape, stuck detection) work on a loss function; this
+//! crate builds that function from what training leaves behind — a checkpoint with its
+//! metadata and the training data its run directory names — and runs the course's experiments
+//! end to end:
+//!
+//! - [`diagnose`]: one checkpoint's full-training-set loss, gradient, Hessian verdict and, at
+//!   a saddle, the escape along the most negative eigenvector (saved as a checkpoint that
+//!   `predict`, `eval` and `model.init` accept);
+//! - [`run_stuck`]: plateaus of a run's `metrics.jsonl`, told apart by the gradient norm;
+//! - [`critical_experiment`]: train per seed, descend `‖∇L‖²` to a critical point, classify it,
+//!   and plot loss against minimum ratio;
+//! - [`guide`]: a ladder of models from linear to deep, and the general guide's verdicts
+//!   (model bias, optimization issue, overfitting, mismatch) by stated numeric rules;
+//! - [`batch_size_comparison`]: the lectures' small-versus-large batch table on the user's data.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use trainscope_inspect::{diagnose, DiagnoseOptions};
+//!
+//! let d = diagnose(Path::new("runs/sinc"), &DiagnoseOptions::default())?;
+//! println!("{} at loss {:.4e}", d.hessian.verdict.describe(), d.hessian.loss);
+//! # Ok::<(), trainscope_inspect::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod batch;
+mod critical;
+mod diagnose;
+mod error;
+mod guide;
+mod subject;
+
+pub use batch::{batch_size_comparison, BatchChoice, BatchComparison, BatchOptions, BatchRow};
+pub use critical::{critical_experiment, CriticalExperiment, CriticalRow, ExperimentOptions};
+pub use diagnose::{diagnose, run_stuck, DiagnoseOptions, Diagnosis};
+pub use error::{Error, Result};
+pub use guide::{
+    baseline_loss, guide, Finding, FindingKind, GuideOptions, GuideReport, GuideRules, Rung,
+};
+pub use subject::{
+    loss_function, resolve_checkpoint, save_parameters, Resolved, Subject, SubjectData,
+};
