@@ -2,7 +2,11 @@
 
 mod cv;
 mod eval;
+mod playground;
+mod plot;
 mod predict;
+mod report;
+mod surface;
 mod train;
 
 use std::process::ExitCode;
@@ -23,6 +27,10 @@ pub enum Command {
     Predict(predict::Args),
     Eval(eval::Args),
     Cv(cv::Args),
+    Surface(surface::Args),
+    Playground(playground::Args),
+    Plot(plot::Args),
+    Report(report::Args),
 }
 
 pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
@@ -31,5 +39,9 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Predict(a) => predict::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Cv(a) => cv::run(a),
+        Command::Surface(a) => surface::run(a),
+        Command::Playground(a) => playground::run(a),
+        Command::Plot(a) => plot::run(a),
+        Command::Report(a) => report::run(a),
     }
 }

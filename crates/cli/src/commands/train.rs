@@ -57,6 +57,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut progress = Progress::new(args.quiet);
     let summary = train(&config, &data, &opts, &mut progress)?;
+    if let Some(dir) = &summary.run_dir {
+        // Rebuilt from metrics.jsonl each time, so a resumed run has each epoch once.
+        trainscope_report::export_tensorboard(dir)?;
+    }
     if args.json {
         output::json(&summary)?;
     } else {
