@@ -91,9 +91,12 @@ fn read_optional_json(path: &Path) -> Result<Option<Value>> {
     }
 }
 
+/// Flat parameters by epoch, as `trajectory.jsonl` holds them.
+pub type Trajectory = Vec<(usize, Vec<f64>)>;
+
 /// Reads `trajectory.jsonl` (written with `training.record_trajectory = true`): the flat
 /// parameters at each recorded epoch, in order. `None` when the run did not record one.
-pub fn read_trajectory(dir: &Path) -> Result<Option<Vec<(usize, Vec<f64>)>>> {
+pub fn read_trajectory(dir: &Path) -> Result<Option<Trajectory>> {
     let path = dir.join(files::TRAJECTORY);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
