@@ -264,6 +264,15 @@ pub struct TrainingConfig {
     /// after every epoch. The last epoch is always saved.
     #[serde(default = "default_checkpoint_interval")]
     pub checkpoint_interval_s: f64,
+    /// Append the flat parameters after every epoch (and before the first) to
+    /// `trajectory.jsonl`, so the path can be drawn on a loss surface. Off by default: each
+    /// line is as large as the model.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub record_trajectory: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn default_checkpoint_interval() -> f64 {
@@ -287,6 +296,7 @@ impl Default for TrainingConfig {
             early_stopping_patience: None,
             drop_last: false,
             checkpoint_interval_s: default_checkpoint_interval(),
+            record_trajectory: false,
         }
     }
 }

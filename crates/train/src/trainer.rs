@@ -29,6 +29,9 @@ pub mod files {
     pub const BEST: &str = "best.safetensors";
     /// Everything needed to continue the run exactly.
     pub const RESUME: &str = "resume.json";
+    /// With `training.record_trajectory`: one line per epoch (epoch 0 = the initial weights),
+    /// `{"epoch": k, "params": [...]}`, every parameter flattened in `state_dict` order.
+    pub const TRAJECTORY: &str = "trajectory.jsonl";
 }
 
 /// Rows per forward pass when evaluating: large enough to keep the matrix products efficient,
@@ -662,7 +665,13 @@ fn train_typed<T: Element>(
         } else {
             created = !dir.exists();
             fs::create_dir_all(dir).map_err(io_err(dir, "cannot create the run directory"))?;
-            for f in [files::METRICS, files::MODEL, files::BEST, files::RESUME] {
+            for f in [
+                files::METRICS,
+                files::MODEL,
+                files::BEST,
+                files::RESUME,
+                files::TRAJECTORY,
+            ] {
                 let p = dir.join(f);
                 if p.exists() {
                     fs::remove_file(&p)
@@ -679,6 +688,9 @@ fn train_typed<T: Element>(
                 // The weights before training: the last good checkpoint should the first
                 // epoch diverge.
                 s.save_model(&dir.join(files::MODEL), 0)?;
+                if config.training.record_trajectory {
+                    append_trajectory(dir, 0, &s.model)?;
+                }
             }
         }
         run_epochs(&mut s, config, opts, &mut progress, started, observer)
@@ -744,7 +756,30 @@ fn restore<T: Element>(
             write_atomic(&metrics, kept.as_bytes()).map_err(io_err(&metrics, "cannot write"))?;
         }
     }
+    // The same for the trajectory, whose first line is epoch 0.
+    let trajectory = dir.join(files::TRAJECTORY);
+    if let Ok(text) = fs::read_to_string(&trajectory) {
+        let kept: String = text
+            .lines()
+            .take(state.epoch + 1)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        if kept.len() != text.len() {
+            write_atomic(&trajectory, kept.as_bytes())
+                .map_err(io_err(&trajectory, "cannot write"))?;
+        }
+    }
     Ok(())
+}
+
+fn append_trajectory<T: Element>(dir: &Path, epoch: usize, model: &Sequential<T>) -> Result<()> {
+    let params: Vec<f64> = model
+        .parameters()
+        .iter()
+        .flat_map(|p| p.data().iter().map(|&v| Element::to_f64(v)))
+        .collect();
+    let line = serde_json::json!({ "epoch": epoch, "params": params }).to_string();
+    append_line(&dir.join(files::TRAJECTORY), &line)
 }
 
 /// A resumed run must be the same run: only the number of epochs and the thread count may
@@ -1018,6 +1053,9 @@ fn run_epochs<T: Element>(
         if let Some(dir) = dir {
             let line = serde_json::to_string(&metrics).expect("metrics serialize");
             append_line(&dir.join(files::METRICS), &line)?;
+            if config.training.record_trajectory {
+                append_trajectory(dir, epoch, &s.model)?;
+            }
         }
         if let Some(v) = val_loss {
             if progress.best.val_loss.is_none_or_greater(v) {

@@ -8,6 +8,10 @@ mod eval;
 mod guide;
 mod predict;
 pub(crate) mod stuck;
+mod playground;
+mod plot;
+mod report;
+mod surface;
 mod train;
 
 use std::process::ExitCode;
@@ -32,6 +36,10 @@ pub enum Command {
     Critical(critical::Args),
     Guide(guide::Args),
     BatchSize(batch_size::Args),
+    Surface(surface::Args),
+    Playground(playground::Args),
+    Plot(plot::Args),
+    Report(report::Args),
 }
 
 pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
@@ -44,6 +52,10 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Critical(a) => critical::run(a),
         Command::Guide(a) => guide::run(a),
         Command::BatchSize(a) => batch_size::run(a),
+        Command::Surface(a) => surface::run(a),
+        Command::Playground(a) => playground::run(a),
+        Command::Plot(a) => plot::run(a),
+        Command::Report(a) => report::run(a),
     }
 }
 

@@ -61,6 +61,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (Some(dir), false) => trainscope_inspect::run_stuck(dir)?,
         _ => None,
     };
+    if let Some(dir) = &summary.run_dir {
+        // Rebuilt from metrics.jsonl each time, so a resumed run has each epoch once.
+        trainscope_report::export_tensorboard(dir)?;
+    }
     if args.json {
         output::json(&WithStuck {
             summary: &summary,

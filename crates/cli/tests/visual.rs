@@ -1,0 +1,680 @@
+//! End-to-end tests of the visual commands: surface, playground, plot, report (also rendered
+//! in headless Chromium), and the TensorBoard file written by train.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn trainscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trainscope"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stdout)
+}
+
+fn fails_with(o: &Output, needles: &[&str]) {
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.starts_with("error: "), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "expected {n:?} in: {err}");
+    }
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// `x,y,loss` rows of a surface CSV.
+fn read_csv(path: &Path) -> Vec<[f64; 3]> {
+    let t = std::fs::read_to_string(path).unwrap();
+    let mut lines = t.lines();
+    assert_eq!(lines.next(), Some("x,y,loss"));
+    lines
+        .map(|l| {
+            let v: Vec<f64> = l.split(',').map(|x| x.parse().unwrap()).collect();
+            [v[0], v[1], v[2]]
+        })
+        .collect()
+}
+
+fn assert_svg(path: &Path) {
+    let t = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let doc = roxmltree::Document::parse(&t).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    let drawn = doc
+        .descendants()
+        .filter(|n| matches!(n.tag_name().name(), "path" | "polyline" | "rect" | "line"))
+        .count();
+    assert!(
+        drawn > 10,
+        "{}: only {drawn} drawn elements",
+        path.display()
+    );
+}
+
+/// Decodes a PNG and checks it is not one flat color.
+fn assert_png(path: &Path) -> (u32, u32) {
+    let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(f).read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let px = &buf[..info.buffer_size()];
+    let step = info.color_type.samples();
+    let first = &px[..step];
+    let differing = px.chunks(step).filter(|p| *p != first).count();
+    assert!(
+        differing > px.len() / step / 100,
+        "{}: the image is (almost) blank",
+        path.display()
+    );
+    (info.width, info.height)
+}
+
+/// A one-feature regression y = 2x + 1 + noise and its least-squares line.
+fn linear_data(dir: &Path) -> (PathBuf, f64, f64) {
+    let mut csv = String::from("x,y\n");
+    let (mut sx, mut sy, mut sxx, mut sxy) = (0.0, 0.0, 0.0, 0.0);
+    let n = 40;
+    for i in 0..n {
+        let x = -1.0 + 2.0 * i as f64 / (n - 1) as f64;
+        let noise = 0.1 * ((i * 7919) % 13) as f64 / 13.0 - 0.05;
+        let y = 2.0 * x + 1.0 + noise;
+        csv += &format!("{x},{y}\n");
+        sx += x;
+        sy += y;
+        sxx += x * x;
+        sxy += x * y;
+    }
+    let n = n as f64;
+    let w = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+    let b = (sy - w * sx) / n;
+    let path = dir.join("lin.csv");
+    std::fs::write(&path, csv).unwrap();
+    (path, w, b)
+}
+
+fn linear_config(dir: &Path, epochs: usize, trajectory: bool) -> String {
+    let (csv, _, _) = linear_data(dir);
+    let p = dir.join("lin.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "seed = 1\nthreads = 1\n[data]\ntrain = {:?}\ntarget = \"y\"\ntask = \"regression\"\nstandardize = false\n\
+             [model]\npreset = \"linear\"\n[optimizer]\nkind = \"sgd\"\nlr = 0.3\n\
+             [training]\nepochs = {epochs}\nbatch_size = \"full\"\nrecord_trajectory = {trajectory}\n",
+            s(&csv)
+        ),
+    )
+    .unwrap();
+    s(&p)
+}
+
+/// The sinc example, shrunk: 1 → 8 ReLU → 1, a few epochs.
+fn small_sinc_run(out: &Path, epochs: usize, extra: &[&str]) -> Output {
+    let epochs = format!("training.epochs={epochs}");
+    let out = s(out);
+    let mut args = vec![
+        "train",
+        "examples/sinc.toml",
+        "--out",
+        &out,
+        "--quiet",
+        "--threads",
+        "1",
+        "--set",
+        "model.hidden=[8]",
+        "--set",
+        &epochs,
+    ];
+    args.extend_from_slice(extra);
+    trainscope(&args)
+}
+
+#[test]
+fn analytic_saddle_surface_is_the_function_on_the_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s");
+    ok(&trainscope(&[
+        "surface",
+        "--analytic",
+        "saddle",
+        "--grid",
+        "21",
+        "--window=-1,3,-2,2",
+        "--out",
+        &s(&out),
+    ]));
+    let rows = read_csv(&out.join("surface-saddle.csv"));
+    assert_eq!(rows.len(), 21 * 21);
+    assert_eq!(rows[0][..2], [-1.0, -2.0]);
+    assert_eq!(rows[rows.len() - 1][..2], [3.0, 2.0]);
+    for [x, y, v] in rows {
+        assert!(
+            (v - (x * x - y * y)).abs() <= 1e-12 * (1.0 + v.abs()),
+            "({x}, {y}): {v}"
+        );
+    }
+    assert_svg(&out.join("surface-saddle.svg"));
+    assert_png(&out.join("surface-saddle.png"));
+}
+
+#[test]
+fn linear_run_surface_has_its_minimum_at_the_least_squares_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = linear_config(dir.path(), 200, false);
+    let (_, w, b) = linear_data(dir.path());
+    let run = dir.path().join("run");
+    ok(&trainscope(&[
+        "train",
+        &config,
+        "--out",
+        &s(&run),
+        "--quiet",
+    ]));
+    let out = ok(&trainscope(&[
+        "surface",
+        &s(&run),
+        "--params",
+        "0.weight[0],0.bias[0]",
+        "--radius",
+        "0.5",
+    ]));
+    assert!(out.contains("none recorded"), "{out}");
+    let rows = read_csv(&run.join("surface-params.csv"));
+    assert_eq!(rows.len(), 51 * 51);
+    let min = rows.iter().min_by(|a, b| a[2].total_cmp(&b[2])).unwrap();
+    // Grid spacing 1/50: the lowest grid point is within one step of the true minimum.
+    assert!(
+        (min[0] - w).abs() <= 0.02 && (min[1] - b).abs() <= 0.02,
+        "grid minimum at ({}, {}), least squares ({w}, {b})",
+        min[0],
+        min[1]
+    );
+    // The window is centered on the trained weights, which are the least-squares ones.
+    let cx = (rows[0][0] + rows[rows.len() - 1][0]) / 2.0;
+    let cy = (rows[0][1] + rows[rows.len() - 1][1]) / 2.0;
+    assert!(
+        (cx - w).abs() < 1e-3 && (cy - b).abs() < 1e-3,
+        "({cx}, {cy})"
+    );
+    assert_svg(&run.join("surface-params.svg"));
+}
+
+#[test]
+fn recorded_trajectory_is_drawn_and_resume_keeps_one_line_per_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = linear_config(dir.path(), 12, true);
+    let run = dir.path().join("run");
+    let r = s(&run);
+    ok(&trainscope(&[
+        "train",
+        &config,
+        "--out",
+        &r,
+        "--quiet",
+        "--stop-after-epoch",
+        "5",
+    ]));
+    ok(&trainscope(&[
+        "train", &config, "--out", &r, "--quiet", "--resume",
+    ]));
+    let lines: Vec<Value> = std::fs::read_to_string(run.join("trajectory.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let epochs: Vec<u64> = lines.iter().map(|l| l["epoch"].as_u64().unwrap()).collect();
+    assert_eq!(epochs, (0..=12).collect::<Vec<_>>());
+    assert!(lines
+        .iter()
+        .all(|l| l["params"].as_array().unwrap().len() == 2));
+    let out = ok(&trainscope(&[
+        "surface",
+        &r,
+        "--params",
+        "0.weight[0],0.bias[0]",
+        "--grid",
+        "11",
+    ]));
+    assert!(out.contains("13 recorded epochs projected"), "{out}");
+    // The window grew to hold the path's start.
+    let rows = read_csv(&run.join("surface-params.csv"));
+    let start = lines[0]["params"].as_array().unwrap();
+    let (w0, b0) = (start[0].as_f64().unwrap(), start[1].as_f64().unwrap());
+    assert!(
+        rows[0][0] <= w0 && rows[0][1] <= b0,
+        "{:?} vs ({w0}, {b0})",
+        rows[0]
+    );
+}
+
+#[test]
+fn hessian_directions_on_a_small_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    ok(&small_sinc_run(&run, 3, &[]));
+    let out = ok(&trainscope(&[
+        "surface",
+        &s(&run),
+        "--directions",
+        "hessian",
+        "--grid",
+        "15",
+        "--out",
+        &s(&dir.path().join("h")),
+    ]));
+    assert!(out.contains("eigenvalue"), "{out}");
+    let rows = read_csv(&dir.path().join("h/surface-hessian.csv"));
+    assert_eq!(rows.len(), 15 * 15);
+    assert!(rows.iter().all(|r| r[2].is_finite() && r[2] >= 0.0));
+    assert_png(&dir.path().join("h/surface-hessian.png"));
+    ok(&trainscope(&[
+        "surface",
+        &s(&run),
+        "--directions",
+        "random",
+        "--seed",
+        "3",
+        "--grid",
+        "9",
+    ]));
+    assert_eq!(read_csv(&run.join("surface-random.csv")).len(), 81);
+}
+
+#[test]
+fn playground_lecture_preset_all_claims_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = trainscope(&[
+        "playground",
+        "--preset",
+        "lecture",
+        "--json",
+        "--out",
+        &s(dir.path()),
+    ]);
+    let v: Value = serde_json::from_str(ok(&o).trim()).unwrap();
+    let claims = v["claims"].as_array().unwrap();
+    assert_eq!(claims.len(), 4);
+    for c in claims {
+        assert_eq!(c["held"], true, "{c}");
+    }
+    assert_eq!(v["all_held"], true);
+    assert_eq!(v["runs"].as_array().unwrap().len(), 4);
+    assert_png(&dir.path().join("playground-bowl.png"));
+}
+
+#[test]
+fn playground_file_and_specs_run_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = trainscope(&[
+        "playground",
+        "--config",
+        "examples/playground.toml",
+        "--optimizer",
+        "adagrad,lr=0.5,schedule.kind=inverse_time,schedule.gamma=0.01,schedule.decay_steps=1,label=Adagrad + decay",
+        "--json",
+        "--out",
+        &s(dir.path()),
+    ]);
+    let v: Value = serde_json::from_str(ok(&o).trim()).unwrap();
+    assert_eq!(v["surface"], "rosenbrock");
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 5);
+    assert_eq!(runs[4]["label"], "Adagrad + decay");
+    assert!(runs
+        .iter()
+        .all(|r| r["start"] == serde_json::json!([-1.5, 2.0])));
+    assert_eq!(runs[0]["steps"], 3000);
+    // Adam with cosine decay reaches Rosenbrock's minimum.
+    assert!(
+        runs[3]["min_distance_to_minimum"].as_f64().unwrap() < 1e-2,
+        "{}",
+        runs[3]
+    );
+    assert_svg(&dir.path().join("playground-rosenbrock.svg"));
+}
+
+/// JSON files as the other commands save them, for the optional figures.
+fn add_extras(run: &Path) {
+    let w = |name: &str, v: Value| std::fs::write(run.join(name), v.to_string()).unwrap();
+    w(
+        "diagnose.json",
+        serde_json::json!({"hessian": {"eigenvalues": [-0.5, 0.0, 0.1, 0.2, 1.5, 3.0, 7.0],
+            "zero_tolerance": 1e-6, "verdict": "saddle_point", "loss": 0.05}}),
+    );
+    w(
+        "critical.json",
+        serde_json::json!({"points": [{"min_ratio": 0.6, "loss": 0.3}, {"min_ratio": 0.9, "loss": 0.1},
+            {"min_ratio": 1.0, "loss": 0.02}]}),
+    );
+    w(
+        "batch_size.json",
+        serde_json::json!({"rows": [
+            {"batch_size": 1, "seconds_per_epoch": 2.0, "train_loss": 0.1, "val_loss": 0.2},
+            {"batch_size": 32, "seconds_per_epoch": 0.2, "train_loss": 0.12, "val_loss": 0.21},
+            {"batch_size": 1000, "seconds_per_epoch": 0.05, "train_loss": 0.3, "val_loss": 0.35}]}),
+    );
+    w(
+        "guide.json",
+        serde_json::json!({"ladder": [
+            {"label": "1-4-1", "parameters": 13, "train_loss": 0.3, "val_loss": 0.32},
+            {"label": "1-32-1", "parameters": 97, "train_loss": 0.05, "val_loss": 0.08},
+            {"label": "1-256-1", "parameters": 769, "train_loss": 0.01, "val_loss": 0.12}]}),
+    );
+}
+
+const ALL_FIGURES: [&str; 7] = [
+    "loss",
+    "loss_grad_norm",
+    "lr",
+    "spectrum",
+    "min_ratio",
+    "batch_size",
+    "bias_complexity",
+];
+
+#[test]
+fn plot_writes_every_figure_as_valid_svg_and_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    ok(&small_sinc_run(&run, 4, &[]));
+    let out = dir.path().join("plots");
+    ok(&trainscope(&["plot", &s(&run), "--out", &s(&out)]));
+    for name in &ALL_FIGURES[..3] {
+        assert_svg(&out.join(format!("{name}.svg")));
+        assert_png(&out.join(format!("{name}.png")));
+    }
+    assert!(!out.join("spectrum.svg").exists());
+    add_extras(&run);
+    ok(&trainscope(&["plot", &s(&run), "--format", "svg"]));
+    for name in ALL_FIGURES {
+        assert_svg(&run.join(format!("plots/{name}.svg")));
+        assert!(!run.join(format!("plots/{name}.png")).exists());
+    }
+}
+
+/// Trains a small run with every optional file and writes its report.
+fn report_fixture(dir: &Path) -> (PathBuf, String) {
+    let run = dir.join("run");
+    ok(&small_sinc_run(&run, 4, &[]));
+    add_extras(&run);
+    let page = dir.join("report.html");
+    ok(&trainscope(&["report", &s(&run), "--out", &s(&page)]));
+    let html = std::fs::read_to_string(&page).unwrap();
+    (page, html)
+}
+
+#[test]
+fn report_is_self_contained_and_holds_every_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, html) = report_fixture(dir.path());
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for bad in ["http://", "https://", "<script", "<link", "@import", "url("] {
+        assert!(!html.contains(bad), "the report contains {bad:?}");
+    }
+    for name in ALL_FIGURES {
+        let tag = format!("<figure id=\"fig-{name}\"><img");
+        let at = html
+            .find(&tag)
+            .unwrap_or_else(|| panic!("no figure {name}"));
+        let rest = &html[at..];
+        let src = rest
+            .split("src=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let data = src.strip_prefix("data:image/svg+xml;base64,").unwrap();
+        assert!(data.len() > 1000, "{name}: {} bytes", data.len());
+    }
+    assert!(html.contains("Is training stuck?"));
+    assert!(html.contains("saddle_point"), "the diagnosis is shown");
+    // The configuration is there, escaped.
+    assert!(html.contains("[optimizer]") && html.contains("kind = &quot;adam&quot;"));
+}
+
+#[test]
+fn report_without_diagnosis_says_how_to_get_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    ok(&small_sinc_run(&run, 2, &[]));
+    ok(&trainscope(&["report", &s(&run)]));
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(html.contains("has no <code>diagnose.json</code>"), "{html}");
+    assert_eq!(html.matches("<figure").count(), 3);
+}
+
+/// The report in a real browser: rendered to a screenshot that is not blank, the DOM after
+/// loading holds every figure with image data, and the page logs no console error. Chromium's
+/// console messages go to stderr with `--enable-logging=stderr`; page errors appear there as
+/// `Uncaught …` or `ERROR:CONSOLE` lines.
+#[test]
+fn report_renders_in_headless_chromium() {
+    let chromium = Path::new("/usr/bin/chromium");
+    if !chromium.exists() {
+        println!(
+            "SKIPPED report_renders_in_headless_chromium: /usr/bin/chromium not found \
+             (apt-get install chromium; .ci/run installs it)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (page, _) = report_fixture(dir.path());
+    let url = format!("file://{}", page.canonicalize().unwrap().display());
+    let browser = |extra: &[String]| -> Output {
+        let profile = tempfile::tempdir().unwrap();
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.extend_from_slice(extra);
+        args.push(url.clone());
+        let o = Command::new(chromium).args(&args).output().unwrap();
+        assert!(o.status.success(), "chromium failed: {}", text(&o.stderr));
+        let err = text(&o.stderr);
+        for line in err.lines() {
+            assert!(
+                !line.contains("Uncaught") && !line.contains("ERROR:CONSOLE"),
+                "console error: {line}"
+            );
+        }
+        o
+    };
+
+    let shot = dir.path().join("report.png");
+    browser(&[
+        format!("--screenshot={}", shot.display()),
+        "--window-size=1200,3000".into(),
+    ]);
+    let (w, h) = assert_png(&shot);
+    assert_eq!((w, h), (1200, 3000));
+    println!("screenshot of the report: {}", shot.display());
+    // Keep the screenshot for a look after the test.
+    std::mem::forget(dir);
+
+    let dom = text(&browser(&["--dump-dom".into()]).stdout);
+    for name in ALL_FIGURES {
+        let tag = format!("<figure id=\"fig-{name}\"><img");
+        let at = dom
+            .find(&tag)
+            .unwrap_or_else(|| panic!("figure {name} missing from the DOM"));
+        let src = dom[at..]
+            .split("src=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let data = src.strip_prefix("data:image/svg+xml;base64,").unwrap();
+        assert!(data.len() > 1000, "{name}: empty image in the DOM");
+    }
+    assert!(dom.contains("Is training stuck?"));
+}
+
+#[test]
+fn train_writes_tensorboard_scalars_equal_to_the_metrics_once_per_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    ok(&small_sinc_run(&run, 6, &["--stop-after-epoch", "3"]));
+    ok(&small_sinc_run(&run, 6, &["--resume"]));
+    let events: Vec<PathBuf> = std::fs::read_dir(&run)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("events.out.tfevents.")
+        })
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let file = trainscope_viz::read_event_file(&events[0]).unwrap();
+    assert_eq!(file.file_version.as_deref(), Some("brain.Event:2"));
+    let metrics: Vec<Value> = std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(metrics.len(), 6);
+    let tags = ["train_loss", "val_loss", "grad_norm", "lr"];
+    assert_eq!(
+        file.scalars.len(),
+        metrics.len() * tags.len(),
+        "one value per tag and epoch"
+    );
+    for m in &metrics {
+        let epoch = m["epoch"].as_i64().unwrap();
+        for tag in tags {
+            let found: Vec<_> = file
+                .scalars
+                .iter()
+                .filter(|e| e.step == epoch && e.tag == tag)
+                .collect();
+            assert_eq!(found.len(), 1, "{tag} at epoch {epoch}");
+            assert_eq!(
+                found[0].value,
+                m[tag].as_f64().unwrap() as f32,
+                "{tag} at {epoch}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_input_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = s(dir.path());
+    fails_with(
+        &trainscope(&["surface", "--analytic", "donut"]),
+        &["unknown surface", "donut"],
+    );
+    fails_with(
+        &trainscope(&[
+            "surface",
+            "--analytic",
+            "bowl",
+            "--window",
+            "1,0,0,1",
+            "--out",
+            &d,
+        ]),
+        &["--window"],
+    );
+    fails_with(
+        &trainscope(&["surface", "no/such/run", "--directions", "random"]),
+        &["no/such/run"],
+    );
+    fails_with(&trainscope(&["surface"]), &["--analytic"]);
+    let run = dir.path().join("run");
+    let config = linear_config(dir.path(), 2, false);
+    ok(&trainscope(&[
+        "train",
+        &config,
+        "--out",
+        &s(&run),
+        "--quiet",
+    ]));
+    fails_with(
+        &trainscope(&["surface", &s(&run), "--params", "0.weight[0],9.bias[0]"]),
+        &["unknown parameter", "9.bias"],
+    );
+    fails_with(
+        &trainscope(&["surface", &s(&run), "--params", "0.weight[0]"]),
+        &["two parameters"],
+    );
+    fails_with(
+        &trainscope(&["surface", &s(&run), "--directions", "sideways"]),
+        &["sideways"],
+    );
+    fails_with(
+        &trainscope(&["surface", &s(&run), "--directions", "random", "--radius=-1"]),
+        &["--radius"],
+    );
+    fails_with(
+        &trainscope(&["playground", "--optimizer", "sgd,lr=oops", "--out", &d]),
+        &["sgd,lr=oops"],
+    );
+    fails_with(
+        &trainscope(&["playground", "--optimizer", "nadam", "--out", &d]),
+        &["nadam"],
+    );
+    fails_with(
+        &trainscope(&["playground", "--preset", "seminar", "--out", &d]),
+        &["lecture"],
+    );
+    fails_with(
+        &trainscope(&["playground", "--out", &d]),
+        &["nothing to run"],
+    );
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[run]]\noptimiser = { kind = \"sgd\" }\n").unwrap();
+    fails_with(
+        &trainscope(&["playground", "--config", &s(&bad), "--out", &d]),
+        &["bad.toml", "optimiser"],
+    );
+    fails_with(&trainscope(&["plot", &d]), &["metrics.jsonl"]);
+    fails_with(
+        &trainscope(&["plot", &s(&run), "--format", "gif"]),
+        &["gif"],
+    );
+    fails_with(&trainscope(&["report", "no/such/dir"]), &["no/such/dir"]);
+    std::fs::write(run.join("diagnose.json"), "{not json").unwrap();
+    fails_with(&trainscope(&["report", &s(&run)]), &["diagnose.json"]);
+}

@@ -1,0 +1,278 @@
+//! One self-contained HTML page for a run: no scripts, no network, no external files. Figures
+//! are embedded as `data:` URIs, the style sheet is inline, and every piece of text from the
+//! run is escaped.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use trainscope_diag::{detect_stuck, EpochRecord, StuckOptions, StuckReport};
+
+use crate::error::{ReportError, Result};
+use crate::figures::{plot_run, FigureFile, Format};
+use crate::run::{extras, objects, Run};
+
+/// `&`, `<`, `>`, `"` and `'` as entities.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Standard base64 with padding.
+pub fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The stuck-training verdicts of the run's metrics.
+pub fn stuck_report(run: &Run) -> Result<StuckReport> {
+    let records: Vec<EpochRecord> = run
+        .metrics
+        .iter()
+        .map(|m| EpochRecord {
+            epoch: m.epoch as u64,
+            train_loss: m.train_loss,
+            val_loss: m.val_loss,
+            grad_norm: Some(m.grad_norm),
+            lr: Some(m.lr),
+        })
+        .collect();
+    Ok(detect_stuck(&records, &StuckOptions::default())?)
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#f4f4f4}
+pre{background:#f7f7f7;border:1px solid #e2e2e2;padding:.8em;overflow-x:auto;font-size:.85em}
+figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}figcaption{color:#555;font-size:.9em}
+.verdict{padding:.5em .8em;border-left:4px solid #1f77b4;background:#f3f8fc;margin:.6em 0}.warn{border-color:#d62728;background:#fdf3f3}
+.muted{color:#666}";
+
+/// Renders the report of `run`; `work_dir` receives the figures' image files on the way.
+pub fn render_report(run: &Run, work_dir: &Path) -> Result<String> {
+    let figures = plot_run(run, work_dir, &[Format::Svg])?;
+    let stuck = stuck_report(run)?;
+    let mut h = String::new();
+    let title = format!("trainscope report: {}", run.dir.display());
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>\n{STYLE}\n</style>\n</head>\n<body>\n<h1>Training report</h1>\n<p class=\"muted\">Run directory <code>{}</code></p>\n",
+        escape(&title),
+        escape(&run.dir.display().to_string())
+    );
+    summary(&mut h, run);
+    h.push_str("<h2>Figures</h2>\n");
+    for f in &figures {
+        figure(&mut h, f)?;
+    }
+    stuck_section(&mut h, &stuck);
+    diagnosis(&mut h, run);
+    h.push_str("<h2>Configuration</h2>\n");
+    match &run.config_text {
+        Some(c) => {
+            let _ = writeln!(h, "<pre>{}</pre>", escape(c));
+        }
+        None => h.push_str("<p class=\"muted\">No config.toml in the run directory.</p>\n"),
+    }
+    h.push_str("</body>\n</html>\n");
+    Ok(h)
+}
+
+/// Writes the report of the run in `dir` to `out` (default `dir/report.html`) and returns its
+/// path.
+pub fn write_report(dir: &Path, out: Option<&Path>) -> Result<PathBuf> {
+    let run = Run::open(dir)?;
+    let out = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| dir.join("report.html"));
+    let work = std::env::temp_dir().join(format!(
+        "trainscope-report-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    let html = render_report(&run, &work);
+    let _ = std::fs::remove_dir_all(&work);
+    let html = html?;
+    trainscope_train::write_atomic(&out, html.as_bytes()).map_err(|e| ReportError::io(&out, e))?;
+    Ok(out)
+}
+
+fn fmt(x: f64) -> String {
+    if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e5) {
+        format!("{x:.4e}")
+    } else {
+        format!("{x:.5}")
+    }
+}
+
+fn summary(h: &mut String, run: &Run) {
+    let Some(last) = run.metrics.last() else {
+        return;
+    };
+    h.push_str("<h2>Summary</h2>\n<table>\n");
+    let mut row = |k: &str, v: String| {
+        let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(&v));
+    };
+    row("epochs", last.epoch.to_string());
+    row("updates", last.step.to_string());
+    row("training loss (last epoch)", fmt(last.train_loss));
+    if let Some(v) = last.val_loss {
+        row("validation loss (last epoch)", fmt(v));
+    }
+    let best = run
+        .metrics
+        .iter()
+        .filter_map(|m| m.val_loss.map(|v| (m.epoch, v)))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    if let Some((e, v)) = best {
+        row("lowest validation loss", format!("{} (epoch {e})", fmt(v)));
+    }
+    if let Some(a) = last.train_accuracy {
+        row("training accuracy", format!("{:.2}%", 100.0 * a));
+    }
+    if let Some(a) = last.val_accuracy {
+        row("validation accuracy", format!("{:.2}%", 100.0 * a));
+    }
+    row("gradient norm (mean of last epoch)", fmt(last.grad_norm));
+    row("learning rate (last update)", fmt(last.lr));
+    row("time", format!("{:.1} s", last.elapsed_s));
+    h.push_str("</table>\n");
+}
+
+fn figure(h: &mut String, f: &FigureFile) -> Result<()> {
+    let Some(path) = f.files.first() else {
+        return Ok(());
+    };
+    let bytes = std::fs::read(path).map_err(|e| ReportError::io(path, e))?;
+    let mime = match path.extension().and_then(|e| e.to_str()) {
+        Some("png") => "image/png",
+        _ => "image/svg+xml",
+    };
+    let _ = writeln!(
+        h,
+        "<figure id=\"fig-{}\"><img alt=\"{}\" src=\"data:{mime};base64,{}\"><figcaption>{}</figcaption></figure>",
+        escape(&f.name),
+        escape(&f.title),
+        base64(&bytes),
+        escape(&f.title)
+    );
+    Ok(())
+}
+
+fn stuck_section(h: &mut String, s: &StuckReport) {
+    h.push_str("<h2>Is training stuck?</h2>\n");
+    if s.plateaus.is_empty() {
+        let _ = writeln!(
+            h,
+            "<div class=\"verdict\">No plateau of the training loss over {} epochs.</div>",
+            s.epochs
+        );
+    }
+    for p in &s.plateaus {
+        let _ = writeln!(
+            h,
+            "<div class=\"verdict warn\"><strong>Epochs {}–{}: {}</strong> — loss {} → {}{}.<br>{}",
+            p.start_epoch,
+            p.end_epoch,
+            escape(&format!("{:?}", p.kind)),
+            escape(&fmt(p.loss_start)),
+            escape(&fmt(p.loss_end)),
+            p.grad_norm_median
+                .map(|g| format!(", median gradient norm {}", fmt(g)))
+                .unwrap_or_default(),
+            escape(&p.explanation)
+        );
+        if !p.remedies.is_empty() {
+            h.push_str("<ul>");
+            for r in &p.remedies {
+                let _ = write!(h, "<li>{}</li>", escape(r));
+            }
+            h.push_str("</ul>");
+        }
+        h.push_str("</div>\n");
+    }
+    let _ = writeln!(
+        h,
+        "<p class=\"muted\">{} {}</p>",
+        escape(&s.rule),
+        escape(&s.note)
+    );
+}
+
+fn diagnosis(h: &mut String, run: &Run) {
+    h.push_str("<h2>Diagnosis at the trained weights</h2>\n");
+    let Some(d) = &run.diagnose else {
+        let _ = writeln!(
+            h,
+            "<p>This run directory has no <code>{}</code>. Run <code>trainscope diagnose</code> on the run with <code>--json</code> and save its output as <code>{}</code> in the run directory, then build this report again: it adds the Hessian's verdict (minimum, saddle point, …) and its spectrum.</p>",
+            extras::DIAGNOSE,
+            escape(&run.dir.join(extras::DIAGNOSE).display().to_string())
+        );
+        return;
+    };
+    let mut rows = Vec::new();
+    for key in [
+        "verdict",
+        "loss",
+        "grad_norm",
+        "num_params",
+        "positive",
+        "negative",
+        "zero",
+        "min_ratio",
+    ] {
+        if let Some(v) = objects(d).into_iter().find_map(|m| m.get(key)) {
+            if !v.is_object() && !v.is_array() && !v.is_null() {
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.as_f64().map(fmt).unwrap_or_else(|| n.to_string()),
+                    v => v.to_string(),
+                };
+                rows.push((key, text));
+            }
+        }
+    }
+    if !rows.is_empty() {
+        h.push_str("<table>\n");
+        for (k, v) in rows {
+            let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(&v));
+        }
+        h.push_str("</table>\n");
+    }
+    let pretty = serde_json::to_string_pretty(d).unwrap_or_default();
+    let _ = writeln!(
+        h,
+        "<details><summary>{} in full</summary><pre>{}</pre></details>",
+        extras::DIAGNOSE,
+        escape(&pretty)
+    );
+}

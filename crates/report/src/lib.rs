@@ -1,0 +1,32 @@
+//! # trainscope-report
+//!
+//! Seeing a run: its figures ([`plot_run`]), the loss surface of a trained model around its
+//! weights ([`model_surface`]; two named parameters, two filter-normalized random directions,
+//! or the Hessian's extreme eigenvectors, with the recorded training path projected on top),
+//! TensorBoard export of its metrics ([`export_tensorboard`]), optimizer playgrounds from a
+//! TOML file ([`PlaygroundFile`]), and one self-contained HTML page ([`write_report`]).
+//!
+//! ```no_run
+//! use std::path::Path;
+//! let page = trainscope_report::write_report(Path::new("runs/sinc"), None)?;
+//! println!("open {}", page.display());
+//! # Ok::<(), trainscope_report::ReportError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod error;
+pub mod figures;
+pub mod html;
+pub mod playground;
+pub mod run;
+pub mod surface;
+pub mod tensorboard;
+
+pub use error::{ReportError, Result};
+pub use figures::{plot_run, FigureFile, Format};
+pub use html::{render_report, stuck_report, write_report};
+pub use playground::{default_start, parse_spec, parse_surface, PlaygroundFile, RunEntry};
+pub use run::{extras, read_metrics_jsonl, read_trajectory, Run};
+pub use surface::{analytic_surface, model_surface, Directions, ModelSurface, TrainedProblem};
+pub use tensorboard::{export_tensorboard, EVENT_FILE_PREFIX};

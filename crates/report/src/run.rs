@@ -1,0 +1,184 @@
+//! A run directory as `trainscope train` leaves it, plus what other commands saved beside it.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use trainscope_train::{files, EpochMetrics};
+
+use crate::error::{ReportError, Result};
+
+/// Names of the JSON files other commands save in a run directory (each holds the command's
+/// `--json` output); read only when present.
+pub mod extras {
+    /// `trainscope diagnose … --json`.
+    pub const DIAGNOSE: &str = "diagnose.json";
+    /// `trainscope critical … --json`.
+    pub const CRITICAL: &str = "critical.json";
+    /// `trainscope guide … --json`.
+    pub const GUIDE: &str = "guide.json";
+    /// `trainscope batch-size … --json`.
+    pub const BATCH_SIZE: &str = "batch_size.json";
+}
+
+/// What a run directory holds.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The directory.
+    pub dir: PathBuf,
+    /// `metrics.jsonl`, one entry per epoch.
+    pub metrics: Vec<EpochMetrics>,
+    /// `config.toml` as written, if present.
+    pub config_text: Option<String>,
+    /// `diagnose.json`, if present.
+    pub diagnose: Option<Value>,
+    /// `critical.json`, if present.
+    pub critical: Option<Value>,
+    /// `guide.json`, if present.
+    pub guide: Option<Value>,
+    /// `batch_size.json`, if present.
+    pub batch_size: Option<Value>,
+}
+
+impl Run {
+    /// Reads a run directory; `metrics.jsonl` must exist and hold at least one epoch.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Run> {
+        let dir = dir.as_ref().to_path_buf();
+        if !dir.is_dir() {
+            return Err(ReportError::invalid(format!(
+                "{} is not a run directory (trainscope train --out DIR writes one)",
+                dir.display()
+            )));
+        }
+        let metrics = read_metrics_jsonl(&dir.join(files::METRICS))?;
+        let config_text = std::fs::read_to_string(dir.join(files::CONFIG)).ok();
+        Ok(Run {
+            diagnose: read_optional_json(&dir.join(extras::DIAGNOSE))?,
+            critical: read_optional_json(&dir.join(extras::CRITICAL))?,
+            guide: read_optional_json(&dir.join(extras::GUIDE))?,
+            batch_size: read_optional_json(&dir.join(extras::BATCH_SIZE))?,
+            dir,
+            metrics,
+            config_text,
+        })
+    }
+}
+
+/// Reads `metrics.jsonl`; errors name the file and line.
+pub fn read_metrics_jsonl(path: &Path) -> Result<Vec<EpochMetrics>> {
+    let text = std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let m: EpochMetrics = serde_json::from_str(line)
+            .map_err(|e| ReportError::malformed(path, format!("line {}: {e}", i + 1)))?;
+        out.push(m);
+    }
+    if out.is_empty() {
+        return Err(ReportError::malformed(path, "no epoch recorded yet"));
+    }
+    Ok(out)
+}
+
+fn read_optional_json(path: &Path) -> Result<Option<Value>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| ReportError::malformed(path, format!("not JSON: {e}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ReportError::io(path, e)),
+    }
+}
+
+/// Flat parameters by epoch, as `trajectory.jsonl` holds them.
+pub type Trajectory = Vec<(usize, Vec<f64>)>;
+
+/// Reads `trajectory.jsonl` (written with `training.record_trajectory = true`): the flat
+/// parameters at each recorded epoch, in order. `None` when the run did not record one.
+pub fn read_trajectory(dir: &Path) -> Result<Option<Trajectory>> {
+    let path = dir.join(files::TRAJECTORY);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(ReportError::io(&path, e)),
+    };
+    #[derive(serde::Deserialize)]
+    struct Line {
+        epoch: usize,
+        params: Vec<f64>,
+    }
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let l: Line = serde_json::from_str(line)
+            .map_err(|e| ReportError::malformed(&path, format!("line {}: {e}", i + 1)))?;
+        out.push((l.epoch, l.params));
+    }
+    Ok(Some(out))
+}
+
+/// Every JSON object anywhere in `v` (depth first, `v` itself included).
+pub(crate) fn objects(v: &Value) -> Vec<&serde_json::Map<String, Value>> {
+    let mut out = Vec::new();
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(m) => {
+                out.push(m);
+                stack.extend(m.values().rev());
+            }
+            Value::Array(a) => stack.extend(a.iter().rev()),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The first array of numbers stored under `key` anywhere in `v`.
+pub(crate) fn find_numbers(v: &Value, key: &str) -> Option<Vec<f64>> {
+    objects(v).into_iter().find_map(|m| {
+        let a = m.get(key)?.as_array()?;
+        let nums: Option<Vec<f64>> = a.iter().map(Value::as_f64).collect();
+        nums.filter(|n| !n.is_empty())
+    })
+}
+
+/// The first number stored under `key` anywhere in `v`.
+pub(crate) fn find_number(v: &Value, key: &str) -> Option<f64> {
+    objects(v)
+        .into_iter()
+        .find_map(|m| m.get(key).and_then(Value::as_f64))
+}
+
+/// The first array anywhere in `v` whose elements are all objects with a number under each
+/// of `keys`.
+pub(crate) fn find_rows<'a>(
+    v: &'a Value,
+    keys: &[&str],
+) -> Option<Vec<&'a serde_json::Map<String, Value>>> {
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Array(a) => {
+                let rows: Option<Vec<_>> = a
+                    .iter()
+                    .map(|e| {
+                        e.as_object().filter(|m| {
+                            keys.iter().all(|k| m.get(*k).is_some_and(Value::is_number))
+                        })
+                    })
+                    .collect();
+                if let Some(rows) = rows.filter(|r| !r.is_empty()) {
+                    return Some(rows);
+                }
+                stack.extend(a.iter().rev());
+            }
+            Value::Object(m) => stack.extend(m.values().rev()),
+            _ => {}
+        }
+    }
+    None
+}
