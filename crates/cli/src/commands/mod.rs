@@ -6,11 +6,11 @@ mod cv;
 mod diagnose;
 mod eval;
 mod guide;
-mod predict;
-pub(crate) mod stuck;
 mod playground;
 mod plot;
+mod predict;
 mod report;
+pub(crate) mod stuck;
 mod surface;
 mod train;
 
