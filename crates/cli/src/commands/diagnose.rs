@@ -22,9 +22,10 @@ pub struct Args {
     /// Print one JSON object on stdout.
     #[arg(long)]
     json: bool,
-    /// dense: every eigenvalue of the exact Hessian; iterative: Lanczos extremes, Hutchinson
-    /// trace and the spectral density; auto: dense up to --dense-limit parameters.
-    #[arg(long, value_enum, default_value = "auto")]
+    /// dense: every eigenvalue of the exact Hessian (refused above --dense-limit parameters);
+    /// iterative: Lanczos extremes, Hutchinson trace and the spectral density; auto: dense up
+    /// to --dense-limit parameters, iterative above.
+    #[arg(long, value_enum, default_value = "dense")]
     mode: Mode,
     /// Extreme eigenvalues to report at each end.
     #[arg(long, value_name = "N", default_value_t = 5)]
