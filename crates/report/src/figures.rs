@@ -12,7 +12,7 @@ use trainscope_viz::plot::{
 };
 
 use crate::error::{ReportError, Result};
-use crate::run::{find_number, find_numbers, find_rows, objects, Run};
+use crate::run::{find_number, find_numbers, find_rows, find_rows_where, objects, Run};
 
 /// Image formats of the figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,15 +173,24 @@ fn critical_points(v: &Value) -> Vec<[f64; 2]> {
 /// The rows holding a `batch_size`: one category per row, numeric columns grouped into panels
 /// by what they measure (time, loss, accuracy, the rest).
 fn batch_table(v: &Value) -> Option<BarTable> {
-    let rows = find_rows(v, &["batch_size"])?;
+    // `batch-size` writes sizes as text ("full" is one), so any scalar labels a row.
+    let rows = find_rows_where(v, &|m| {
+        m.get("batch_size")
+            .is_some_and(|b| b.is_number() || b.is_string())
+    })?;
     let categories: Vec<String> = rows
         .iter()
-        .map(|r| format!("{}", r["batch_size"].as_f64().unwrap_or(f64::NAN)))
+        .map(|r| match &r["batch_size"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
         .collect();
+    // Settings of the comparison rather than results.
+    const SETTINGS: [&str; 3] = ["batch_size", "rows_per_batch", "epochs"];
     let mut columns: Vec<&str> = Vec::new();
     for r in &rows {
         for (k, v) in r.iter() {
-            if k != "batch_size" && v.is_number() && !columns.contains(&k.as_str()) {
+            if !SETTINGS.contains(&k.as_str()) && v.is_number() && !columns.contains(&k.as_str()) {
                 columns.push(k);
             }
         }

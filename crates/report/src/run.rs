@@ -159,17 +159,23 @@ pub(crate) fn find_rows<'a>(
     v: &'a Value,
     keys: &[&str],
 ) -> Option<Vec<&'a serde_json::Map<String, Value>>> {
+    find_rows_where(v, &|m| {
+        keys.iter().all(|k| m.get(*k).is_some_and(Value::is_number))
+    })
+}
+
+/// The first array (depth first) whose elements are all objects accepted by `accept`.
+pub(crate) fn find_rows_where<'a>(
+    v: &'a Value,
+    accept: &dyn Fn(&serde_json::Map<String, Value>) -> bool,
+) -> Option<Vec<&'a serde_json::Map<String, Value>>> {
     let mut stack = vec![v];
     while let Some(v) = stack.pop() {
         match v {
             Value::Array(a) => {
                 let rows: Option<Vec<_>> = a
                     .iter()
-                    .map(|e| {
-                        e.as_object().filter(|m| {
-                            keys.iter().all(|k| m.get(*k).is_some_and(Value::is_number))
-                        })
-                    })
+                    .map(|e| e.as_object().filter(|m| accept(m)))
                     .collect();
                 if let Some(rows) = rows.filter(|r| !r.is_empty()) {
                     return Some(rows);
