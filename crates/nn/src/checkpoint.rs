@@ -73,8 +73,9 @@ fn float_raw<T: Element>(t: &Tensor<T>) -> Raw {
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
-/// reader never sees a partial file and a failed write leaves no file behind.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// reader never sees a partial file and a failed write leaves no file behind. Every file
+/// trainscope writes goes through this.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -82,7 +83,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "checkpoint".into());
+        .unwrap_or_else(|| "out".into());
     // Unique per process and call, so concurrent saves never share a temporary file.
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
