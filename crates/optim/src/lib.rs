@@ -68,5 +68,5 @@ pub use schedule::{
 pub use transform::{
     global_norm, AddDecayedWeights, ClipByGlobalNorm, GradientTransform, Scalar, ScaleByAdam,
     ScaleByLearningRate, ScaleByRadam, ScaleByRms, ScaleByRmsLecture, ScaleByRootMeanSquare,
-    ScaleByRootSumSquare, StepContext, Trace,
+    ScaleByRootSumSquare, StepContext, Trace, MAX_STATE_BUFFERS,
 };

@@ -4,7 +4,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::OptimError;
 use crate::schedule::{LrScheduler, SchedulerState};
-use crate::transform::{GradientTransform, Scalar, StepContext};
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use crate::transform::{GradientTransform, Scalar, StepContext, MAX_STATE_BUFFERS};
 
 /// What one [`Optimizer::step`] did.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,6 +35,13 @@ pub struct OptimizerState<T> {
     pub scheduler: SchedulerState,
 }
 
+/// Elements per block: the chain runs over one block at a time while it sits in the L1
+/// cache (one pass over memory per step instead of one per transform).
+const BLOCK: usize = 1024;
+
+/// Below this many elements one thread is faster than handing blocks to others.
+const PARALLEL_MIN: usize = 1 << 15;
+
 /// A chain of [`GradientTransform`]s applied to the gradient, whose result is added to the
 /// parameters:
 ///
@@ -38,36 +49,92 @@ pub struct OptimizerState<T> {
 /// u ← g;  for each transform f in order: u ← f(u, θ);  θ ← θ + u
 /// ```
 ///
-/// Parameters and gradients are lists of flat slices (one per tensor). All state lives in
-/// buffers of the total parameter length, allocated on the first step; later steps do not
-/// allocate.
+/// Parameters and gradients are lists of flat slices (one per tensor). The chain runs block
+/// by block (each block of [`BLOCK`] elements goes through every transform and into the
+/// parameters before the next is read), on several threads when the parameters are large.
+/// All state lives in buffers allocated on the first step, stored block-interleaved: for each
+/// block, each state buffer's elements of that block in turn. Later steps do not allocate.
 #[derive(Debug)]
 pub struct Optimizer<T: Scalar> {
     transforms: Vec<Box<dyn GradientTransform<T>>>,
     scheduler: LrScheduler,
     step: u64,
-    len: Option<usize>,
-    updates: Vec<T>,
-    param_copy: Vec<T>,
-    uses_params: bool,
+    /// For each transform, `(first, count)`: where its buffers sit among a block's buffers.
+    slots: Vec<(usize, usize)>,
+    /// State buffers per block, over the whole chain.
+    width: usize,
+    /// The chain cut before every global transform past the first position: each segment
+    /// needs the complete output of the one before.
+    segments: Vec<Range<usize>>,
+    state: State<T>,
+    /// The update vector between segments, per tensor (only for chains of several segments).
+    scratch: Vec<Vec<T>>,
+}
+
+/// Where the optimizer's state is.
+#[derive(Debug)]
+enum State<T> {
+    /// Before the first step.
+    Empty,
+    /// Restored from a save, before a step tells the tensor sizes: one flat vector per buffer.
+    Flat { len: usize, buffers: Vec<Vec<T>> },
+    /// Per tensor, block after block; within a block each buffer's [`BLOCK`] elements in turn.
+    Blocked {
+        sizes: Vec<usize>,
+        tensors: Vec<Vec<T>>,
+    },
+}
+
+/// What a block's final update goes into.
+enum Sink<'a, T> {
+    /// Added to the parameters.
+    Apply(&'a [T]),
+    /// Written to the scratch update vector.
+    Store(&'a [T], &'a mut [T]),
+    /// Read from and written back to the scratch update vector.
+    InPlace(&'a mut [T]),
 }
 
 impl<T: Scalar> Optimizer<T> {
     /// Chains `transforms` in order; the learning rate comes from `scheduler` and is applied
     /// wherever the chain holds a [`ScaleByLearningRate`](crate::ScaleByLearningRate).
+    ///
+    /// # Panics
+    /// If a transform names more than [`MAX_STATE_BUFFERS`] state buffers.
     pub fn new(
         transforms: Vec<Box<dyn GradientTransform<T>>>,
         scheduler: impl Into<LrScheduler>,
     ) -> Self {
-        let uses_params = transforms.iter().any(|t| t.uses_params());
+        let mut slots = Vec::with_capacity(transforms.len());
+        let mut width = 0;
+        for t in &transforms {
+            let count = t.state_names().len();
+            assert!(
+                count <= MAX_STATE_BUFFERS,
+                "transform {} names {count} state buffers; at most {MAX_STATE_BUFFERS} are supported",
+                t.name()
+            );
+            slots.push((width, count));
+            width += count;
+        }
+        let mut segments = Vec::new();
+        let mut start = 0;
+        for (i, t) in transforms.iter().enumerate().skip(1) {
+            if t.is_global() {
+                segments.push(start..i);
+                start = i;
+            }
+        }
+        segments.push(start..transforms.len());
         Optimizer {
             transforms,
             scheduler: scheduler.into(),
             step: 0,
-            len: None,
-            updates: Vec::new(),
-            param_copy: Vec::new(),
-            uses_params,
+            slots,
+            width,
+            segments,
+            state: State::Empty,
+            scratch: Vec::new(),
         }
     }
 
@@ -110,8 +177,8 @@ impl<T: Scalar> Optimizer<T> {
     /// total size differs from earlier steps; parameters are then left untouched.
     pub fn step<P, G>(&mut self, params: &mut [P], grads: &[G]) -> Result<StepReport, OptimError>
     where
-        P: AsMut<[T]>,
-        G: AsRef<[T]>,
+        P: AsMut<[T]> + Send,
+        G: AsRef<[T]> + Sync,
     {
         let lr = self.scheduler.lr(self.step);
         self.step_with_lr(params, grads, lr)
@@ -126,8 +193,8 @@ impl<T: Scalar> Optimizer<T> {
         lr: f64,
     ) -> Result<StepReport, OptimError>
     where
-        P: AsMut<[T]>,
-        G: AsRef<[T]>,
+        P: AsMut<[T]> + Send,
+        G: AsRef<[T]> + Sync,
     {
         if params.len() != grads.len() {
             return Err(OptimError::TensorCountMismatch {
@@ -143,54 +210,57 @@ impl<T: Scalar> Optimizer<T> {
             }
             total += param;
         }
-        match self.len {
-            None => {
-                for t in &mut self.transforms {
-                    t.init(total);
-                }
-                self.allocate(total);
-            }
-            Some(expected) if expected != total => {
-                return Err(OptimError::ParameterSizeChanged {
-                    expected,
-                    got: total,
-                })
-            }
-            Some(_) => {}
-        }
-
-        let mut offset = 0;
-        for g in grads {
-            let g = g.as_ref();
-            self.updates[offset..offset + g.len()].copy_from_slice(g);
-            offset += g.len();
-        }
-        if self.uses_params {
-            let mut offset = 0;
-            for p in params.iter_mut() {
-                let p = p.as_mut();
-                self.param_copy[offset..offset + p.len()].copy_from_slice(p);
-                offset += p.len();
-            }
-        }
+        self.lay_out(params, total)?;
 
         let mut ctx = StepContext {
             step: self.step,
             lr,
             grad_norm: None,
         };
-        for t in &mut self.transforms {
-            t.update(&mut self.updates, &self.param_copy, &mut ctx);
-        }
-
-        let mut offset = 0;
-        for p in params.iter_mut() {
-            let p = p.as_mut();
-            let n = p.len();
-            for (x, u) in p.iter_mut().zip(&self.updates[offset..offset + n]) {
-                *x = *x + *u;
+        let Optimizer {
+            transforms,
+            slots,
+            width,
+            segments,
+            state,
+            scratch,
+            ..
+        } = self;
+        let State::Blocked { tensors, .. } = state else {
+            unreachable!("lay_out leaves the state blocked")
+        };
+        let stride = stride(*width);
+        let last = segments.len() - 1;
+        for (j, seg) in segments.iter().enumerate() {
+            if transforms[seg.start].is_global() {
+                if j == 0 {
+                    transforms[seg.start].prepare(&mut grads.iter().map(|g| g.as_ref()), &mut ctx);
+                } else {
+                    transforms[seg.start].prepare(&mut scratch.iter().map(|s| &s[..]), &mut ctx);
+                }
             }
-            offset += n;
+            let chain = Chain {
+                transforms: &transforms[seg.clone()],
+                slots: &slots[seg.clone()],
+                ctx: &ctx,
+            };
+            if last == 0 {
+                chain.apply(params, grads, tensors, stride, total >= PARALLEL_MIN);
+                continue;
+            }
+            let mut u = [T::zero(); BLOCK];
+            for (i, (p, st)) in params.iter_mut().zip(tensors.iter_mut()).enumerate() {
+                let p = p.as_mut();
+                for (b, (pb, sb)) in p.chunks_mut(BLOCK).zip(st.chunks_mut(stride)).enumerate() {
+                    let range = b * BLOCK..b * BLOCK + pb.len();
+                    let sink = match j {
+                        0 => Sink::Store(&grads[i].as_ref()[range.clone()], &mut scratch[i][range]),
+                        j if j == last => Sink::Apply(&scratch[i][range]),
+                        _ => Sink::InPlace(&mut scratch[i][range]),
+                    };
+                    chain.run_block(&mut u, pb, sb, sink);
+                }
+            }
         }
         self.step += 1;
         Ok(StepReport {
@@ -199,33 +269,82 @@ impl<T: Scalar> Optimizer<T> {
         })
     }
 
-    fn allocate(&mut self, total: usize) {
-        self.updates = vec![T::zero(); total];
-        self.param_copy = if self.uses_params {
-            vec![T::zero(); total]
-        } else {
-            Vec::new()
+    /// Makes the state blocked for these tensor sizes: allocated on the first step, laid out
+    /// from a restored save, or re-laid out if the same total is now split differently.
+    fn lay_out<P: AsMut<[T]>>(&mut self, params: &mut [P], total: usize) -> Result<(), OptimError> {
+        let same_sizes = |sizes: &[usize], params: &mut [P]| {
+            sizes.len() == params.len()
+                && sizes
+                    .iter()
+                    .zip(params.iter_mut())
+                    .all(|(&n, p)| p.as_mut().len() == n)
         };
-        self.len = Some(total);
+        match &self.state {
+            State::Blocked { sizes, .. } if same_sizes(sizes, params) => return Ok(()),
+            State::Blocked { sizes, .. } if sizes.iter().sum::<usize>() != total => {
+                return Err(OptimError::ParameterSizeChanged {
+                    expected: sizes.iter().sum(),
+                    got: total,
+                })
+            }
+            State::Flat { len, .. } if *len != total => {
+                return Err(OptimError::ParameterSizeChanged {
+                    expected: *len,
+                    got: total,
+                })
+            }
+            _ => {}
+        }
+        let sizes: Vec<usize> = params.iter_mut().map(|p| p.as_mut().len()).collect();
+        let flat = match std::mem::replace(&mut self.state, State::Empty) {
+            State::Empty => self.initial_buffers(total),
+            State::Flat { buffers, .. } => buffers,
+            State::Blocked { sizes, tensors } => to_flat(&sizes, &tensors, self.width),
+        };
+        let tensors = to_blocked(&flat, &sizes, self.width);
+        if self.segments.len() > 1 {
+            self.scratch = sizes.iter().map(|&n| vec![T::zero(); n]).collect();
+        }
+        self.state = State::Blocked { sizes, tensors };
+        Ok(())
     }
 
-    /// A copy of the complete state, for checkpoints.
-    pub fn state(&self) -> OptimizerState<T> {
-        let buffers = self
-            .transforms
+    /// Every buffer at its transform's starting value.
+    fn initial_buffers(&self, total: usize) -> Vec<Vec<T>> {
+        self.transforms
+            .iter()
+            .flat_map(|t| (0..t.state_names().len()).map(move |k| vec![t.state_init(k); total]))
+            .collect()
+    }
+
+    /// `"<position>.<transform>.<buffer>"` for every buffer, in chain order.
+    fn buffer_names(&self) -> Vec<String> {
+        self.transforms
             .iter()
             .enumerate()
             .flat_map(|(i, t)| {
                 let name = t.name();
-                t.buffers()
-                    .into_iter()
-                    .map(move |(b, v)| (format!("{i}.{name}.{b}"), v.to_vec()))
+                t.state_names()
+                    .iter()
+                    .map(move |b| format!("{i}.{name}.{b}"))
             })
-            .collect();
+            .collect()
+    }
+
+    /// A copy of the complete state, for checkpoints.
+    pub fn state(&self) -> OptimizerState<T> {
+        let (num_elements, flat) = match &self.state {
+            State::Empty => (None, vec![Vec::new(); self.width]),
+            State::Flat { len, buffers } => (Some(*len), buffers.clone()),
+            State::Blocked { sizes, tensors } => (
+                Some(sizes.iter().sum()),
+                to_flat(sizes, tensors, self.width),
+            ),
+        };
         OptimizerState {
             step: self.step,
-            num_elements: self.len,
-            buffers,
+            num_elements,
+            buffers: self.buffer_names().into_iter().zip(flat).collect(),
             scheduler: self.scheduler.state(),
         }
     }
@@ -235,17 +354,7 @@ impl<T: Scalar> Optimizer<T> {
     /// Checks that buffer names and order match this chain and that every buffer has
     /// `num_elements` entries; on error nothing is changed.
     pub fn load_state(&mut self, state: &OptimizerState<T>) -> Result<(), OptimError> {
-        let expected: Vec<String> = self
-            .transforms
-            .iter()
-            .enumerate()
-            .flat_map(|(i, t)| {
-                let name = t.name();
-                t.buffers()
-                    .into_iter()
-                    .map(move |(b, _)| format!("{i}.{name}.{b}"))
-            })
-            .collect();
+        let expected = self.buffer_names();
         let found: Vec<&str> = state.buffers.iter().map(|(n, _)| n.as_str()).collect();
         if expected != found {
             return Err(OptimError::StateMismatch(format!(
@@ -264,24 +373,139 @@ impl<T: Scalar> Optimizer<T> {
         // The scheduler check is the last that can fail, so a failed load changes nothing.
         self.scheduler.load_state(&state.scheduler)?;
 
-        let mut saved = state.buffers.iter();
-        for t in &mut self.transforms {
-            for (_, buf) in t.buffers_mut() {
-                if let Some((_, v)) = saved.next() {
-                    buf.clear();
-                    buf.extend_from_slice(v);
-                }
-            }
-        }
         self.step = state.step;
-        match state.num_elements {
-            Some(n) => self.allocate(n),
-            None => {
-                self.len = None;
-                self.updates = Vec::new();
-                self.param_copy = Vec::new();
-            }
-        }
+        self.state = match state.num_elements {
+            Some(len) => State::Flat {
+                len,
+                buffers: state.buffers.iter().map(|(_, v)| v.clone()).collect(),
+            },
+            None => State::Empty,
+        };
         Ok(())
     }
+}
+
+/// One segment of the chain, ready to run over blocks.
+struct Chain<'a, T: Scalar> {
+    transforms: &'a [Box<dyn GradientTransform<T>>],
+    slots: &'a [(usize, usize)],
+    ctx: &'a StepContext,
+}
+
+impl<T: Scalar> Chain<'_, T> {
+    /// The whole chain from the gradients into the parameters, blocks on several threads
+    /// when `parallel` (each element's result is the same either way).
+    fn apply<P, G>(
+        &self,
+        params: &mut [P],
+        grads: &[G],
+        tensors: &mut [Vec<T>],
+        stride: usize,
+        parallel: bool,
+    ) where
+        P: AsMut<[T]> + Send,
+        G: AsRef<[T]> + Sync,
+    {
+        if parallel && rayon::current_num_threads() > 1 {
+            params
+                .par_iter_mut()
+                .zip(grads.par_iter())
+                .zip(tensors.par_iter_mut())
+                .for_each(|((p, g), st)| {
+                    p.as_mut()
+                        .par_chunks_mut(BLOCK)
+                        .zip(g.as_ref().par_chunks(BLOCK))
+                        .zip(st.par_chunks_mut(stride))
+                        .for_each_init(
+                            || [T::zero(); BLOCK],
+                            |u, ((pb, gb), sb)| self.run_block(u, pb, sb, Sink::Apply(gb)),
+                        );
+                });
+            return;
+        }
+        let mut u = [T::zero(); BLOCK];
+        for ((p, g), st) in params.iter_mut().zip(grads).zip(tensors.iter_mut()) {
+            for ((pb, gb), sb) in p
+                .as_mut()
+                .chunks_mut(BLOCK)
+                .zip(g.as_ref().chunks(BLOCK))
+                .zip(st.chunks_mut(stride))
+            {
+                self.run_block(&mut u, pb, sb, Sink::Apply(gb));
+            }
+        }
+    }
+
+    /// Every transform over one block: `params` the block's parameters, `state` its
+    /// block-interleaved state, `u` room for the update.
+    fn run_block(&self, u: &mut [T; BLOCK], params: &mut [T], state: &mut [T], sink: Sink<'_, T>) {
+        let n = params.len();
+        let u = &mut u[..n];
+        match &sink {
+            Sink::Apply(src) | Sink::Store(src, _) => u.copy_from_slice(src),
+            Sink::InPlace(src) => u.copy_from_slice(src),
+        }
+        for (t, &(first, count)) in self.transforms.iter().zip(self.slots) {
+            let mut views: [&mut [T]; MAX_STATE_BUFFERS] = Default::default();
+            let region = &mut state[first * BLOCK..(first + count) * BLOCK];
+            for (view, buf) in views.iter_mut().zip(region.chunks_mut(BLOCK)) {
+                *view = &mut buf[..n];
+            }
+            let p: &[T] = if t.uses_params() { params } else { &[] };
+            t.update(u, p, &mut views[..count], self.ctx);
+        }
+        match sink {
+            Sink::Apply(_) => params
+                .iter_mut()
+                .zip(u.iter())
+                .for_each(|(x, d)| *x = *x + *d),
+            Sink::Store(_, dst) => dst.copy_from_slice(u),
+            Sink::InPlace(dst) => dst.copy_from_slice(u),
+        }
+    }
+}
+
+/// Length of one block's state: `width` buffers of [`BLOCK`] elements (1 when stateless,
+/// so the per-tensor vectors still have one entry per block to pair with).
+fn stride(width: usize) -> usize {
+    (width * BLOCK).max(1)
+}
+
+/// Flat buffers (one per state buffer, over all tensors back to back) → per-tensor,
+/// block-interleaved storage.
+fn to_blocked<T: Scalar>(flat: &[Vec<T>], sizes: &[usize], width: usize) -> Vec<Vec<T>> {
+    let mut offset = 0;
+    sizes
+        .iter()
+        .map(|&n| {
+            let blocks = n.div_ceil(BLOCK);
+            let mut data = vec![T::zero(); blocks * stride(width)];
+            for (b, block) in data.chunks_mut(stride(width)).enumerate() {
+                let lo = offset + b * BLOCK;
+                let len = BLOCK.min(n - b * BLOCK);
+                for (s, buf) in flat.iter().enumerate() {
+                    block[s * BLOCK..s * BLOCK + len].copy_from_slice(&buf[lo..lo + len]);
+                }
+            }
+            offset += n;
+            data
+        })
+        .collect()
+}
+
+/// The inverse of [`to_blocked`].
+fn to_flat<T: Scalar>(sizes: &[usize], tensors: &[Vec<T>], width: usize) -> Vec<Vec<T>> {
+    let total = sizes.iter().sum();
+    (0..width)
+        .map(|s| {
+            let mut buf = Vec::with_capacity(total);
+            for (&n, data) in sizes.iter().zip(tensors) {
+                for (b, block) in data.chunks(stride(width)).enumerate() {
+                    let len = BLOCK.min(n - b * BLOCK);
+                    buf.extend_from_slice(&block[s * BLOCK..s * BLOCK + len]);
+                }
+            }
+            buf
+        })
+        .collect()
 }

@@ -12,9 +12,13 @@
 //! with `η^t` from [`ScaleByLearningRate`], `σ` from one of the root-mean-square transforms and
 //! `m` from [`Trace`] or [`ScaleByAdam`].
 //!
-//! All transforms work on one flat buffer holding every parameter tensor back to back: the
-//! built-in ones are element-wise or global, so tensor boundaries do not matter to them.
-//! State buffers are allocated once in [`GradientTransform::init`] and never resized.
+//! Transforms are element-wise (each output element depends on the same element of the
+//! update, parameters and state) or, like [`ClipByGlobalNorm`], need one global quantity
+//! first. That lets the [`Optimizer`](crate::Optimizer) run the whole chain over one small
+//! block of elements at a time while the block sits in the cache, and blocks side by side on
+//! several threads, instead of one pass over all parameters per transform. As in Optax the
+//! state lives outside the transform: the optimizer owns the buffers a transform names in
+//! [`GradientTransform::state_names`] and hands it the matching block of each.
 
 use std::fmt::Debug;
 
@@ -31,30 +35,44 @@ pub struct StepContext {
     pub grad_norm: Option<f64>,
 }
 
+/// The most state buffers one transform may name.
+pub const MAX_STATE_BUFFERS: usize = 4;
+
 /// One link of an optimizer chain.
 ///
-/// `update` receives the flat update vector (the gradient after earlier links) and the flat
-/// parameters (only filled in when [`uses_params`](Self::uses_params) is true; otherwise an
-/// empty slice, which saves a copy per step).
+/// `update` transforms one block of the flat update vector (the gradient after earlier
+/// links). Blocks may be processed in any order and on several threads at once, so the
+/// result for an element may depend only on that element of `updates`, `params` and the
+/// state, and on what [`prepare`](Self::prepare) computed for the whole step.
 pub trait GradientTransform<T: Float>: Send + Sync + Debug {
     /// Short name used as a prefix of the saved state buffers.
     fn name(&self) -> &'static str;
-    /// Whether `update` needs the current parameter values.
+    /// Whether `update` needs the current parameter values (otherwise it gets an empty
+    /// slice).
     fn uses_params(&self) -> bool {
         false
     }
-    /// Allocates state for `len` elements. Called once, before the first update.
-    fn init(&mut self, _len: usize) {}
-    /// Transforms `updates` in place.
-    fn update(&mut self, updates: &mut [T], params: &[T], ctx: &mut StepContext);
-    /// The state buffers, by name, for saving.
-    fn buffers(&self) -> Vec<(&'static str, &[T])> {
-        Vec::new()
+    /// Names of the per-element state buffers (at most [`MAX_STATE_BUFFERS`]), in the order
+    /// `update` receives them. Saved as `"<position>.<transform>.<buffer>"`.
+    fn state_names(&self) -> &'static [&'static str] {
+        &[]
     }
-    /// The state buffers, by name, for restoring.
-    fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
-        Vec::new()
+    /// The value every element of state buffer `k` starts at.
+    fn state_init(&self, _k: usize) -> T {
+        T::zero()
     }
+    /// Whether the transform needs the whole update vector before it can transform any block
+    /// (a global norm); [`prepare`](Self::prepare) is then called first, every step.
+    fn is_global(&self) -> bool {
+        false
+    }
+    /// Sees the whole update vector, one slice per tensor, before any block of this step.
+    /// Called only when [`is_global`](Self::is_global) is true.
+    fn prepare(&mut self, _updates: &mut dyn Iterator<Item = &[T]>, _ctx: &mut StepContext) {}
+    /// Transforms one block of the update in place. `params` holds the same elements of the
+    /// parameters when [`uses_params`](Self::uses_params) is true, `state[k]` the same
+    /// elements of state buffer `k`.
+    fn update(&self, updates: &mut [T], params: &[T], state: &mut [&mut [T]], ctx: &StepContext);
 }
 
 /// The element types optimizers work on: any `Float` that can cross threads (`f32`, `f64`).
@@ -67,14 +85,46 @@ pub(crate) fn cast<T: Float>(x: f64) -> T {
     T::from(x).unwrap_or_else(T::nan)
 }
 
-/// `torch.lerp`: `start + w (end − start)`, computed from whichever end is nearer to `w` so
-/// results match PyTorch's `lerp_` bit for bit.
-#[inline]
-fn lerp<T: Float>(start: T, end: T, w: T) -> T {
-    if w.abs() < cast(0.5) {
-        start + w * (end - start)
+/// `torch.lerp(start, end, w) = start + w (end − start)` for a fixed `w`, computed from
+/// whichever end is nearer to `w` so results match PyTorch's `lerp_` bit for bit.
+#[derive(Clone, Copy)]
+struct Lerp<T> {
+    w: T,
+    one_minus_w: T,
+    from_start: bool,
+}
+
+impl<T: Float> Lerp<T> {
+    #[inline]
+    fn new(w: T) -> Self {
+        Lerp {
+            w,
+            one_minus_w: T::one() - w,
+            from_start: w.abs() < cast(0.5),
+        }
+    }
+    #[inline(always)]
+    fn at(self, start: T, end: T) -> T {
+        if self.from_start {
+            start + self.w * (end - start)
+        } else {
+            end - (end - start) * self.one_minus_w
+        }
+    }
+}
+
+/// `x`, or zero if `x` is subnormal. Decaying state (momentum, moving averages) of an element
+/// whose gradient stays zero, such as the weight of an always-blank input pixel, shrinks
+/// geometrically into the subnormal range, where x86 arithmetic is 20–100× slower (an Adam
+/// step over such a model measured 19× slower); stored state is therefore flushed to zero
+/// there. Only values below `T::min_positive_value()` (1.2e-38 in f32, 2.2e-308 in f64) are
+/// affected, the same on every platform.
+#[inline(always)]
+fn flush<T: Float>(x: T) -> T {
+    if x.abs() < T::min_positive_value() {
+        T::zero()
     } else {
-        end - (end - start) * (T::one() - w)
+        x
     }
 }
 
@@ -88,7 +138,7 @@ impl<T: Float> GradientTransform<T> for ScaleByLearningRate {
     fn name(&self) -> &'static str {
         "scale_by_lr"
     }
-    fn update(&mut self, updates: &mut [T], _params: &[T], ctx: &mut StepContext) {
+    fn update(&self, updates: &mut [T], _params: &[T], _state: &mut [&mut [T]], ctx: &StepContext) {
         let neg_lr: T = cast(-ctx.lr);
         updates.iter_mut().for_each(|u| *u = *u * neg_lr);
     }
@@ -113,7 +163,6 @@ pub struct Trace<T> {
     momentum: T,
     one_minus_dampening: T,
     nesterov: bool,
-    buf: Vec<T>,
 }
 
 impl<T: Float> Trace<T> {
@@ -124,7 +173,6 @@ impl<T: Float> Trace<T> {
             momentum: cast(momentum),
             one_minus_dampening: cast(1.0 - dampening),
             nesterov,
-            buf: Vec::new(),
         }
     }
 }
@@ -133,29 +181,27 @@ impl<T: Scalar> GradientTransform<T> for Trace<T> {
     fn name(&self) -> &'static str {
         "trace"
     }
-    fn init(&mut self, len: usize) {
-        self.buf = vec![T::zero(); len];
+    fn state_names(&self) -> &'static [&'static str] {
+        &["momentum"]
     }
-    fn update(&mut self, updates: &mut [T], _params: &[T], ctx: &mut StepContext) {
-        let first = ctx.step == 0;
-        for (u, b) in updates.iter_mut().zip(self.buf.iter_mut()) {
-            *b = if first {
-                *u
-            } else {
-                *b * self.momentum + *u * self.one_minus_dampening
-            };
-            *u = if self.nesterov {
-                *u + *b * self.momentum
-            } else {
-                *b
-            };
+    fn update(&self, updates: &mut [T], _params: &[T], state: &mut [&mut [T]], ctx: &StepContext) {
+        let [buf] = state else { return };
+        let buf = &mut buf[..updates.len()];
+        let (mu, keep) = (self.momentum, self.one_minus_dampening);
+        if ctx.step == 0 {
+            buf.copy_from_slice(updates);
+        } else {
+            for (b, &u) in buf.iter_mut().zip(updates.iter()) {
+                *b = flush(*b * mu + u * keep);
+            }
         }
-    }
-    fn buffers(&self) -> Vec<(&'static str, &[T])> {
-        vec![("momentum", &self.buf)]
-    }
-    fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
-        vec![("momentum", &mut self.buf)]
+        if self.nesterov {
+            for (u, &b) in updates.iter_mut().zip(buf.iter()) {
+                *u = *u + b * mu;
+            }
+        } else {
+            updates.copy_from_slice(buf);
+        }
     }
 }
 
@@ -186,9 +232,9 @@ impl<T: Scalar> GradientTransform<T> for AddDecayedWeights<T> {
     fn uses_params(&self) -> bool {
         true
     }
-    fn update(&mut self, updates: &mut [T], params: &[T], _ctx: &mut StepContext) {
-        for (u, p) in updates.iter_mut().zip(params) {
-            *u = *u + *p * self.weight_decay;
+    fn update(&self, updates: &mut [T], params: &[T], _state: &mut [&mut [T]], _ctx: &StepContext) {
+        for (u, &p) in updates.iter_mut().zip(params) {
+            *u = *u + p * self.weight_decay;
         }
     }
 }
@@ -208,7 +254,6 @@ pub struct ScaleByRootSumSquare<T> {
     eps: T,
     initial: T,
     lr_decay: f64,
-    sum: Vec<T>,
 }
 
 impl<T: Float> ScaleByRootSumSquare<T> {
@@ -218,7 +263,6 @@ impl<T: Float> ScaleByRootSumSquare<T> {
             eps: cast(eps),
             initial: cast(initial_accumulator_value),
             lr_decay,
-            sum: Vec::new(),
         }
     }
 }
@@ -227,21 +271,19 @@ impl<T: Scalar> GradientTransform<T> for ScaleByRootSumSquare<T> {
     fn name(&self) -> &'static str {
         "adagrad"
     }
-    fn init(&mut self, len: usize) {
-        self.sum = vec![self.initial; len];
+    fn state_names(&self) -> &'static [&'static str] {
+        &["sum"]
     }
-    fn update(&mut self, updates: &mut [T], _params: &[T], ctx: &mut StepContext) {
+    fn state_init(&self, _k: usize) -> T {
+        self.initial
+    }
+    fn update(&self, updates: &mut [T], _params: &[T], state: &mut [&mut [T]], ctx: &StepContext) {
+        let [sum] = state else { return };
         let decay: T = cast(1.0 / (1.0 + ctx.step as f64 * self.lr_decay));
-        for (u, s) in updates.iter_mut().zip(self.sum.iter_mut()) {
+        for (u, s) in updates.iter_mut().zip(sum.iter_mut()) {
             *s = *s + *u * *u;
             *u = *u / (s.sqrt() + self.eps) * decay;
         }
-    }
-    fn buffers(&self) -> Vec<(&'static str, &[T])> {
-        vec![("sum", &self.sum)]
-    }
-    fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
-        vec![("sum", &mut self.sum)]
     }
 }
 
@@ -260,16 +302,12 @@ impl<T: Scalar> GradientTransform<T> for ScaleByRootSumSquare<T> {
 #[derive(Debug, Clone)]
 pub struct ScaleByRootMeanSquare<T> {
     eps: T,
-    sum: Vec<T>,
 }
 
 impl<T: Float> ScaleByRootMeanSquare<T> {
     /// `eps`: floor on σ.
     pub fn new(eps: f64) -> Self {
-        ScaleByRootMeanSquare {
-            eps: cast(eps),
-            sum: Vec::new(),
-        }
+        ScaleByRootMeanSquare { eps: cast(eps) }
     }
 }
 
@@ -277,22 +315,17 @@ impl<T: Scalar> GradientTransform<T> for ScaleByRootMeanSquare<T> {
     fn name(&self) -> &'static str {
         "adagrad_lecture"
     }
-    fn init(&mut self, len: usize) {
-        self.sum = vec![T::zero(); len];
+    fn state_names(&self) -> &'static [&'static str] {
+        &["sum_squares"]
     }
-    fn update(&mut self, updates: &mut [T], _params: &[T], ctx: &mut StepContext) {
+    fn update(&self, updates: &mut [T], _params: &[T], state: &mut [&mut [T]], ctx: &StepContext) {
+        let [sum] = state else { return };
         let count: T = cast(ctx.step as f64 + 1.0);
-        for (u, s) in updates.iter_mut().zip(self.sum.iter_mut()) {
+        for (u, s) in updates.iter_mut().zip(sum.iter_mut()) {
             *s = *s + *u * *u;
             let sigma = (*s / count).sqrt();
             *u = *u / sigma.max(self.eps);
         }
-    }
-    fn buffers(&self) -> Vec<(&'static str, &[T])> {
-        vec![("sum_squares", &self.sum)]
-    }
-    fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
-        vec![("sum_squares", &mut self.sum)]
     }
 }
 
@@ -313,8 +346,6 @@ pub struct ScaleByRms<T> {
     one_minus_alpha: T,
     eps: T,
     centered: bool,
-    square_avg: Vec<T>,
-    grad_avg: Vec<T>,
 }
 
 impl<T: Float> ScaleByRms<T> {
@@ -325,8 +356,6 @@ impl<T: Float> ScaleByRms<T> {
             one_minus_alpha: cast(1.0 - alpha),
             eps: cast(eps),
             centered,
-            square_avg: Vec::new(),
-            grad_avg: Vec::new(),
         }
     }
 }
@@ -335,43 +364,38 @@ impl<T: Scalar> GradientTransform<T> for ScaleByRms<T> {
     fn name(&self) -> &'static str {
         "rmsprop"
     }
-    fn init(&mut self, len: usize) {
-        self.square_avg = vec![T::zero(); len];
+    fn state_names(&self) -> &'static [&'static str] {
         if self.centered {
-            self.grad_avg = vec![T::zero(); len];
+            &["square_avg", "grad_avg"]
+        } else {
+            &["square_avg"]
         }
     }
-    fn update(&mut self, updates: &mut [T], _params: &[T], _ctx: &mut StepContext) {
-        for (i, (u, v)) in updates
-            .iter_mut()
-            .zip(self.square_avg.iter_mut())
-            .enumerate()
-        {
-            let g = *u;
-            *v = *v * self.alpha + g * g * self.one_minus_alpha;
-            let avg = if self.centered {
-                let c = &mut self.grad_avg[i];
-                *c = lerp(*c, g, self.one_minus_alpha);
-                (*v - *c * *c).sqrt()
-            } else {
-                v.sqrt()
-            };
-            *u = g / (avg + self.eps);
+    fn update(&self, updates: &mut [T], _params: &[T], state: &mut [&mut [T]], _ctx: &StepContext) {
+        let (alpha, w, eps) = (self.alpha, self.one_minus_alpha, self.eps);
+        match state {
+            [square_avg] => {
+                for (u, v) in updates.iter_mut().zip(square_avg.iter_mut()) {
+                    let g = *u;
+                    *v = flush(*v * alpha + g * g * w);
+                    *u = g / (v.sqrt() + eps);
+                }
+            }
+            [square_avg, grad_avg] => {
+                let lerp = Lerp::new(w);
+                for ((u, v), c) in updates
+                    .iter_mut()
+                    .zip(square_avg.iter_mut())
+                    .zip(grad_avg.iter_mut())
+                {
+                    let g = *u;
+                    *v = flush(*v * alpha + g * g * w);
+                    *c = flush(lerp.at(*c, g));
+                    *u = g / ((*v - *c * *c).sqrt() + eps);
+                }
+            }
+            _ => {}
         }
-    }
-    fn buffers(&self) -> Vec<(&'static str, &[T])> {
-        let mut b = vec![("square_avg", self.square_avg.as_slice())];
-        if self.centered {
-            b.push(("grad_avg", self.grad_avg.as_slice()));
-        }
-        b
-    }
-    fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
-        let mut b = vec![("square_avg", &mut self.square_avg)];
-        if self.centered {
-            b.push(("grad_avg", &mut self.grad_avg));
-        }
-        b
     }
 }
 
@@ -390,7 +414,6 @@ pub struct ScaleByRmsLecture<T> {
     alpha: T,
     one_minus_alpha: T,
     eps: T,
-    sigma_sq: Vec<T>,
 }
 
 impl<T: Float> ScaleByRmsLecture<T> {
@@ -400,7 +423,6 @@ impl<T: Float> ScaleByRmsLecture<T> {
             alpha: cast(alpha),
             one_minus_alpha: cast(1.0 - alpha),
             eps: cast(eps),
-            sigma_sq: Vec::new(),
         }
     }
 }
@@ -409,26 +431,21 @@ impl<T: Scalar> GradientTransform<T> for ScaleByRmsLecture<T> {
     fn name(&self) -> &'static str {
         "rmsprop_lecture"
     }
-    fn init(&mut self, len: usize) {
-        self.sigma_sq = vec![T::zero(); len];
+    fn state_names(&self) -> &'static [&'static str] {
+        &["sigma_sq"]
     }
-    fn update(&mut self, updates: &mut [T], _params: &[T], ctx: &mut StepContext) {
+    fn update(&self, updates: &mut [T], _params: &[T], state: &mut [&mut [T]], ctx: &StepContext) {
+        let [sigma_sq] = state else { return };
         let first = ctx.step == 0;
-        for (u, s) in updates.iter_mut().zip(self.sigma_sq.iter_mut()) {
+        for (u, s) in updates.iter_mut().zip(sigma_sq.iter_mut()) {
             let g = *u;
             *s = if first {
                 g * g
             } else {
-                *s * self.alpha + g * g * self.one_minus_alpha
+                flush(*s * self.alpha + g * g * self.one_minus_alpha)
             };
             *u = g / s.sqrt().max(self.eps);
         }
-    }
-    fn buffers(&self) -> Vec<(&'static str, &[T])> {
-        vec![("sigma_sq", &self.sigma_sq)]
-    }
-    fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
-        vec![("sigma_sq", &mut self.sigma_sq)]
     }
 }
 
@@ -447,8 +464,6 @@ pub struct ScaleByAdam<T> {
     beta1: f64,
     beta2: f64,
     eps: T,
-    mu: Vec<T>,
-    nu: Vec<T>,
 }
 
 impl<T: Float> ScaleByAdam<T> {
@@ -458,16 +473,32 @@ impl<T: Float> ScaleByAdam<T> {
             beta1,
             beta2,
             eps: cast(eps),
-            mu: Vec::new(),
-            nu: Vec::new(),
         }
     }
 }
 
-/// Shared first/second moment update of Adam and RAdam.
-fn update_moments<T: Float>(g: T, m: &mut T, v: &mut T, w1: T, beta2: T, w2: T) {
-    *m = lerp(*m, g, w1);
-    *v = *v * beta2 + g * g * w2;
+/// The per-step constants of Adam's and RAdam's moment updates.
+#[derive(Clone, Copy)]
+struct Moments<T> {
+    lerp1: Lerp<T>,
+    beta2: T,
+    one_minus_beta2: T,
+}
+
+impl<T: Float> Moments<T> {
+    fn new(beta1: f64, beta2: f64) -> Self {
+        Moments {
+            lerp1: Lerp::new(cast(1.0 - beta1)),
+            beta2: cast(beta2),
+            one_minus_beta2: cast(1.0 - beta2),
+        }
+    }
+    /// `m ← lerp(m, g, 1 − β1)`, `v ← β2 v + (1 − β2) g²` (PyTorch's arrangement).
+    #[inline(always)]
+    fn update(self, g: T, m: &mut T, v: &mut T) {
+        *m = flush(self.lerp1.at(*m, g));
+        *v = flush(*v * self.beta2 + g * g * self.one_minus_beta2);
+    }
 }
 
 fn bias_corrections(beta1: f64, beta2: f64, t: f64) -> (f64, f64) {
@@ -478,34 +509,47 @@ impl<T: Scalar> GradientTransform<T> for ScaleByAdam<T> {
     fn name(&self) -> &'static str {
         "adam"
     }
-    fn init(&mut self, len: usize) {
-        self.mu = vec![T::zero(); len];
-        self.nu = vec![T::zero(); len];
+    fn state_names(&self) -> &'static [&'static str] {
+        &["mu", "nu"]
     }
-    fn update(&mut self, updates: &mut [T], _params: &[T], ctx: &mut StepContext) {
+    fn update(&self, updates: &mut [T], _params: &[T], state: &mut [&mut [T]], ctx: &StepContext) {
+        let [mu, nu] = state else { return };
         let (bc1, bc2) = bias_corrections(self.beta1, self.beta2, ctx.step as f64 + 1.0);
-        let (w1, b2, w2): (T, T, T) = (
-            cast(1.0 - self.beta1),
-            cast(self.beta2),
-            cast(1.0 - self.beta2),
-        );
         // One division per element: m̂/(sqrt(v̂)+ε) = (m/bc1) / (sqrt(v)·(1/sqrt(bc2)) + ε).
         let (inv_bc1, inv_bc2_sqrt): (T, T) = (cast(1.0 / bc1), cast(1.0 / bc2.sqrt()));
-        let eps = self.eps;
-        for ((u, m), v) in updates
-            .iter_mut()
-            .zip(self.mu.iter_mut())
-            .zip(self.nu.iter_mut())
-        {
-            update_moments(*u, m, v, w1, b2, w2);
-            *u = (*m * inv_bc1) / (v.sqrt() * inv_bc2_sqrt + eps);
+        let (moments, eps) = (Moments::new(self.beta1, self.beta2), self.eps);
+        let n = updates.len();
+        let (mu, nu) = (&mut mu[..n], &mut nu[..n]);
+        // One copy of the loop per branch of the lerp, so that each is branch-free and
+        // vectorizes.
+        if moments.lerp1.from_start {
+            adam_block::<T, true>(updates, mu, nu, moments, inv_bc1, inv_bc2_sqrt, eps);
+        } else {
+            adam_block::<T, false>(updates, mu, nu, moments, inv_bc1, inv_bc2_sqrt, eps);
         }
     }
-    fn buffers(&self) -> Vec<(&'static str, &[T])> {
-        vec![("mu", &self.mu), ("nu", &self.nu)]
-    }
-    fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
-        vec![("mu", &mut self.mu), ("nu", &mut self.nu)]
+}
+
+#[inline(always)]
+fn adam_block<T: Float, const FROM_START: bool>(
+    updates: &mut [T],
+    mu: &mut [T],
+    nu: &mut [T],
+    moments: Moments<T>,
+    inv_bc1: T,
+    inv_bc2_sqrt: T,
+    eps: T,
+) {
+    let Lerp { w, one_minus_w, .. } = moments.lerp1;
+    for ((u, m), v) in updates.iter_mut().zip(mu.iter_mut()).zip(nu.iter_mut()) {
+        let g = *u;
+        *m = flush(if FROM_START {
+            *m + w * (g - *m)
+        } else {
+            g - (g - *m) * one_minus_w
+        });
+        *v = flush(*v * moments.beta2 + g * g * moments.one_minus_beta2);
+        *u = (*m * inv_bc1) / (v.sqrt() * inv_bc2_sqrt + eps);
     }
 }
 
@@ -525,8 +569,6 @@ pub struct ScaleByRadam<T> {
     beta1: f64,
     beta2: f64,
     eps: T,
-    mu: Vec<T>,
-    nu: Vec<T>,
 }
 
 impl<T: Float> ScaleByRadam<T> {
@@ -536,8 +578,6 @@ impl<T: Float> ScaleByRadam<T> {
             beta1,
             beta2,
             eps: cast(eps),
-            mu: Vec::new(),
-            nu: Vec::new(),
         }
     }
 }
@@ -546,20 +586,16 @@ impl<T: Scalar> GradientTransform<T> for ScaleByRadam<T> {
     fn name(&self) -> &'static str {
         "radam"
     }
-    fn init(&mut self, len: usize) {
-        self.mu = vec![T::zero(); len];
-        self.nu = vec![T::zero(); len];
+    fn state_names(&self) -> &'static [&'static str] {
+        &["mu", "nu"]
     }
-    fn update(&mut self, updates: &mut [T], _params: &[T], ctx: &mut StepContext) {
+    fn update(&self, updates: &mut [T], _params: &[T], state: &mut [&mut [T]], ctx: &StepContext) {
+        let [mu, nu] = state else { return };
         let t = ctx.step as f64 + 1.0;
         let (bc1, bc2) = bias_corrections(self.beta1, self.beta2, t);
         let rho_inf = 2.0 / (1.0 - self.beta2) - 1.0;
         let rho_t = rho_inf - 2.0 * t * self.beta2.powf(t) / bc2;
-        let (w1, b2, w2): (T, T, T) = (
-            cast(1.0 - self.beta1),
-            cast(self.beta2),
-            cast(1.0 - self.beta2),
-        );
+        let moments = Moments::new(self.beta1, self.beta2);
         let bc1: T = cast(bc1);
         let rect = if rho_t > 5.0 {
             let r = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
@@ -569,24 +605,14 @@ impl<T: Scalar> GradientTransform<T> for ScaleByRadam<T> {
         } else {
             None
         };
-        for ((u, m), v) in updates
-            .iter_mut()
-            .zip(self.mu.iter_mut())
-            .zip(self.nu.iter_mut())
-        {
-            update_moments(*u, m, v, w1, b2, w2);
+        for ((u, m), v) in updates.iter_mut().zip(mu.iter_mut()).zip(nu.iter_mut()) {
+            moments.update(*u, m, v);
             let m_hat = *m / bc1;
             *u = match rect {
                 Some((r, bc2_sqrt)) => m_hat * (bc2_sqrt / (v.sqrt() + self.eps)) * r,
                 None => m_hat,
             };
         }
-    }
-    fn buffers(&self) -> Vec<(&'static str, &[T])> {
-        vec![("mu", &self.mu), ("nu", &self.nu)]
-    }
-    fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Vec<T>)> {
-        vec![("mu", &mut self.mu), ("nu", &mut self.nu)]
     }
 }
 
@@ -599,16 +625,22 @@ impl<T: Scalar> GradientTransform<T> for ScaleByRadam<T> {
 ///
 /// The norm seen *before* clipping is reported in [`StepContext::grad_norm`] and from there
 /// in [`StepReport::grad_norm`](crate::StepReport::grad_norm). The `1e-6` is PyTorch's; Optax's
-/// `clip_by_global_norm` has none. Place it first in a chain so it sees the raw gradient.
+/// `clip_by_global_norm` has none. Place it first in a chain so it sees the raw gradient
+/// (elsewhere the optimizer has to run the chain one transform at a time over all elements).
 #[derive(Debug, Clone)]
 pub struct ClipByGlobalNorm {
     max_norm: f64,
+    /// This step's factor, from [`prepare`](GradientTransform::prepare); 1 when not clipping.
+    coef: f64,
 }
 
 impl ClipByGlobalNorm {
     /// Largest allowed global norm.
     pub fn new(max_norm: f64) -> Self {
-        ClipByGlobalNorm { max_norm }
+        ClipByGlobalNorm {
+            max_norm,
+            coef: 1.0,
+        }
     }
 }
 
@@ -621,11 +653,31 @@ impl<T: Float> GradientTransform<T> for ClipByGlobalNorm {
     fn name(&self) -> &'static str {
         "clip_by_global_norm"
     }
-    fn update(&mut self, updates: &mut [T], _params: &[T], ctx: &mut StepContext) {
-        let norm = global_norm(updates);
+    fn is_global(&self) -> bool {
+        true
+    }
+    fn prepare(&mut self, updates: &mut dyn Iterator<Item = &[T]>, ctx: &mut StepContext) {
+        let sum = updates
+            .flat_map(|u| u.iter())
+            .fold(T::zero(), |acc, &x| acc + x * x);
+        let norm = sum.sqrt();
         ctx.grad_norm = norm.to_f64();
         let coef: T = cast::<T>(self.max_norm) / (norm + cast(1e-6));
-        if coef < T::one() {
+        self.coef = if coef < T::one() {
+            coef.to_f64().unwrap_or(f64::NAN)
+        } else {
+            1.0
+        };
+    }
+    fn update(
+        &self,
+        updates: &mut [T],
+        _params: &[T],
+        _state: &mut [&mut [T]],
+        _ctx: &StepContext,
+    ) {
+        if self.coef != 1.0 {
+            let coef: T = cast(self.coef);
             updates.iter_mut().for_each(|u| *u = *u * coef);
         }
     }

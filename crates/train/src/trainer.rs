@@ -553,6 +553,21 @@ fn baseline<T: Element>(
     Ok((Some(l), acc))
 }
 
+/// `Σ x²` accumulated in f64, eight lanes at a time so that it vectorizes.
+fn sum_of_squares<T: Element>(x: &[T]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let chunks = x.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (acc, &v) in lanes.iter_mut().zip(c) {
+            let v = v.to_f64();
+            *acc += v * v;
+        }
+    }
+    let tail: f64 = rest.iter().map(|&v| v.to_f64() * v.to_f64()).sum();
+    lanes.iter().sum::<f64>() + tail
+}
+
 /// The loss of `out` against targets given as values (`[b, 1]`) or classes.
 fn batch_loss<T: Element>(
     loss: Loss,
@@ -955,11 +970,7 @@ fn run_epochs<T: Element>(
             };
             let norm = grads
                 .iter()
-                .flat_map(|g| g.data())
-                .map(|&v| {
-                    let v = v.to_f64();
-                    v * v
-                })
+                .map(|g| sum_of_squares(g.data()))
                 .sum::<f64>()
                 .sqrt();
             if !norm.is_finite() {
