@@ -5,7 +5,7 @@ use crate::storage::Pool;
 use faer::{Accum, MatMut, MatRef, Par};
 use std::cell::RefCell;
 use std::fmt::{Debug, Display};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// Which element type a tensor holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,29 +55,27 @@ thread_local! {
     static POOL_F64: RefCell<Pool<f64>> = RefCell::new(Pool::default());
 }
 
-static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
-
-/// Sets how many threads large matrix products may use (0: all cores). Process-wide.
+/// Sets how many threads large matrix products (and the optimizer) may use, the calling
+/// thread included (0: all cores). Process-wide.
 pub fn set_num_threads(n: usize) {
-    NUM_THREADS.store(n, Ordering::Relaxed);
+    trainscope_par::set_threads(n);
 }
 
 /// The thread count in force (resolving 0 to the number of cores).
 pub fn num_threads() -> usize {
-    match NUM_THREADS.load(Ordering::Relaxed) {
-        0 => rayon::current_num_threads(),
-        n => n,
-    }
+    trainscope_par::threads()
 }
 
 /// How many independent pieces one product is cut into. faer's own parallel kernel scales
 /// poorly on the medium and skinny products of training (64×256×256: 55 GFLOP/s on two
 /// threads against 96 on one), so large-enough products are instead split along their
-/// longer output dimension into pieces computed sequentially side by side, which keeps each
-/// piece an efficient single-threaded product.
+/// longer output dimension into pieces computed side by side on the low-latency team of
+/// `trainscope_par` (a rayon join costs more than such a product gains when the other
+/// worker has to be woken). Inside an already parallel region (a rayon worker, e.g. the
+/// columns of a dense Hessian) products stay on their thread.
 fn pieces_for(m: usize, k: usize, n: usize) -> usize {
     let threads = num_threads();
-    if threads <= 1 || m * k * n < (1 << 20) {
+    if threads <= 1 || m * k * n < (1 << 20) || rayon::current_thread_index().is_some() {
         return 1;
     }
     // Each piece keeps at least 32 rows or columns of the output.
@@ -96,24 +94,37 @@ fn split_matmul<T: faer::traits::ComplexField>(
         faer::linalg::matmul::matmul(c, Accum::Replace, a, b, one.clone(), Par::Seq);
         return;
     }
-    let first = pieces / 2;
-    if c.nrows() >= c.ncols() {
-        let r = c.nrows() * first / pieces;
-        let (c0, c1) = c.split_at_row_mut(r);
-        let (a0, a1) = a.split_at_row(r);
-        rayon::join(
-            || split_matmul(c0, a0, b, first, one),
-            || split_matmul(c1, a1, b, pieces - first, one),
-        );
-    } else {
-        let q = c.ncols() * first / pieces;
-        let (c0, c1) = c.split_at_col_mut(q);
-        let (b0, b1) = b.split_at_col(q);
-        rayon::join(
-            || split_matmul(c0, a, b0, first, one),
-            || split_matmul(c1, a, b1, pieces - first, one),
-        );
+    // Cut the output (and the operand it shares a side with) into `pieces` parts, each
+    // handed to exactly one piece of the fork-join through its own slot.
+    let by_rows = c.nrows() >= c.ncols();
+    let len = if by_rows { c.nrows() } else { c.ncols() };
+    let mut parts = Vec::with_capacity(pieces);
+    let (mut c, mut a, mut b) = (c, a, b);
+    for p in 0..pieces {
+        let size = len * (p + 1) / pieces - len * p / pieces;
+        let remaining = if by_rows { c.nrows() } else { c.ncols() };
+        if p + 1 == pieces || size >= remaining {
+            parts.push(Mutex::new(Some((c, a, b))));
+            break;
+        }
+        if by_rows {
+            let (c0, c1) = c.split_at_row_mut(size);
+            let (a0, a1) = a.split_at_row(size);
+            parts.push(Mutex::new(Some((c0, a0, b))));
+            (c, a) = (c1, a1);
+        } else {
+            let (c0, c1) = c.split_at_col_mut(size);
+            let (b0, b1) = b.split_at_col(size);
+            parts.push(Mutex::new(Some((c0, a, b0))));
+            (c, b) = (c1, b1);
+        }
     }
+    trainscope_par::for_each_piece(parts.len(), &|i| {
+        let part = parts[i].lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((c, a, b)) = part {
+            faer::linalg::matmul::matmul(c, Accum::Replace, a, b, one.clone(), Par::Seq);
+        }
+    });
 }
 
 macro_rules! impl_element {

@@ -6,7 +6,7 @@ use crate::error::OptimError;
 use crate::schedule::{LrScheduler, SchedulerState};
 use std::ops::Range;
 
-use rayon::prelude::*;
+use std::sync::Mutex;
 
 use crate::transform::{GradientTransform, Scalar, StepContext, MAX_STATE_BUFFERS};
 
@@ -53,7 +53,8 @@ const PARALLEL_MIN: usize = 1 << 15;
 /// by block (each block of [`BLOCK`] elements goes through every transform and into the
 /// parameters before the next is read), on several threads when the parameters are large.
 /// All state lives in buffers allocated on the first step, stored block-interleaved: for each
-/// block, each state buffer's elements of that block in turn. Later steps do not allocate.
+/// block, each state buffer's elements of that block in turn. Later steps allocate nothing
+/// on one thread, and one small list of slices per thread when they run on several.
 #[derive(Debug)]
 pub struct Optimizer<T: Scalar> {
     transforms: Vec<Box<dyn GradientTransform<T>>>,
@@ -84,6 +85,9 @@ enum State<T> {
         tensors: Vec<Vec<T>>,
     },
 }
+
+/// Consecutive whole blocks of one tensor: parameters, gradient, state.
+type Run<'a, T> = (&'a mut [T], &'a [T], &'a mut [T]);
 
 /// What a block's final update goes into.
 enum Sink<'a, T> {
@@ -393,8 +397,8 @@ struct Chain<'a, T: Scalar> {
 }
 
 impl<T: Scalar> Chain<'_, T> {
-    /// The whole chain from the gradients into the parameters, blocks on several threads
-    /// when `parallel` (each element's result is the same either way).
+    /// The whole chain from the gradients into the parameters, block ranges on several
+    /// threads when `parallel` (each element's result is the same either way).
     fn apply<P, G>(
         &self,
         params: &mut [P],
@@ -406,33 +410,60 @@ impl<T: Scalar> Chain<'_, T> {
         P: AsMut<[T]> + Send,
         G: AsRef<[T]> + Sync,
     {
-        if parallel && rayon::current_num_threads() > 1 {
-            params
-                .par_iter_mut()
-                .zip(grads.par_iter())
-                .zip(tensors.par_iter_mut())
-                .for_each(|((p, g), st)| {
-                    p.as_mut()
-                        .par_chunks_mut(BLOCK)
-                        .zip(g.as_ref().par_chunks(BLOCK))
-                        .zip(st.par_chunks_mut(stride))
-                        .for_each_init(
-                            || [T::zero(); BLOCK],
-                            |u, ((pb, gb), sb)| self.run_block(u, pb, sb, Sink::Apply(gb)),
-                        );
-                });
+        let threads = if parallel {
+            trainscope_par::threads()
+        } else {
+            1
+        };
+        if threads > 1 {
+            // Runs of whole blocks, cut into one part per thread by block count; each part
+            // is handed to exactly one piece of the fork-join through its own slot.
+            let blocks: usize = tensors.iter().map(|st| st.len() / stride).sum();
+            let per_part = blocks.div_ceil(threads);
+            let mut parts: Vec<Mutex<Vec<Run<'_, T>>>> =
+                (0..threads).map(|_| Mutex::new(Vec::new())).collect();
+            let mut block = 0;
+            for ((p, g), st) in params.iter_mut().zip(grads).zip(tensors.iter_mut()) {
+                let (mut p, mut g, mut st) = (p.as_mut(), g.as_ref(), st.as_mut_slice());
+                while !p.is_empty() {
+                    let part = block / per_part;
+                    let take = ((part + 1) * per_part - block).min(st.len() / stride);
+                    let len = (take * BLOCK).min(p.len());
+                    let (p0, p1) = std::mem::take(&mut p).split_at_mut(len);
+                    let (g0, g1) = g.split_at(len);
+                    let (s0, s1) = std::mem::take(&mut st).split_at_mut(take * stride);
+                    if let Some(slot) = parts.get_mut(part) {
+                        slot.get_mut()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((p0, g0, s0));
+                    }
+                    (p, g, st) = (p1, g1, s1);
+                    block += take;
+                }
+            }
+            trainscope_par::for_each_piece(parts.len(), &|i| {
+                let runs = std::mem::take(&mut *parts[i].lock().unwrap_or_else(|e| e.into_inner()));
+                let mut u = [T::zero(); BLOCK];
+                for (p, g, st) in runs {
+                    self.run_blocks(&mut u, p, g, st, stride);
+                }
+            });
             return;
         }
         let mut u = [T::zero(); BLOCK];
         for ((p, g), st) in params.iter_mut().zip(grads).zip(tensors.iter_mut()) {
-            for ((pb, gb), sb) in p
-                .as_mut()
-                .chunks_mut(BLOCK)
-                .zip(g.as_ref().chunks(BLOCK))
-                .zip(st.chunks_mut(stride))
-            {
-                self.run_block(&mut u, pb, sb, Sink::Apply(gb));
-            }
+            self.run_blocks(&mut u, p.as_mut(), g.as_ref(), st, stride);
+        }
+    }
+
+    /// The chain over consecutive blocks of one tensor, from its gradient into its values.
+    fn run_blocks(&self, u: &mut [T; BLOCK], p: &mut [T], g: &[T], st: &mut [T], stride: usize) {
+        for ((pb, gb), sb) in p
+            .chunks_mut(BLOCK)
+            .zip(g.chunks(BLOCK))
+            .zip(st.chunks_mut(stride))
+        {
+            self.run_block(u, pb, sb, Sink::Apply(gb));
         }
     }
 
