@@ -22,7 +22,11 @@ pub fn set_threads(n: usize) {
 /// The thread count in force, resolving 0 to the number of cores.
 pub fn threads() -> usize {
     match THREADS.load(Ordering::Relaxed) {
-        0 => thread::available_parallelism().map_or(1, |n| n.get()),
+        // Cached: the standard library reads cgroup files on every call (~10 µs).
+        0 => {
+            static CORES: OnceLock<usize> = OnceLock::new();
+            *CORES.get_or_init(|| thread::available_parallelism().map_or(1, |n| n.get()))
+        }
         n => n,
     }
 }
