@@ -236,11 +236,14 @@ impl<T: Scalar> Optimizer<T> {
         let stride = stride(*width);
         let last = segments.len() - 1;
         for (j, seg) in segments.iter().enumerate() {
-            if transforms[seg.start].is_global() {
+            if let Some(t) = transforms[seg.clone()]
+                .first_mut()
+                .filter(|t| t.is_global())
+            {
                 if j == 0 {
-                    transforms[seg.start].prepare(&mut grads.iter().map(|g| g.as_ref()), &mut ctx);
+                    t.prepare(&mut grads.iter().map(|g| g.as_ref()), &mut ctx);
                 } else {
-                    transforms[seg.start].prepare(&mut scratch.iter().map(|s| &s[..]), &mut ctx);
+                    t.prepare(&mut scratch.iter().map(|s| &s[..]), &mut ctx);
                 }
             }
             let chain = Chain {

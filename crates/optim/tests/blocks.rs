@@ -239,3 +239,13 @@ fn blocked_state_survives_save_restore_and_a_different_split() {
     assert_same(&regrouped, &[p_straight.concat()], "regrouped");
     assert_eq!(first.state().buffers, straight.state().buffers);
 }
+
+#[test]
+fn an_empty_chain_adds_the_gradient() {
+    let mut opt: Optimizer<f64> = Optimizer::new(Vec::new(), LrScheduler::constant(0.1));
+    let mut params = split(&flat_init(), SIZES);
+    let grads = split(&vec![0.5; SIZES.iter().sum()], SIZES);
+    opt.step(&mut params, &grads).unwrap();
+    let want: Vec<f64> = flat_init().iter().map(|x| x + 0.5).collect();
+    assert_same(&params, &[want], "empty chain");
+}
