@@ -2,7 +2,11 @@
 # Training throughput of trainscope and, with --with-pytorch, of PyTorch on the same models,
 # data and thread count, side by side (samples per second, median of the timed epochs).
 #
-#   bench/run.sh [--threads N] [--with-pytorch]
+#   bench/run.sh [--threads N] [--with-pytorch] [--rounds R]
+#
+# With --rounds R both sides run R times, alternating, and the table gives each side's median
+# and the ratio of the medians with the range of the per-round ratios: the machine's speed
+# drifts (a shared second vCPU), so only figures measured close together compare.
 #
 # --with-pytorch creates bench/.venv and installs torch and numpy into it (PyPI's torch is the
 # CUDA build, about 3 GB; it runs on the CPU). Fashion-MNIST comes from Debian's
@@ -11,11 +15,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=2
 with_torch=0
+rounds=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads="$2"; shift 2 ;;
     --with-pytorch) with_torch=1; shift ;;
-    *) echo "usage: bench/run.sh [--threads N] [--with-pytorch]" >&2; exit 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    *) echo "usage: bench/run.sh [--threads N] [--with-pytorch] [--rounds R]" >&2; exit 2 ;;
   esac
 done
 if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
@@ -49,36 +55,48 @@ print(f"{n / statistics.median(times):.0f}")
 PY
 }
 
-declare -A ours
-for batch in 256 64; do
-  "$bin" train bench/mlp_fashion.toml --set training.batch_size=$batch --threads "$threads" \
-    --quiet --out "$work/fashion$batch" > /dev/null
-  n=$(( 60000 / batch * batch ))
-  ours["mlp_784_256_256_10/$batch"]=$(rate "$work/fashion$batch/metrics.jsonl" $n)
-done
-"$bin" train "$work/mlp_tiny.toml" --threads "$threads" --quiet --out "$work/tiny" > /dev/null
-ours["mlp_16_32_1/32"]=$(rate "$work/tiny/metrics.jsonl" $(( 10000 / 32 * 32 )))
-
-declare -A theirs
-if [ "$with_torch" = 1 ]; then
-  if [ ! -x bench/.venv/bin/python ]; then
-    python3 -m venv bench/.venv
-    bench/.venv/bin/pip install -q torch numpy
-  fi
-  while read -r line; do
-    key=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["case"] + "/" + str(d["batch"]))' "$line")
-    theirs[$key]=$(python3 -c 'import json,sys; print(round(json.loads(sys.argv[1])["samples_per_s"]))' "$line")
-  done < <(bench/.venv/bin/python bench/pytorch_mlp.py --threads "$threads")
+if [ "$with_torch" = 1 ] && [ ! -x bench/.venv/bin/python ]; then
+  python3 -m venv bench/.venv
+  bench/.venv/bin/pip install -q torch numpy
 fi
 
-printf "%-26s %14s %14s %8s\n" case trainscope pytorch ratio
-for key in "mlp_784_256_256_10/256" "mlp_784_256_256_10/64" "mlp_16_32_1/32"; do
-  t=${theirs[$key]:-}
-  if [ -n "$t" ]; then
-    ratio=$(python3 -c "print(f'{${ours[$key]}/$t:.2f}x')")
-  else
-    t="-"; ratio="-"
+# One line per measurement: side case samples_per_s
+results="$work/results.txt"
+: > "$results"
+for round in $(seq 1 "$rounds"); do
+  for batch in 256 64; do
+    "$bin" train bench/mlp_fashion.toml --set training.batch_size=$batch --threads "$threads" \
+      --quiet --out "$work/fashion$batch.$round" > /dev/null
+    n=$(( 60000 / batch * batch ))
+    echo "ours mlp_784_256_256_10/$batch $(rate "$work/fashion$batch.$round/metrics.jsonl" $n)" >> "$results"
+  done
+  "$bin" train "$work/mlp_tiny.toml" --threads "$threads" --quiet --out "$work/tiny.$round" > /dev/null
+  echo "ours mlp_16_32_1/32 $(rate "$work/tiny.$round/metrics.jsonl" $(( 10000 / 32 * 32 )))" >> "$results"
+  if [ "$with_torch" = 1 ]; then
+    bench/.venv/bin/python bench/pytorch_mlp.py --threads "$threads" | python3 -c '
+import json, sys
+for line in sys.stdin:
+    d = json.loads(line)
+    print("pytorch", d["case"] + "/" + str(d["batch"]), round(d["samples_per_s"]))' >> "$results"
   fi
-  printf "%-26s %14s %14s %8s\n" "$key" "${ours[$key]}" "$t" "$ratio"
 done
-echo "(samples/s, $threads threads)"
+
+python3 - "$results" "$rounds" "$threads" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+rounds, threads = int(sys.argv[2]), sys.argv[3]
+cases = ["mlp_784_256_256_10/256", "mlp_784_256_256_10/64", "mlp_16_32_1/32"]
+get = lambda side, case: [float(r[2]) for r in rows if r[0] == side and r[1] == case]
+print(f"{'case':<26} {'trainscope':>12} {'pytorch':>12} {'ratio':>8}  per-round ratios")
+for case in cases:
+    ours, theirs = get("ours", case), get("pytorch", case)
+    line = f"{case:<26} {statistics.median(ours):>12.0f}"
+    if theirs:
+        per = [a / b for a, b in zip(ours, theirs)]
+        ratio = statistics.median(ours) / statistics.median(theirs)
+        line += f" {statistics.median(theirs):>12.0f} {ratio:>7.2f}x  {min(per):.2f}-{max(per):.2f}x"
+    else:
+        line += f" {'-':>12} {'-':>8}"
+    print(line)
+print(f"(samples/s, {threads} threads, median of {rounds} round{'s' if rounds > 1 else ''})")
+PY

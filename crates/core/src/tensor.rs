@@ -112,6 +112,36 @@ impl<T: Element> Tensor<T> {
         Self::from_vec(v, dims)
     }
 
+    /// The rows `indices` of the row-major matrix `source` (rows of `row_len` elements),
+    /// stacked into `[indices.len(), row_len]`: a batch gathered from a dataset in one copy,
+    /// into a reused buffer.
+    ///
+    /// ```
+    /// use trainscope_core::Tensor;
+    /// let data = [0.0f32, 1.0, 10.0, 11.0, 20.0, 21.0];
+    /// let batch = Tensor::gather_rows(&data, 2, &[2, 0]).unwrap();
+    /// assert_eq!(batch.to_vec(), vec![20.0, 21.0, 0.0, 1.0]);
+    /// assert!(Tensor::gather_rows(&data, 2, &[3]).is_err());
+    /// ```
+    pub fn gather_rows(source: &[T], row_len: usize, indices: &[usize]) -> Result<Self> {
+        let rows = if row_len == 0 {
+            0
+        } else {
+            source.len() / row_len
+        };
+        let mut v = buffer(indices.len() * row_len);
+        for &r in indices {
+            if r >= rows {
+                return Err(Error::InvalidArgument {
+                    op: "gather_rows",
+                    msg: format!("row {r} requested from {rows} rows"),
+                });
+            }
+            v.extend_from_slice(&source[r * row_len..(r + 1) * row_len]);
+        }
+        Self::from_vec(v, &[indices.len(), row_len])
+    }
+
     /// A rank-0 tensor.
     pub fn scalar(x: T) -> Self {
         Self::from_parts(Shape::scalar(), vec![x])

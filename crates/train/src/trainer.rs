@@ -906,7 +906,6 @@ fn run_epochs<T: Element>(
     let (d, k) = (s.train.d, s.model.output_size());
     // Reused across updates so that steady training allocates no batch buffers.
     let cap = s.batcher.effective_batch_size();
-    let mut xb: Vec<T> = Vec::with_capacity(cap * d);
     let mut yb: Vec<T> = Vec::with_capacity(cap);
     let mut cb: Vec<u32> = Vec::with_capacity(cap);
     let mut lb: Vec<usize> = Vec::with_capacity(cap);
@@ -923,12 +922,10 @@ fn run_epochs<T: Element>(
         while let Some(idx) = s.batcher.next_indices() {
             update += 1;
             let b = idx.len();
-            xb.clear();
             yb.clear();
             cb.clear();
             lb.clear();
             for &r in idx {
-                xb.extend_from_slice(&s.train.x[r * d..(r + 1) * d]);
                 if takes_classes {
                     cb.push(s.train.classes[r]);
                 } else {
@@ -944,7 +941,7 @@ fn run_epochs<T: Element>(
             // The graph (x, out, loss) is dropped at the end of this block, before the update,
             // so the parameters' buffers are no longer shared and change in place.
             let (loss_value, grads) = {
-                let x = Tensor::from_slice(&xb, &[b, d]).context(|| at("batch"))?;
+                let x = Tensor::gather_rows(&s.train.x, d, idx).context(|| at("batch"))?;
                 let out = s
                     .model
                     .forward_with(s.model.parameters(), &x, Mode::Train, &mut ctx)
