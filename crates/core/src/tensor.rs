@@ -124,11 +124,7 @@ impl<T: Element> Tensor<T> {
     /// assert!(Tensor::gather_rows(&data, 2, &[3]).is_err());
     /// ```
     pub fn gather_rows(source: &[T], row_len: usize, indices: &[usize]) -> Result<Self> {
-        let rows = if row_len == 0 {
-            0
-        } else {
-            source.len() / row_len
-        };
+        let rows = source.len().checked_div(row_len).unwrap_or(0);
         let mut v = buffer(indices.len() * row_len);
         for &r in indices {
             if r >= rows {
