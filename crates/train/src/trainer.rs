@@ -553,6 +553,14 @@ fn baseline<T: Element>(
     Ok((Some(l), acc))
 }
 
+/// Whether a checkpoint is due `since_last` seconds after the previous one, which took
+/// `last_cost` seconds to write: after `interval` seconds, and (unless `interval` is 0, every
+/// epoch) no sooner than 19 times the last write's cost, so that writing a large model's
+/// checkpoints takes at most 5 % of the run.
+fn checkpoint_due(since_last: f64, interval: f64, last_cost: f64) -> bool {
+    interval == 0.0 || since_last >= interval.max(19.0 * last_cost)
+}
+
 /// `Σ x²` accumulated in f64, eight lanes at a time so that it vectorizes.
 fn sum_of_squares<T: Element>(x: &[T]) -> f64 {
     let mut lanes = [0.0f64; 8];
@@ -913,6 +921,7 @@ fn run_epochs<T: Element>(
     let mut interrupted = false;
     let mut best_unsaved = false;
     let mut last_checkpoint = Instant::now();
+    let mut last_checkpoint_cost = 0.0;
 
     while !progress.finished && progress.epoch < s.epochs {
         let epoch = progress.epoch + 1;
@@ -1089,12 +1098,18 @@ fn run_epochs<T: Element>(
         let stop_here = !progress.finished && opts.stop_after_epoch == Some(epoch);
 
         // Checkpoints are synced to disk, which costs more than a whole epoch of a small
-        // model: they are written at most every `checkpoint_interval_s`, and always at the end.
-        // A run killed in between resumes from the last one and replays the rest exactly.
+        // model: they are written at most every `checkpoint_interval_s` (and no more often
+        // than keeps them within 5 % of the time), and always at the end. A run killed in
+        // between resumes from the last one and replays the rest exactly.
         let due = progress.finished
             || stop_here
-            || last_checkpoint.elapsed().as_secs_f64() >= config.training.checkpoint_interval_s;
+            || checkpoint_due(
+                last_checkpoint.elapsed().as_secs_f64(),
+                config.training.checkpoint_interval_s,
+                last_checkpoint_cost,
+            );
         if let (Some(dir), true) = (dir, due) {
+            let written = Instant::now();
             if best_unsaved {
                 if let Some(w) = &progress.best.weights {
                     let mut best = s.model.clone();
@@ -1127,6 +1142,7 @@ fn run_epochs<T: Element>(
             })?;
             write_atomic(&path, &json).map_err(io_err(&path, "cannot write"))?;
             progress.saved_epoch = epoch;
+            last_checkpoint_cost = written.elapsed().as_secs_f64();
             last_checkpoint = Instant::now();
         }
         if stop_here {
@@ -1186,6 +1202,36 @@ impl Improves for Option<f64> {
         match self {
             None => v.is_finite(),
             Some(best) => v < *best,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{checkpoint_due, sum_of_squares};
+
+    #[test]
+    fn checkpoints_keep_to_the_interval_and_to_five_percent_of_the_time() {
+        // Cheap checkpoints: the interval decides.
+        assert!(!checkpoint_due(1.9, 2.0, 0.01));
+        assert!(checkpoint_due(2.0, 2.0, 0.01));
+        // A checkpoint that took 0.5 s: the next one waits 9.5 s, not 2.
+        assert!(!checkpoint_due(5.0, 2.0, 0.5));
+        assert!(checkpoint_due(9.5, 2.0, 0.5));
+        // Interval 0 means every epoch, whatever the cost.
+        assert!(checkpoint_due(0.0, 0.0, 10.0));
+    }
+
+    #[test]
+    fn sum_of_squares_matches_the_plain_sum() {
+        for n in [0usize, 1, 7, 8, 9, 1000, 1003] {
+            let x: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+            let plain: f64 = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+            let ours = sum_of_squares(&x);
+            assert!(
+                (ours - plain).abs() <= 1e-12 * plain.max(1.0),
+                "{n}: {ours} vs {plain}"
+            );
         }
     }
 }
