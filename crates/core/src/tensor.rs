@@ -41,6 +41,9 @@ impl<T: Element> Clone for Tensor<T> {
     }
 }
 
+/// One thread's share of a gather: its output rows and their source indices.
+type Slot<'a, T> = std::sync::Mutex<Option<(&'a mut [T], &'a [usize])>>;
+
 impl<T: Element> Tensor<T> {
     pub(crate) fn from_parts(shape: Shape, data: Vec<T>) -> Self {
         debug_assert_eq!(shape.numel(), data.len());
@@ -125,15 +128,37 @@ impl<T: Element> Tensor<T> {
     /// ```
     pub fn gather_rows(source: &[T], row_len: usize, indices: &[usize]) -> Result<Self> {
         let rows = source.len().checked_div(row_len).unwrap_or(0);
-        let mut v = buffer(indices.len() * row_len);
-        for &r in indices {
-            if r >= rows {
-                return Err(Error::InvalidArgument {
-                    op: "gather_rows",
-                    msg: format!("row {r} requested from {rows} rows"),
-                });
+        if let Some(&r) = indices.iter().find(|&&r| r >= rows) {
+            return Err(Error::InvalidArgument {
+                op: "gather_rows",
+                msg: format!("row {r} requested from {rows} rows"),
+            });
+        }
+        let n = indices.len() * row_len;
+        let mut v = crate::storage::buffer_for_overwrite(n);
+        let copy = |out: &mut [T], rows: &[usize]| {
+            for (dst, &r) in out.chunks_exact_mut(row_len.max(1)).zip(rows) {
+                dst.copy_from_slice(&source[r * row_len..(r + 1) * row_len]);
             }
-            v.extend_from_slice(&source[r * row_len..(r + 1) * row_len]);
+        };
+        // Rows scattered over a large dataset come from memory, not the cache: two threads
+        // fetch them nearly twice as fast.
+        let threads = crate::num_threads();
+        if threads > 1 && n >= 1 << 16 && row_len > 0 {
+            let per = indices.len().div_ceil(threads);
+            let parts: Vec<Slot<'_, T>> = v
+                .chunks_mut(per * row_len)
+                .zip(indices.chunks(per))
+                .map(|p| std::sync::Mutex::new(Some(p)))
+                .collect();
+            trainscope_par::for_each_piece(parts.len(), &|i| {
+                let part = parts[i].lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some((out, rows)) = part {
+                    copy(out, rows);
+                }
+            });
+        } else {
+            copy(&mut v, indices);
         }
         Self::from_vec(v, &[indices.len(), row_len])
     }

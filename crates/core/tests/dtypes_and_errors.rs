@@ -367,3 +367,32 @@ fn f32_uniform_samples_stay_below_high() {
     assert_eq!(at_high, 0, "{at_high} of 1000 samples equal high = {high}");
     assert!(t.data().iter().all(|&x| x >= low));
 }
+
+#[test]
+fn gathered_rows_equal_the_source_rows_on_one_and_two_threads() {
+    use trainscope_core::set_num_threads;
+    let (rows, len) = (1000usize, 784usize);
+    let source: Vec<f32> = (0..rows * len).map(|i| i as f32).collect();
+    // 256 rows × 784: large enough to be split over threads; repeats and reversed order.
+    let idx: Vec<usize> = (0..256).map(|i| (i * 397 + 11) % rows).rev().collect();
+    for threads in [2, 1] {
+        set_num_threads(threads);
+        let t = Tensor::gather_rows(&source, len, &idx).unwrap();
+        assert_eq!(t.dims(), &[256, len]);
+        for (k, row) in t.data().chunks_exact(len).enumerate() {
+            assert_eq!(
+                row,
+                &source[idx[k] * len..(idx[k] + 1) * len],
+                "row {k}, {threads} threads"
+            );
+        }
+    }
+    set_num_threads(0);
+    let err = Tensor::gather_rows(&source, len, &[5, rows])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("gather_rows") && err.contains("row 1000"),
+        "{err}"
+    );
+}

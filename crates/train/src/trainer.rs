@@ -4,6 +4,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -561,10 +562,39 @@ fn checkpoint_due(since_last: f64, interval: f64, last_cost: f64) -> bool {
     interval == 0.0 || since_last >= interval.max(19.0 * last_cost)
 }
 
-/// `Σ x²` accumulated in f64, eight lanes at a time so that it vectorizes.
+/// The Euclidean norm of all gradients together, in f64. Each tensor's two halves are summed
+/// as separate pieces, side by side on the `par` team, and the pieces added in a fixed order,
+/// so the result does not depend on the thread count.
+fn global_norm<T: Element>(grads: &[Tensor<T>]) -> f64 {
+    let pieces: Vec<&[T]> = grads
+        .iter()
+        .flat_map(|g| {
+            let d = g.data();
+            let (a, b) = d.split_at(d.len() / 2);
+            [a, b]
+        })
+        .collect();
+    let sums: Vec<AtomicU64> = pieces.iter().map(|_| AtomicU64::new(0)).collect();
+    let total: usize = pieces.iter().map(|p| p.len()).sum();
+    let sum_piece = |i: usize| {
+        sums[i].store(sum_of_squares(pieces[i]).to_bits(), Ordering::Relaxed);
+    };
+    if total >= 1 << 16 {
+        trainscope_par::for_each_piece(pieces.len(), &sum_piece);
+    } else {
+        (0..pieces.len()).for_each(sum_piece);
+    }
+    sums.iter()
+        .map(|s| f64::from_bits(s.load(Ordering::Relaxed)))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// `Σ x²` accumulated in f64 on 32 independent lanes, so that it vectorizes and the adds do
+/// not wait on each other.
 fn sum_of_squares<T: Element>(x: &[T]) -> f64 {
-    let mut lanes = [0.0f64; 8];
-    let chunks = x.chunks_exact(8);
+    let mut lanes = [0.0f64; 32];
+    let chunks = x.chunks_exact(32);
     let rest = chunks.remainder();
     for c in chunks {
         for (acc, &v) in lanes.iter_mut().zip(c) {
@@ -974,11 +1004,7 @@ fn run_epochs<T: Element>(
                     grad(&loss, s.model.parameters(), false).context(|| at("backward pass"))?;
                 (value, grads)
             };
-            let norm = grads
-                .iter()
-                .map(|g| sum_of_squares(g.data()))
-                .sum::<f64>()
-                .sqrt();
+            let norm = global_norm(&grads);
             if !norm.is_finite() {
                 return Err(diverged(
                     epoch,
@@ -1208,7 +1234,8 @@ impl Improves for Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{checkpoint_due, sum_of_squares};
+    use super::{checkpoint_due, global_norm, sum_of_squares};
+    use trainscope_core::{set_num_threads, Tensor};
 
     #[test]
     fn checkpoints_keep_to_the_interval_and_to_five_percent_of_the_time() {
@@ -1232,6 +1259,38 @@ mod tests {
                 (ours - plain).abs() <= 1e-12 * plain.max(1.0),
                 "{n}: {ours} vs {plain}"
             );
+        }
+    }
+
+    #[test]
+    fn the_global_norm_covers_every_tensor_and_ignores_the_thread_count() {
+        for sizes in [
+            vec![3usize, 5, 1],
+            vec![200_000, 256, 65_536, 256, 2_560, 10],
+        ] {
+            let grads: Vec<Tensor<f32>> = sizes
+                .iter()
+                .enumerate()
+                .map(|(t, &n)| {
+                    let v = (0..n).map(|i| ((i * 7 + t) as f32 * 0.01).cos()).collect();
+                    Tensor::from_vec(v, &[n]).unwrap()
+                })
+                .collect();
+            let plain: f64 = grads
+                .iter()
+                .flat_map(|g| g.data().iter().map(|&v| f64::from(v) * f64::from(v)))
+                .sum::<f64>()
+                .sqrt();
+            set_num_threads(2);
+            let two = global_norm(&grads);
+            set_num_threads(1);
+            let one = global_norm(&grads);
+            set_num_threads(0);
+            assert!(
+                (two - plain).abs() <= 1e-12 * plain,
+                "{sizes:?}: {two} vs {plain}"
+            );
+            assert_eq!(one.to_bits(), two.to_bits(), "{sizes:?}");
         }
     }
 }
