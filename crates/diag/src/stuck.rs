@@ -159,7 +159,8 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 ///
 /// Rule: epoch `t ≥ w` is *flat* when the loss changed by less than `rel_change` (relative)
 /// over the last `w` epochs, `|L_{t−w} − L_t| < rel_change·|L_{t−w}|`. Consecutive flat epochs
-/// form one plateau, which starts at `t − w` of its first flat epoch. On a plateau the gradient
+/// form one plateau, which starts at `t − w` of its first flat epoch; plateaus that share
+/// epochs are merged into one. On a plateau the gradient
 /// is *small* when its median there is below `grad_rel_small` × the largest gradient norm
 /// before the plateau, or below `grad_abs_small`; otherwise it *stays large*.
 ///
@@ -185,7 +186,10 @@ pub fn detect_stuck(records: &[EpochRecord], opts: &StuckOptions) -> Result<Stuc
             }
         })
         .collect();
-    let mut plateaus = Vec::new();
+    // Runs of flat epochs → spans (from w epochs before the run's first flat epoch);
+    // spans that share epochs are one plateau (a single noisy epoch breaks a run of flat
+    // epochs, but the windows on both sides overlap).
+    let mut spans: Vec<(usize, usize)> = Vec::new();
     let mut t = 0;
     while t < n {
         if !flat[t] {
@@ -197,8 +201,15 @@ pub fn detect_stuck(records: &[EpochRecord], opts: &StuckOptions) -> Result<Stuc
             t += 1;
         }
         let (s, e) = (first - w, t - 1);
-        plateaus.push(diagnose(records, s, e, opts));
+        match spans.last_mut() {
+            Some(last) if s <= last.1 => last.1 = e,
+            _ => spans.push((s, e)),
+        }
     }
+    let plateaus = spans
+        .into_iter()
+        .map(|(s, e)| diagnose(records, s, e, opts))
+        .collect();
     Ok(StuckReport {
         epochs: n,
         plateaus,

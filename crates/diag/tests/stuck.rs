@@ -126,3 +126,40 @@ fn metrics_files_are_read_and_malformed_lines_are_named() {
     assert!(err.to_string().contains("missing.jsonl"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_single_noisy_epoch_does_not_split_a_plateau() {
+    // Falls for 10 epochs, then flat at 0.5 except for one spike at epoch 20 that breaks the
+    // flatness of the windows ending at 20 and 25: the flat windows on both sides share
+    // epochs, so it is one plateau, not two overlapping ones.
+    let r = run(
+        |e| match e {
+            0..=9 => 2.0 - 0.15 * e as f64,
+            20 => 0.6,
+            _ => 0.5,
+        },
+        |e| if e < 10 { 2.0 } else { 0.01 },
+        40,
+    );
+    let rep = detect_stuck(&r, &StuckOptions::default()).unwrap();
+    assert_eq!(rep.plateaus.len(), 1, "{rep}");
+    assert_eq!(
+        (rep.plateaus[0].start_epoch, rep.plateaus[0].end_epoch),
+        (10, 39)
+    );
+    assert_eq!(rep.plateaus[0].kind, PlateauKind::CriticalPoint);
+
+    // A real break (the loss falls again for longer than the window) still separates two.
+    let r = run(
+        |e| match e {
+            0..=9 => 2.0 - 0.15 * e as f64,
+            10..=19 => 0.5,
+            20..=29 => 0.5 - 0.03 * (e - 19) as f64,
+            _ => 0.2,
+        },
+        |_| 0.01,
+        45,
+    );
+    let rep = detect_stuck(&r, &StuckOptions::default()).unwrap();
+    assert_eq!(rep.plateaus.len(), 2, "{rep}");
+}
