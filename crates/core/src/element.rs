@@ -5,7 +5,6 @@ use crate::storage::Pool;
 use faer::{Accum, MatMut, MatRef, Par};
 use std::cell::RefCell;
 use std::fmt::{Debug, Display};
-use std::sync::Mutex;
 
 /// Which element type a tensor holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,8 +93,7 @@ fn split_matmul<T: faer::traits::ComplexField>(
         faer::linalg::matmul::matmul(c, Accum::Replace, a, b, one.clone(), Par::Seq);
         return;
     }
-    // Cut the output (and the operand it shares a side with) into `pieces` parts, each
-    // handed to exactly one piece of the fork-join through its own slot.
+    // Cut the output (and the operand it shares a side with) into `pieces` parts.
     let by_rows = c.nrows() >= c.ncols();
     let len = if by_rows { c.nrows() } else { c.ncols() };
     let mut parts = Vec::with_capacity(pieces);
@@ -104,26 +102,23 @@ fn split_matmul<T: faer::traits::ComplexField>(
         let size = len * (p + 1) / pieces - len * p / pieces;
         let remaining = if by_rows { c.nrows() } else { c.ncols() };
         if p + 1 == pieces || size >= remaining {
-            parts.push(Mutex::new(Some((c, a, b))));
+            parts.push((c, a, b));
             break;
         }
         if by_rows {
             let (c0, c1) = c.split_at_row_mut(size);
             let (a0, a1) = a.split_at_row(size);
-            parts.push(Mutex::new(Some((c0, a0, b))));
+            parts.push((c0, a0, b));
             (c, a) = (c1, a1);
         } else {
             let (c0, c1) = c.split_at_col_mut(size);
             let (b0, b1) = b.split_at_col(size);
-            parts.push(Mutex::new(Some((c0, a, b0))));
+            parts.push((c0, a, b0));
             (c, b) = (c1, b1);
         }
     }
-    trainscope_par::for_each_piece(parts.len(), &|i| {
-        let part = parts[i].lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some((c, a, b)) = part {
-            faer::linalg::matmul::matmul(c, Accum::Replace, a, b, one.clone(), Par::Seq);
-        }
+    trainscope_par::for_each_part(parts, &|(c, a, b)| {
+        faer::linalg::matmul::matmul(c, Accum::Replace, a, b, one.clone(), Par::Seq);
     });
 }
 

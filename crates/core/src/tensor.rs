@@ -41,9 +41,6 @@ impl<T: Element> Clone for Tensor<T> {
     }
 }
 
-/// One thread's share of a gather: its output rows and their source indices.
-type Slot<'a, T> = std::sync::Mutex<Option<(&'a mut [T], &'a [usize])>>;
-
 impl<T: Element> Tensor<T> {
     pub(crate) fn from_parts(shape: Shape, data: Vec<T>) -> Self {
         debug_assert_eq!(shape.numel(), data.len());
@@ -146,17 +143,11 @@ impl<T: Element> Tensor<T> {
         let threads = crate::num_threads();
         if threads > 1 && n >= 1 << 16 && row_len > 0 {
             let per = indices.len().div_ceil(threads);
-            let parts: Vec<Slot<'_, T>> = v
+            let parts: Vec<_> = v
                 .chunks_mut(per * row_len)
                 .zip(indices.chunks(per))
-                .map(|p| std::sync::Mutex::new(Some(p)))
                 .collect();
-            trainscope_par::for_each_piece(parts.len(), &|i| {
-                let part = parts[i].lock().unwrap_or_else(|e| e.into_inner()).take();
-                if let Some((out, rows)) = part {
-                    copy(out, rows);
-                }
-            });
+            trainscope_par::for_each_part(parts, &|(out, rows)| copy(out, rows));
         } else {
             copy(&mut v, indices);
         }

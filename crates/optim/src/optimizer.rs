@@ -6,8 +6,6 @@ use crate::error::OptimError;
 use crate::schedule::{LrScheduler, SchedulerState};
 use std::ops::Range;
 
-use std::sync::Mutex;
-
 use crate::transform::{GradientTransform, Scalar, StepContext, MAX_STATE_BUFFERS};
 
 /// What one [`Optimizer::step`] did.
@@ -419,12 +417,10 @@ impl<T: Scalar> Chain<'_, T> {
             1
         };
         if threads > 1 {
-            // Runs of whole blocks, cut into one part per thread by block count; each part
-            // is handed to exactly one piece of the fork-join through its own slot.
+            // Runs of whole blocks, cut into one part per thread by block count.
             let blocks: usize = tensors.iter().map(|st| st.len() / stride).sum();
             let per_part = blocks.div_ceil(threads);
-            let mut parts: Vec<Mutex<Vec<Run<'_, T>>>> =
-                (0..threads).map(|_| Mutex::new(Vec::new())).collect();
+            let mut parts: Vec<Vec<Run<'_, T>>> = (0..threads).map(|_| Vec::new()).collect();
             let mut block = 0;
             for ((p, g), st) in params.iter_mut().zip(grads).zip(tensors.iter_mut()) {
                 let (mut p, mut g, mut st) = (p.as_mut(), g.as_ref(), st.as_mut_slice());
@@ -435,17 +431,14 @@ impl<T: Scalar> Chain<'_, T> {
                     let (p0, p1) = std::mem::take(&mut p).split_at_mut(len);
                     let (g0, g1) = g.split_at(len);
                     let (s0, s1) = std::mem::take(&mut st).split_at_mut(take * stride);
-                    if let Some(slot) = parts.get_mut(part) {
-                        slot.get_mut()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push((p0, g0, s0));
+                    if let Some(runs) = parts.get_mut(part) {
+                        runs.push((p0, g0, s0));
                     }
                     (p, g, st) = (p1, g1, s1);
                     block += take;
                 }
             }
-            trainscope_par::for_each_piece(parts.len(), &|i| {
-                let runs = std::mem::take(&mut *parts[i].lock().unwrap_or_else(|e| e.into_inner()));
+            trainscope_par::for_each_part(parts, &|runs| {
                 let mut u = [T::zero(); BLOCK];
                 for (p, g, st) in runs {
                     self.run_blocks(&mut u, p, g, st, stride);
@@ -475,10 +468,10 @@ impl<T: Scalar> Chain<'_, T> {
     fn run_block(&self, u: &mut [T; BLOCK], params: &mut [T], state: &mut [T], sink: Sink<'_, T>) {
         let n = params.len();
         let u = &mut u[..n];
-        match &sink {
-            Sink::Apply(src) | Sink::Store(src, _) => u.copy_from_slice(src),
-            Sink::InPlace(src) => u.copy_from_slice(src),
-        }
+        u.copy_from_slice(match &sink {
+            Sink::Apply(src) | Sink::Store(src, _) => src,
+            Sink::InPlace(src) => src,
+        });
         for (t, &(first, count)) in self.transforms.iter().zip(self.slots) {
             let mut views: [&mut [T]; MAX_STATE_BUFFERS] = Default::default();
             let region = &mut state[first * BLOCK..(first + count) * BLOCK];

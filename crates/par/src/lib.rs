@@ -26,4 +26,4 @@
 
 mod team;
 
-pub use team::{for_each_piece, set_threads, threads, SPIN};
+pub use team::{for_each_part, for_each_piece, set_threads, threads, SPIN};

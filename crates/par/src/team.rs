@@ -93,6 +93,18 @@ pub fn for_each_piece(pieces: usize, f: &(dyn Fn(usize) + Sync)) {
     }
 }
 
+/// Runs `f` once on each of `parts`, spread like [`for_each_piece`]: the way to hand each
+/// piece data of its own, such as disjoint `&mut` slices of one buffer.
+pub fn for_each_part<P: Send>(parts: Vec<P>, f: &(dyn Fn(P) + Sync)) {
+    let slots: Vec<Mutex<Option<P>>> = parts.into_iter().map(|p| Mutex::new(Some(p))).collect();
+    for_each_piece(slots.len(), &|i| {
+        let part = slots[i].lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(part) = part {
+            f(part);
+        }
+    });
+}
+
 /// One call of [`for_each_piece`], on the caller's stack.
 struct Job<'a> {
     f: &'a (dyn Fn(usize) + Sync),

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::Duration;
 
-use trainscope_par::{for_each_piece, set_threads, threads};
+use trainscope_par::{for_each_part, for_each_piece, set_threads, threads};
 
 // The thread setting is process-wide; tests that change it hold this lock.
 static SETTING: Mutex<()> = Mutex::new(());
@@ -129,4 +129,20 @@ fn a_panicking_piece_reaches_the_caller_after_the_others_finish() {
         c[i].fetch_add(1, Ordering::SeqCst);
     });
     assert_each_once(&c, "after a panic");
+}
+
+#[test]
+fn each_part_is_handed_over_once_for_exclusive_use() {
+    let _g = SETTING.lock().unwrap_or_else(|e| e.into_inner());
+    set_threads(2);
+    let mut data = vec![0u32; 1000];
+    let parts: Vec<(usize, &mut [u32])> = data.chunks_mut(97).enumerate().collect();
+    for_each_part(parts, &|(k, chunk)| {
+        for x in chunk.iter_mut() {
+            *x += k as u32 + 1;
+        }
+    });
+    for (i, &x) in data.iter().enumerate() {
+        assert_eq!(x, (i / 97) as u32 + 1, "element {i}");
+    }
 }
