@@ -1,5 +1,5 @@
-//! Hessian analysis at a point: spectrum (dense or Lanczos), counts, minimum ratio and the
-//! course's critical-point verdict.
+//! Hessian analysis at a point: spectrum (dense or Lanczos), counts, minimum ratio, the
+//! critical-point verdict by the definitions and, beside it, the course's minimum-ratio verdict.
 
 use crate::error::{is_positive, Error, Result};
 use crate::lanczos::{
@@ -17,7 +17,8 @@ use std::fmt;
 pub struct Thresholds {
     /// `‖∇L‖ ≥ grad_tol` → not a critical point (the course's homework: 1e-3).
     pub grad_tol: f64,
-    /// Minimum ratio above which a critical point is "local-minimum-like" (course: 0.5).
+    /// Minimum ratio above which the course's rule ([`course_verdict`]) calls a critical point
+    /// "local-minimum-like" (course: 0.5). The verdict by the definitions does not use it.
     pub min_ratio: f64,
     /// An eigenvalue counts as zero when `|λ| ≤ zero_tol · max|λ|`.
     ///
@@ -64,17 +65,19 @@ impl Thresholds {
     }
 }
 
-/// What kind of point θ is, by the course's rule.
+/// What kind of point θ is, by the definitions: at a critical point a saddle needs a direction
+/// that goes down and one that goes up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// `‖∇L‖ ≥ grad_tol`.
     NotACriticalPoint,
-    /// Critical, and every non-zero eigenvalue is negative.
+    /// Critical, some eigenvalue below `−zero_tol·max|λ|` and none above `+zero_tol·max|λ|`.
     LocalMaximum,
-    /// Critical, minimum ratio `>` the threshold.
+    /// Critical, some eigenvalue above `+zero_tol·max|λ|` and none below `−zero_tol·max|λ|`;
+    /// along zero eigenvalues (flat directions) the second-order test is inconclusive.
     LocalMinimumLike,
-    /// Critical, minimum ratio `≤` the threshold.
+    /// Critical, with eigenvalues below `−zero_tol·max|λ|` and above `+zero_tol·max|λ|`.
     SaddlePoint,
     /// Critical, and every eigenvalue is zero within the tolerance: second order cannot tell.
     Flat,
@@ -137,36 +140,112 @@ impl Counts {
     }
 }
 
-/// The course's rule: `‖g‖ ≥ grad_tol` → not critical; otherwise all non-zero eigenvalues
-/// negative → local maximum; all zero → flat; minimum ratio `> min_ratio` → local-minimum-like;
-/// else saddle point.
+/// The verdict by the definitions: `‖g‖ ≥ grad_tol` → not critical; otherwise, with "zero"
+/// meaning `|λ| ≤ zero_tol·max|λ|`, an eigenvalue below zero and one above → saddle point;
+/// none below but some above → local-minimum-like; none above but some below → local
+/// maximum; all zero → flat.
 ///
-/// `counts` may be missing (iterative mode without a density): then the signs of the extreme
-/// eigenvalues decide — `λ_max ≤ 0` maximum, `λ_min ≥ 0` minimum-like, mixed saddle — with
-/// "zero" meaning `|λ| ≤ zero_tol·max|λ|` as always.
-pub fn verdict(
+/// Only the extreme eigenvalues matter, so the dense and the iterative (Lanczos) modes decide
+/// alike. A zero eigenvalue never makes a saddle: it is a direction the second-order test
+/// cannot judge, not one that goes down.
+pub fn verdict(grad_norm: f64, lambda_min: f64, lambda_max: f64, t: &Thresholds) -> Verdict {
+    if grad_norm.is_nan() || grad_norm >= t.grad_tol {
+        return Verdict::NotACriticalPoint;
+    }
+    let cut = t.zero_tol * lambda_min.abs().max(lambda_max.abs());
+    match (lambda_max > cut, lambda_min < -cut) {
+        (false, false) => Verdict::Flat,
+        (false, true) => Verdict::LocalMaximum,
+        (true, false) => Verdict::LocalMinimumLike,
+        (true, true) => Verdict::SaddlePoint,
+    }
+}
+
+/// The course's homework rule: `‖g‖ ≥ grad_tol` → not critical; otherwise all non-zero
+/// eigenvalues negative → local maximum; all zero → flat; minimum ratio `> min_ratio` →
+/// local-minimum-like; else saddle point.
+///
+/// Zero eigenvalues count in the ratio's denominator, so a flat minimum with many of them is
+/// called a saddle point here while [`verdict`] calls it local-minimum-like. `None` when the
+/// point is critical but `counts` are unknown (iterative mode without a density).
+pub fn course_verdict(
     grad_norm: f64,
     counts: Option<&Counts>,
     lambda_min: f64,
     lambda_max: f64,
     t: &Thresholds,
-) -> Verdict {
-    if grad_norm.is_nan() || grad_norm >= t.grad_tol {
-        return Verdict::NotACriticalPoint;
+) -> Option<Verdict> {
+    match verdict(grad_norm, lambda_min, lambda_max, t) {
+        v @ (Verdict::NotACriticalPoint | Verdict::Flat | Verdict::LocalMaximum) => Some(v),
+        _ => counts.map(|c| {
+            if c.min_ratio() > t.min_ratio {
+                Verdict::LocalMinimumLike
+            } else {
+                Verdict::SaddlePoint
+            }
+        }),
     }
-    let cut = t.zero_tol * lambda_min.abs().max(lambda_max.abs());
-    let (has_pos, has_neg) = (lambda_max > cut, lambda_min < -cut);
-    if !has_pos && !has_neg {
-        return Verdict::Flat;
-    }
-    if !has_pos {
-        return Verdict::LocalMaximum;
-    }
-    match counts {
-        Some(c) if c.min_ratio() > t.min_ratio => Verdict::LocalMinimumLike,
-        Some(_) => Verdict::SaddlePoint,
-        None if has_neg => Verdict::SaddlePoint,
-        None => Verdict::LocalMinimumLike,
+}
+
+/// One sentence on why [`course_verdict`] differs from [`verdict`]; `None` when they agree or
+/// the course's verdict is unknown.
+pub fn disagreement_note(
+    verdict: Verdict,
+    course: Option<Verdict>,
+    counts: Option<&Counts>,
+    t: &Thresholds,
+) -> Option<String> {
+    let course = course.filter(|c| *c != verdict)?;
+    let c = counts?;
+    let r = c.min_ratio();
+    Some(match (verdict, course) {
+        (Verdict::LocalMinimumLike, Verdict::SaddlePoint) => {
+            let counted = if c.negative == 0 {
+                format!("the {} zero eigenvalues", c.zero)
+            } else {
+                // Estimated counts (iterative mode) may put density mass below zero that
+                // Lanczos does not confirm as an eigenvalue.
+                format!(
+                    "the {} zero and {} estimated negative eigenvalues",
+                    c.zero, c.negative
+                )
+            };
+            format!(
+                "the course's minimum-ratio rule calls this a saddle point (ratio {r:.4} ≤ {}) \
+                 because it counts {counted}; no eigenvalue is below −{:e}·max|λ|, so no \
+                 direction goes down: a flat local minimum",
+                t.min_ratio, t.zero_tol
+            )
+        }
+        (Verdict::SaddlePoint, Verdict::LocalMinimumLike) => format!(
+            "the course's minimum-ratio rule calls this local-minimum-like (ratio {r:.4} > {}), \
+             but {} eigenvalue(s) are negative and their eigenvectors go down: a saddle point",
+            t.min_ratio,
+            if c.negative > 0 {
+                c.negative.to_string()
+            } else {
+                "some".into()
+            }
+        ),
+        (v, course) => format!(
+            "the course's minimum-ratio rule (ratio {r:.4}, threshold {}) says {}; by the \
+             definitions it is {}",
+            t.min_ratio,
+            course.describe(),
+            v.describe()
+        ),
+    })
+}
+
+/// At a local-minimum-like point with zero eigenvalues: the sentence saying the second-order
+/// test is inconclusive along them. `None` otherwise.
+pub fn flat_directions_note(verdict: Verdict, flat: Option<usize>) -> Option<String> {
+    match (verdict, flat) {
+        (Verdict::LocalMinimumLike, Some(z)) if z > 0 => Some(format!(
+            "the second-order test is inconclusive along the {z} flat direction(s) (zero \
+             eigenvalues): there higher-order terms decide whether the loss rises, stays or falls"
+        )),
+        _ => None,
     }
 }
 
@@ -269,9 +348,21 @@ pub struct HessianReport {
     /// on either side). A range that straddles the threshold means the dense mode is needed to
     /// decide. `None` when exact.
     pub min_ratio_range: Option<[f64; 2]>,
-    /// The course's verdict.
+    /// What the point is by the definitions ([`verdict`]): a saddle needs an eigenvalue below
+    /// `−zero_tol·max|λ|` and one above `+zero_tol·max|λ|`.
     pub verdict: Verdict,
-    /// Thresholds of the verdict.
+    /// The course's minimum-ratio verdict ([`course_verdict`]); `None` when the point is
+    /// critical but no counts were estimated.
+    pub course_verdict: Option<Verdict>,
+    /// Zero eigenvalues (`zero`): directions along which the second-order test is
+    /// inconclusive; `None` when unknown.
+    pub flat_directions: Option<usize>,
+    /// Why the course's verdict differs from `verdict`, when it does ([`disagreement_note`]).
+    pub verdict_note: Option<String>,
+    /// At a local-minimum-like point with flat directions: that the second-order test is
+    /// inconclusive along them ([`flat_directions_note`]).
+    pub flat_note: Option<String>,
+    /// Thresholds of the verdicts.
     pub thresholds: Thresholds,
     /// Trace of the Hessian.
     pub trace: Option<TraceReport>,
@@ -330,8 +421,8 @@ pub fn dense_bytes(n: usize) -> u64 {
 }
 
 /// Analyses the Hessian of `f` at `theta`: spectrum, counts of positive / negative / zero
-/// eigenvalues (`|λ| ≤ zero_tol·max|λ|` is zero), minimum ratio = positive / total, and the
-/// course's [`verdict`].
+/// eigenvalues (`|λ| ≤ zero_tol·max|λ|` is zero), minimum ratio = positive / total, the
+/// [`verdict`] by the definitions and the [`course_verdict`] by the minimum ratio.
 ///
 /// Dense mode computes the exact Hessian in f64 (one Hessian-vector product per column) and
 /// its full symmetric eigendecomposition (faer); it needs `n ≤ dense_max_params` and
@@ -403,7 +494,7 @@ fn dense(f: &LossFunction<'_>, theta: &[f64], opts: &AnalysisOptions) -> Result<
     };
     let small_idx: Vec<usize> = (0..ks).collect();
     let large_idx: Vec<usize> = (n - kl..n).collect();
-    let v = verdict(grad.grad_norm, Some(&counts), eig[0], eig[n - 1], t);
+    let v = Verdicts::of(grad.grad_norm, Some(&counts), eig[0], eig[n - 1], t);
     let density = opts
         .density
         .as_ref()
@@ -426,7 +517,11 @@ fn dense(f: &LossFunction<'_>, theta: &[f64], opts: &AnalysisOptions) -> Result<
         zero_tolerance: t.zero_tol,
         min_ratio: Some(counts.min_ratio()),
         min_ratio_range: None,
-        verdict: v,
+        verdict: v.verdict,
+        course_verdict: v.course,
+        flat_directions: v.flat,
+        verdict_note: v.note,
+        flat_note: v.flat_note,
         thresholds: t.clone(),
         trace: Some(TraceReport {
             value: eig.iter().sum(),
@@ -486,7 +581,7 @@ fn iterative(f: &LossFunction<'_>, theta: &[f64], opts: &AnalysisOptions) -> Res
     let cut = t.zero_tol * lmin.abs().max(lmax.abs());
     let counts = density.as_ref().map(|d| estimated_counts(d, n, cut));
     let range = density.as_ref().map(|d| positive_fraction_range(d, cut));
-    let v = verdict(grad.grad_norm, counts.as_ref(), lmin, lmax, t);
+    let v = Verdicts::of(grad.grad_norm, counts.as_ref(), lmin, lmax, t);
     Ok(HessianReport {
         mode: "iterative".into(),
         num_params: n,
@@ -506,7 +601,11 @@ fn iterative(f: &LossFunction<'_>, theta: &[f64], opts: &AnalysisOptions) -> Res
         zero_tolerance: t.zero_tol,
         min_ratio: counts.map(|c| c.min_ratio()),
         min_ratio_range: range,
-        verdict: v,
+        verdict: v.verdict,
+        course_verdict: v.course,
+        flat_directions: v.flat,
+        verdict_note: v.note,
+        flat_note: v.flat_note,
         thresholds: t.clone(),
         trace,
         density,
@@ -514,6 +613,36 @@ fn iterative(f: &LossFunction<'_>, theta: &[f64], opts: &AnalysisOptions) -> Res
         hessian_note: HESSIAN_NOTE.into(),
         hessian_vector_products: h.products(),
     })
+}
+
+/// Both verdicts and their notes, as [`HessianReport`] carries them.
+struct Verdicts {
+    verdict: Verdict,
+    course: Option<Verdict>,
+    flat: Option<usize>,
+    note: Option<String>,
+    flat_note: Option<String>,
+}
+
+impl Verdicts {
+    fn of(
+        grad_norm: f64,
+        counts: Option<&Counts>,
+        lambda_min: f64,
+        lambda_max: f64,
+        t: &Thresholds,
+    ) -> Verdicts {
+        let v = verdict(grad_norm, lambda_min, lambda_max, t);
+        let course = course_verdict(grad_norm, counts, lambda_min, lambda_max, t);
+        let flat = counts.map(|c| c.zero);
+        Verdicts {
+            verdict: v,
+            course,
+            flat,
+            note: disagreement_note(v, course, counts, t),
+            flat_note: flat_directions_note(v, flat),
+        }
+    }
 }
 
 fn dedup_pairs(pairs: Vec<EigenPair>) -> Vec<EigenPair> {
@@ -637,8 +766,8 @@ impl fmt::Display for HessianReport {
                         f,
                         "  the quadrature allows a minimum ratio in [{lo:.3}, {hi:.3}]{}",
                         if lo <= self.thresholds.min_ratio && hi > self.thresholds.min_ratio {
-                            ": it straddles the threshold, so the ratio part of the verdict \
-                             is uncertain — use the dense mode to decide"
+                            ": it straddles the threshold, so the course's verdict is uncertain \
+                             — use the dense mode to decide"
                         } else {
                             ""
                         }
@@ -649,18 +778,23 @@ impl fmt::Display for HessianReport {
         }
         writeln!(
             f,
-            "  verdict: {}  (rule: ‖∇L‖ < {:.0e}; ratio > {} → local-minimum-like, else saddle; all negative → maximum)",
+            "  verdict: {}  (‖∇L‖ < {:.0e} is critical; then an eigenvalue below −tol·max|λ| and one \
+             above +tol·max|λ| → saddle, none below → local-minimum-like, none above → maximum)",
             self.verdict.describe(),
             self.thresholds.grad_tol,
-            self.thresholds.min_ratio
         )?;
-        if self.verdict == Verdict::LocalMinimumLike && self.negative.unwrap_or(0) > 0 {
-            writeln!(
+        match self.course_verdict {
+            Some(c) if c != self.verdict => writeln!(
                 f,
-                "  note: {} negative eigenvalue(s) remain: strictly a saddle, and the eigenvector \
-                 of the most negative one is a descent direction",
-                self.negative.unwrap_or(0)
-            )?;
+                "  course's verdict: {}  (minimum ratio > {} → local-minimum-like, else saddle)",
+                c.describe(),
+                self.thresholds.min_ratio
+            )?,
+            Some(_) => writeln!(f, "  course's verdict: the same (minimum-ratio rule)")?,
+            None => writeln!(f, "  course's verdict: unknown (no eigenvalue counts)")?,
+        }
+        for note in [&self.verdict_note, &self.flat_note].into_iter().flatten() {
+            writeln!(f, "  note: {note}")?;
         }
         Ok(())
     }

@@ -12,7 +12,9 @@
 //! - [`analyse`]: the spectrum of the **true** Hessian (dense eigendecomposition, or Lanczos
 //!   with full re-orthogonalization for both ends, a Hutchinson trace and a stochastic Lanczos
 //!   quadrature density), positive / negative / zero counts with a stated tolerance, the
-//!   minimum ratio and the course's [`verdict`], all in a serializable [`HessianReport`].
+//!   [`verdict`] by the definitions (a saddle needs a direction that goes down) and, beside
+//!   it, the course's minimum-ratio [`course_verdict`], all in a serializable
+//!   [`HessianReport`].
 //! - [`escape`] / [`escape_from`]: a line search along the most negative eigenvector, in both
 //!   directions, next to the second-order Taylor prediction.
 //! - [`find_critical_point`]: minimizes `½‖∇L‖²` (gradient `H∇L`) to land on a critical point.
@@ -39,6 +41,7 @@
 //! assert_eq!(report.eigenvalues.as_deref(), Some(&[-2.0, 2.0][..]));
 //! assert_eq!((report.positive, report.negative), (Some(1), Some(1)));
 //! assert_eq!(report.verdict, Verdict::SaddlePoint);
+//! assert_eq!(report.course_verdict, Some(Verdict::SaddlePoint));
 //!
 //! // Along the eigenvector of −2 the loss falls exactly as ½α²λ predicts.
 //! let esc = escape_from(&f, &theta, &report, &EscapeOptions::default()).unwrap();
@@ -62,8 +65,9 @@ pub use critical::{
 pub use error::{Error, Result};
 pub use escape::{escape, escape_from, EscapeOptions, EscapeReport, EscapeStep};
 pub use hessian::{
-    analyse, dense_bytes, symmetric_eigen, verdict, AnalysisMode, AnalysisOptions, Counts,
-    HessianReport, Thresholds, TraceReport, Verdict,
+    analyse, course_verdict, dense_bytes, disagreement_note, flat_directions_note, symmetric_eigen,
+    verdict, AnalysisMode, AnalysisOptions, Counts, HessianReport, Thresholds, TraceReport,
+    Verdict,
 };
 pub use lanczos::{
     density_from_eigenvalues, hutchinson_trace, lanczos_extremes, spectral_density, DenseOperator,

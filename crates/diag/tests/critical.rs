@@ -24,7 +24,8 @@ fn dense() -> AnalysisOptions {
 ///
 /// Hessian: output bias 2; per unit, in (c_i, w_i, b_i), the block [[0, a, 0], [a, 0, 0],
 /// [0, 0, 0]] with a = ∂²L/∂c_i∂w_i = −2·cov(x, y) — eigenvalues ±|a| and 0. So 3 positive,
-/// 2 negative, 2 zero: minimum ratio 3/7 ≤ 0.5, a saddle.
+/// 2 negative, 2 zero: a saddle by the definitions, and by the course's rule (minimum ratio
+/// 3/7 ≤ 0.5).
 #[test]
 fn symmetric_zero_point_is_a_saddle_and_the_escape_lowers_the_loss() {
     let (x, _) = sinc_data(40);
@@ -53,6 +54,8 @@ fn symmetric_zero_point_is_a_saddle_and_the_escape_lowers_the_loss() {
         (Some(3), Some(2), Some(2))
     );
     assert_eq!(r.verdict, Verdict::SaddlePoint);
+    assert_eq!(r.course_verdict, Some(Verdict::SaddlePoint));
+    assert!(r.verdict_note.is_none());
     let eig = r.eigenvalues.clone().unwrap();
     assert!(
         (eig[0] + 2.0 * cov.abs()).abs() < 1e-12,
@@ -106,7 +109,7 @@ fn minimizing_the_gradient_norm_lands_on_a_critical_point_of_the_sinc_network() 
         assert_ne!(r.verdict, Verdict::NotACriticalPoint);
         println!(
             "1 → 16 → 1 ReLU, N = {n}: ‖g‖ {:.3e} → {:.3e} in {} steps ({} HVPs), loss {:.4e} → \
-             {:.4e}; verdict {:?}, min ratio {:.3}, λ_min {:.3e}",
+             {:.4e}; verdict {:?} (course {:?}), min ratio {:.3}, λ_min {:.3e}",
             g0.grad_norm,
             c.grad_norm,
             c.steps,
@@ -114,6 +117,7 @@ fn minimizing_the_gradient_norm_lands_on_a_critical_point_of_the_sinc_network() 
             g0.loss,
             c.loss,
             r.verdict,
+            r.course_verdict,
             r.min_ratio.unwrap(),
             r.eigenvalues.as_ref().unwrap()[0]
         );
