@@ -183,6 +183,10 @@ fn diagnose_a_trained_sinc_run() {
         "zero_tolerance",
         "min_ratio",
         "verdict",
+        "course_verdict",
+        "flat_directions",
+        "verdict_note",
+        "flat_note",
         "thresholds",
         "trace",
         "eval_mode_note",
@@ -201,14 +205,24 @@ fn diagnose_a_trained_sinc_run() {
         v["min_ratio"].as_f64().unwrap(),
     );
     assert!((m - count("positive") as f64 / 49.0).abs() < 1e-12);
-    let want = if g >= 1e-3 {
-        "not_a_critical_point"
-    } else if m > 0.5 {
-        "local_minimum_like"
-    } else {
-        "saddle_point"
+    assert_eq!(count("flat_directions"), count("zero"));
+    // By the definitions the signs decide; by the course's rule the ratio does.
+    let (pos, neg) = (count("positive") > 0, count("negative") > 0);
+    let want = match (g >= 1e-3, pos, neg) {
+        (true, _, _) => "not_a_critical_point",
+        (false, true, true) => "saddle_point",
+        (false, true, false) => "local_minimum_like",
+        (false, false, true) => "local_maximum",
+        (false, false, false) => "flat",
+    };
+    let course = match want {
+        "saddle_point" | "local_minimum_like" if m > 0.5 => "local_minimum_like",
+        "saddle_point" | "local_minimum_like" => "saddle_point",
+        other => other,
     };
     assert_eq!(v["verdict"], want, "grad_norm {g}, min_ratio {m}");
+    assert_eq!(v["course_verdict"], course, "grad_norm {g}, min_ratio {m}");
+    assert_eq!(v["verdict_note"].is_string(), want != course, "{v}");
     assert!(v["eval_mode_note"].as_str().unwrap().contains("eval mode"));
     assert!(std::fs::metadata(&plot).unwrap().len() > 1000);
 
@@ -373,6 +387,58 @@ fn constructed_saddle_is_found_and_escaped() {
     );
 }
 
+/// Four identical input columns and `y = 2x + 0.5`: the linear model with weights 0.5 each and
+/// bias 0.5 fits exactly (loss 0, gradient 0). The Hessian of the mean squared error is
+/// `2·E[zzᵀ]` with `z = (x, x, x, x, 1)`: rank 2, so 2 positive and 3 zero eigenvalues (moving
+/// weight between the copies changes nothing). Nothing goes down: a flat minimum, which the
+/// course's ratio 2/5 ≤ 0.5 would call a saddle.
+#[test]
+fn flat_minimum_is_not_called_a_saddle_and_has_no_escape() {
+    let dir = tempfile::tempdir().unwrap();
+    let xs: Vec<f64> = (0..21).map(|i| -1.0 + i as f64 / 10.0).collect();
+    let x: Vec<f64> = xs.iter().flat_map(|&v| [v; 4]).collect();
+    let y: Vec<String> = xs.iter().map(|v| format!("{:?}", 2.0 * v + 0.5)).collect();
+    let data = csv(&dir.path().join("copies.csv"), &x, 4, &y);
+    let ckpt = dir.path().join("flat.safetensors");
+    let spec = ModelSpec::new(4, vec![Layer::linear(4, 1)]);
+    checkpoint(&ckpt, spec, &[0.5; 5], Task::Regression, Loss::Mse);
+    let esc = dir.path().join("escaped.safetensors");
+    let v = ok_json(&trainscope(&[
+        "diagnose",
+        &s(&ckpt),
+        "--data",
+        &data,
+        "--json",
+        "--escape-out",
+        &s(&esc),
+    ]));
+    assert!(v["grad_norm"].as_f64().unwrap() < 1e-12, "{v}");
+    assert_eq!(
+        (v["positive"].as_u64(), v["negative"].as_u64()),
+        (Some(2), Some(0))
+    );
+    assert_eq!(v["zero"], 3);
+    assert_eq!(v["verdict"], "local_minimum_like", "{v}");
+    assert_eq!(v["course_verdict"], "saddle_point", "{v}");
+    assert_eq!(v["flat_directions"], 3);
+    let note = v["verdict_note"].as_str().unwrap();
+    assert!(note.contains("3 zero eigenvalues"), "{note}");
+    assert!(v["flat_note"].as_str().unwrap().contains("inconclusive"));
+    assert!(v["escape"].is_null());
+    assert!(!esc.exists());
+    assert!(v["escape_note"].as_str().unwrap().contains("not a saddle"));
+
+    let out = ok(&trainscope(&["diagnose", &s(&ckpt), "--data", &data]));
+    for n in [
+        "verdict     local-minimum-like",
+        "course      saddle point",
+        "note        the course's minimum-ratio rule calls this a saddle point",
+        "inconclusive along the 3 flat direction(s)",
+    ] {
+        assert!(out.contains(n), "expected {n:?} in:\n{out}");
+    }
+}
+
 #[test]
 fn dense_refusal_names_the_limit_and_iterative_mode_runs() {
     let dir = tempfile::tempdir().unwrap();
@@ -484,7 +550,9 @@ fn critical_experiment_writes_table_json_and_plots() {
     ]);
     let table = ok(&o);
     assert!(
-        table.contains("min ratio") && table.contains("verdict"),
+        table.contains("min ratio")
+            && table.contains("verdict")
+            && table.contains("course verdict"),
         "{table}"
     );
     let j: Value =
@@ -498,6 +566,12 @@ fn critical_experiment_writes_table_json_and_plots() {
             .sum::<u64>();
         assert_eq!(n, 97);
         assert!(r["grad_norm"].as_f64().unwrap() <= r["trained_grad_norm"].as_f64().unwrap());
+        assert!(r["course_verdict"].is_string(), "{r}");
+        assert_eq!(
+            r["verdict_note"].is_string(),
+            r["verdict"] != r["course_verdict"],
+            "{r}"
+        );
     }
     for p in ["critical.svg", "critical.png"] {
         assert!(std::fs::metadata(out.join(p)).unwrap().len() > 1000, "{p}");

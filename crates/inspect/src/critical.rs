@@ -1,5 +1,6 @@
 //! The course's critical-point experiment: train, descend `‖∇L‖²` to a critical point,
-//! classify it by the Hessian, and plot loss against minimum ratio.
+//! classify it by the Hessian (by the definitions, and by the course's minimum ratio), and plot
+//! loss against minimum ratio.
 
 use std::path::PathBuf;
 
@@ -9,7 +10,7 @@ use trainscope_diag::{
     Verdict,
 };
 use trainscope_train::{files, load_run_data, train, Config, RunOptions, Silent};
-use trainscope_viz::plot::min_ratio_scatter_plot;
+use trainscope_viz::plot::min_ratio_scatter_plot_grouped;
 use trainscope_viz::write_json;
 
 use crate::error::{invalid, Result};
@@ -55,8 +56,14 @@ pub struct CriticalRow {
     pub zero: Option<usize>,
     /// positive / all.
     pub min_ratio: Option<f64>,
-    /// The course's verdict.
+    /// What the point is by the definitions (a saddle needs a negative eigenvalue).
     pub verdict: Verdict,
+    /// The course's minimum-ratio verdict.
+    pub course_verdict: Option<Verdict>,
+    /// Zero eigenvalues: directions the second-order test cannot judge.
+    pub flat_directions: Option<usize>,
+    /// Why the two verdicts differ, when they do.
+    pub verdict_note: Option<String>,
     /// The run directory of this seed.
     pub run_dir: PathBuf,
 }
@@ -135,6 +142,9 @@ pub fn critical_experiment(
             zero: h.zero,
             min_ratio: h.min_ratio,
             verdict: h.verdict,
+            course_verdict: h.course_verdict,
+            flat_directions: h.flat_directions,
+            verdict_note: h.verdict_note.clone(),
             run_dir,
         };
         on_row(&row);
@@ -144,10 +154,11 @@ pub fn critical_experiment(
         .iter()
         .filter_map(|r| r.min_ratio.map(|m| [m, r.loss]))
         .collect();
+    let groups = verdict_groups(&rows);
     let mut plots = Vec::new();
     for ext in ["svg", "png"] {
         let p = opts.out_dir.join(format!("critical.{ext}"));
-        min_ratio_scatter_plot(&points, log_scale(&points), &p)?;
+        min_ratio_scatter_plot_grouped(&groups, log_scale(&points), &p)?;
         plots.push(p);
     }
     let exp = CriticalExperiment {
@@ -161,6 +172,26 @@ pub fn critical_experiment(
     };
     write_json(&exp, opts.out_dir.join("critical.json"))?;
     Ok(exp)
+}
+
+/// `[min ratio, loss]` grouped by verdict; a group whose course verdict differs says so in its
+/// label, since the plot's axis is the course's ratio.
+fn verdict_groups(rows: &[CriticalRow]) -> Vec<(String, Vec<[f64; 2]>)> {
+    let mut groups: Vec<(String, Vec<[f64; 2]>)> = Vec::new();
+    for r in rows {
+        let Some(m) = r.min_ratio else { continue };
+        let label = match r.course_verdict {
+            Some(c) if c != r.verdict => {
+                format!("{} (course: {})", r.verdict.describe(), c.describe())
+            }
+            _ => r.verdict.describe().to_string(),
+        };
+        match groups.iter_mut().find(|g| g.0 == label) {
+            Some(g) => g.1.push([m, r.loss]),
+            None => groups.push((label, vec![[m, r.loss]])),
+        }
+    }
+    groups
 }
 
 /// Losses spanning more than a decade read better on a log axis.

@@ -29,7 +29,7 @@ pub struct DiagnoseOptions {
 
 /// What [`diagnose`] found. The JSON object holds every field of the Hessian report at its
 /// top level (`loss`, `grad_norm`, `eigenvalues`, `positive`, `negative`, `zero`,
-/// `min_ratio`, `verdict`, …) next to the fields below.
+/// `min_ratio`, `verdict`, `course_verdict`, …) next to the fields below.
 #[derive(Debug, Clone, Serialize)]
 pub struct Diagnosis {
     /// The checkpoint analysed.
@@ -66,8 +66,9 @@ pub fn run_stuck(run_dir: &Path) -> Result<Option<StuckReport>> {
 
 /// Diagnoses the checkpoint `target` names (a run directory or a checkpoint file) on its
 /// training rows (or `opts.data`): the full-data loss in f64 in eval mode, its gradient, the
-/// Hessian's spectrum and the course's verdict; at a saddle the escape along the most
-/// negative eigenvector; for a run directory the stuck analysis of its metrics.
+/// Hessian's spectrum, the verdict by the definitions and the course's minimum-ratio verdict;
+/// at a saddle or maximum (by the definitions) the escape along the most negative eigenvector;
+/// for a run directory the stuck analysis of its metrics.
 pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
     let resolved = resolve_checkpoint(target)?;
     let subject = Subject::load(&resolved.checkpoint)?;
@@ -76,6 +77,8 @@ pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
     let f = loss_function(&meta, subject.model, &rows, EvalOptions::default())?;
     let theta = f.initial_parameters();
     let hessian = analyse(&f, &theta, &opts.analysis)?;
+    // Only a direction that goes down is worth a step: the course's verdict may call a flat
+    // minimum a saddle, but it has no negative eigenvalue to escape along.
     let saddle_like = matches!(
         hessian.verdict,
         Verdict::SaddlePoint | Verdict::LocalMaximum

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use trainscope_viz::plot::{
     bar_table_plot, bias_complexity_plot, line_plot, loss_and_grad_norm_plot, loss_curves_plot,
-    min_ratio_scatter_plot, spectrum_histogram_plot, BarPanel, BarTable, ComplexityPoint,
+    min_ratio_scatter_plot_grouped, spectrum_histogram_plot, BarPanel, BarTable, ComplexityPoint,
     LineOptions, Series,
 };
 
@@ -126,13 +126,17 @@ pub fn plot_run(run: &Run, out_dir: &Path, formats: &[Format]) -> Result<Vec<Fig
         }
     }
     if let Some(c) = &run.critical {
-        let points = critical_points(c);
-        if !points.is_empty() {
-            let log = wants_log(&points.iter().map(|p| p[1]).collect::<Vec<_>>());
+        let groups = critical_points(c);
+        if !groups.is_empty() {
+            let losses: Vec<f64> = groups
+                .iter()
+                .flat_map(|g| g.1.iter().map(|p| p[1]))
+                .collect();
+            let log = wants_log(&losses);
             figure(
                 "min_ratio",
                 "Loss against minimum ratio at the critical points found (critical.json)",
-                &|p| min_ratio_scatter_plot(&points, log, p),
+                &|p| min_ratio_scatter_plot_grouped(&groups, log, p),
             )?;
         }
     }
@@ -158,16 +162,33 @@ pub fn plot_run(run: &Run, out_dir: &Path, formats: &[Format]) -> Result<Vec<Fig
     Ok(figures)
 }
 
-/// `[minimum ratio, loss]` of every object holding both numbers.
-fn critical_points(v: &Value) -> Vec<[f64; 2]> {
-    objects(v)
-        .into_iter()
-        .filter_map(|m| {
-            let r = m.get("min_ratio")?.as_f64()?;
-            let l = m.get("loss")?.as_f64()?;
-            Some([r, l])
-        })
-        .collect()
+/// `[minimum ratio, loss]` of every object holding both numbers, grouped by its `verdict`
+/// (and `course_verdict` when that differs).
+fn critical_points(v: &Value) -> Vec<(String, Vec<[f64; 2]>)> {
+    let words = |m: &serde_json::Map<String, Value>, k: &str| {
+        m.get(k)
+            .and_then(Value::as_str)
+            .map(|s| s.replace('_', " "))
+    };
+    let mut groups: Vec<(String, Vec<[f64; 2]>)> = Vec::new();
+    for m in objects(v) {
+        let (Some(r), Some(l)) = (
+            m.get("min_ratio").and_then(Value::as_f64),
+            m.get("loss").and_then(Value::as_f64),
+        ) else {
+            continue;
+        };
+        let label = match (words(m, "verdict"), words(m, "course_verdict")) {
+            (Some(v), Some(c)) if v != c => format!("{v} (course: {c})"),
+            (Some(v), _) => v,
+            (None, _) => "critical point".into(),
+        };
+        match groups.iter_mut().find(|g| g.0 == label) {
+            Some(g) => g.1.push([r, l]),
+            None => groups.push((label, vec![[r, l]])),
+        }
+    }
+    groups
 }
 
 /// The rows holding a `batch_size`: one category per row, numeric columns grouped into panels

@@ -242,12 +242,16 @@ fn diagnosis(h: &mut String, run: &Run) {
     let mut rows = Vec::new();
     for key in [
         "verdict",
+        "course_verdict",
+        "verdict_note",
+        "flat_note",
         "loss",
         "grad_norm",
         "num_params",
         "positive",
         "negative",
         "zero",
+        "flat_directions",
         "min_ratio",
     ] {
         if let Some(v) = objects(d).into_iter().find_map(|m| m.get(key)) {

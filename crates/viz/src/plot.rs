@@ -949,7 +949,7 @@ pub fn spectrum_histogram_plot(
 }
 
 struct ScatterFigure<'a> {
-    points: &'a [[f64; 2]],
+    groups: &'a [(String, Vec<[f64; 2]>)],
     log_y: bool,
 }
 
@@ -959,13 +959,21 @@ impl Figure for ScatterFigure<'_> {
         DB::ErrorType: 'static,
     {
         let log_y = self.log_y;
-        let pts: Vec<(f64, f64)> = self
-            .points
+        let groups: Vec<(&str, Vec<(f64, f64)>)> = self
+            .groups
             .iter()
-            .filter(|p| p[0].is_finite() && p[1].is_finite() && (!log_y || p[1] > 0.0))
-            .map(|p| (p[0], if log_y { p[1].log10() } else { p[1] }))
+            .map(|(label, points)| {
+                let pts = points
+                    .iter()
+                    .filter(|p| p[0].is_finite() && p[1].is_finite() && (!log_y || p[1] > 0.0))
+                    .map(|p| (p[0], if log_y { p[1].log10() } else { p[1] }))
+                    .collect();
+                (label.as_str(), pts)
+            })
             .collect();
-        let (y0, y1) = padded_or_unit(finite_range(pts.iter().map(|p| &p.1)));
+        let (y0, y1) = padded_or_unit(finite_range(
+            groups.iter().flat_map(|g| g.1.iter().map(|p| &p.1)),
+        ));
         let mut chart = ChartBuilder::on(root)
             .caption("Loss against minimum ratio at critical points", font(20))
             .margin(12)
@@ -983,11 +991,13 @@ impl Figure for ScatterFigure<'_> {
             .x_label_formatter(&|v| tick(*v))
             .y_label_formatter(&move |v| if log_y { log_tick(*v) } else { tick(*v) })
             .draw()?;
-        let c = color(0);
-        chart
-            .draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.mix(0.75).filled())))?
-            .label("critical point")
-            .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.filled()));
+        for (k, (label, pts)) in groups.iter().enumerate() {
+            let c = color(k);
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.mix(0.75).filled())))?
+                .label(*label)
+                .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.filled()));
+        }
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperRight)
@@ -1005,7 +1015,17 @@ pub fn min_ratio_scatter_plot(
     log_y: bool,
     out: impl AsRef<Path>,
 ) -> Result<()> {
-    render(&ScatterFigure { points, log_y }, out.as_ref(), (900, 560))
+    min_ratio_scatter_plot_grouped(&[("critical point".into(), points.to_vec())], log_y, out)
+}
+
+/// [`min_ratio_scatter_plot`] with one colour and legend entry per group `(label, points)`,
+/// e.g. per verdict, so points the minimum ratio alone would misread stand out.
+pub fn min_ratio_scatter_plot_grouped(
+    groups: &[(String, Vec<[f64; 2]>)],
+    log_y: bool,
+    out: impl AsRef<Path>,
+) -> Result<()> {
+    render(&ScatterFigure { groups, log_y }, out.as_ref(), (900, 560))
 }
 
 /// One panel of a [`BarTable`]: a group of bars per category, one bar per series.

@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use trainscope_viz::plot::{
     bar_table_plot, bias_complexity_plot, contour_plot, learning_rate_plot,
-    loss_and_grad_norm_plot, loss_curves_plot, min_ratio_scatter_plot, series_color_hex,
-    spectrum_histogram_plot, BarPanel, BarTable, ComplexityPoint, ContourOptions, PathSeries,
+    loss_and_grad_norm_plot, loss_curves_plot, min_ratio_scatter_plot,
+    min_ratio_scatter_plot_grouped, series_color_hex, spectrum_histogram_plot, BarPanel, BarTable,
+    ComplexityPoint, ContourOptions, PathSeries,
 };
 use trainscope_viz::{lecture_story, AnalyticSurface};
 
@@ -256,6 +257,30 @@ fn spectrum_scatter_bars_and_ladder() {
             check_png(&p, (900, 560));
         }
     }
+    // Grouped by verdict: one colour and legend entry per group.
+    let groups = vec![
+        ("saddle point".to_string(), pts[..25].to_vec()),
+        (
+            "local-minimum-like (course: saddle point)".to_string(),
+            pts[25..].to_vec(),
+        ),
+    ];
+    let p = dir.join("min_ratio_grouped.svg");
+    min_ratio_scatter_plot_grouped(&groups, false, &p).unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let fills: std::collections::HashSet<&str> = doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "circle")
+        .filter_map(|n| n.attribute("fill"))
+        .collect();
+    let dots = doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "circle")
+        .count();
+    assert_eq!(dots, 40 + 2, "40 points and two legend markers");
+    assert_eq!(fills.len(), 2, "{fills:?}");
+    assert!(text.contains("local-minimum-like (course: saddle point)"));
     let table = BarTable {
         title: "Small vs large batch".into(),
         category_label: "batch size".into(),

@@ -75,8 +75,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let t = &exp.thresholds;
     let mut r = format!(
-        "{:>5} {:>12} {:>11} {:>9} {:>9} {:>5} {:>10}  verdict\n",
-        "seed", "loss", "‖g‖", "positive", "negative", "zero", "min ratio"
+        "{:>5} {:>12} {:>11} {:>9} {:>9} {:>5} {:>10}  {:<20}  course verdict\n",
+        "seed", "loss", "‖g‖", "positive", "negative", "zero", "min ratio", "verdict"
     );
     for row in &exp.rows {
         r += &line(row);
@@ -84,16 +84,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     r += &format!(
         "{} parameters, loss over {} training rows ({}); search target ‖g‖ < {:e}\n\
-         verdict: ‖g‖ < {:e} is critical; min ratio = positive / all > {} → local-minimum-like, \
-         else saddle point; zero: |λ| ≤ {:e}·max|λ|\n",
+         verdict: ‖g‖ < {:e} is critical; then a negative and a positive eigenvalue → saddle \
+         point, no negative → local-minimum-like; zero: |λ| ≤ {:e}·max|λ|\n\
+         course verdict: min ratio = positive / all (zeros included) > {} → local-minimum-like, \
+         else saddle point\n",
         exp.parameters,
         exp.rows_in_loss,
         exp.eval_mode_note,
         exp.target_grad_norm,
         t.grad_tol,
-        t.min_ratio,
-        t.zero_tol
+        t.zero_tol,
+        t.min_ratio
     );
+    for row in &exp.rows {
+        if let Some(n) = &row.verdict_note {
+            r += &format!("seed {}: {n}\n", row.seed);
+        }
+    }
     for p in &exp.plots {
         r += &format!("plot: {}\n", p.display());
     }
@@ -104,7 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn line(r: &CriticalRow) -> String {
     let c = |x: Option<usize>| x.map_or("–".into(), |v| v.to_string());
     format!(
-        "{:>5} {:>12} {:>11} {:>9} {:>9} {:>5} {:>10}  {}{}",
+        "{:>5} {:>12} {:>11} {:>9} {:>9} {:>5} {:>10}  {:<20}  {:<14}  {}",
         r.seed,
         num(r.loss),
         format!("{:.2e}", r.grad_norm),
@@ -113,13 +120,20 @@ fn line(r: &CriticalRow) -> String {
         c(r.zero),
         r.min_ratio.map_or("–".into(), |m| format!("{m:.4}")),
         r.verdict.describe(),
+        match r.course_verdict {
+            Some(c) if c == r.verdict => "same".into(),
+            Some(c) => format!("{} (differs)", c.describe()),
+            None => "–".to_string(),
+        },
         if r.converged {
             String::new()
         } else {
             format!(
-                " (search stopped: {})",
+                "(search stopped: {})",
                 r.stop_reason.split(':').next().unwrap_or_default()
             )
         }
     )
+    .trim_end()
+    .to_string()
 }

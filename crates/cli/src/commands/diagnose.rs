@@ -10,8 +10,9 @@ use crate::commands::stuck;
 use crate::output::{self, num};
 
 /// Why training behaves as it does at a checkpoint: the full-training-set loss and gradient,
-/// the true Hessian's spectrum, the course's verdict (local minimum, saddle point, or not a
-/// critical point), the escape from a saddle, and, for a run directory, plateaus of its run.
+/// the true Hessian's spectrum, the verdict (local minimum, saddle point, or not a critical
+/// point) beside the course's minimum-ratio verdict, the escape from a saddle, and, for a run
+/// directory, plateaus of its run.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A run directory (its best.safetensors if present, else model.safetensors) or a checkpoint.
@@ -39,7 +40,8 @@ pub struct Args {
     /// An eigenvalue is zero when |λ| ≤ X · max|λ|.
     #[arg(long, value_name = "X", default_value_t = 1e-6)]
     zero_tol: f64,
-    /// Minimum ratio above which a critical point is local-minimum-like.
+    /// Minimum ratio above which the course's rule (`course_verdict`) calls a critical point
+    /// local-minimum-like.
     #[arg(long, value_name = "X", default_value_t = 0.5)]
     min_ratio: f64,
     /// At a saddle, save the escaped parameters as a checkpoint here.
@@ -168,13 +170,23 @@ fn report(d: &Diagnosis) -> String {
         r += "\n";
     }
     r += &format!(
-        "verdict     {} (rule: ‖g‖ < {:e} is critical; then min ratio > {} → local-minimum-like, \
-         ≤ {} → saddle point)\n",
+        "verdict     {} (rule: ‖g‖ < {:e} is critical; then an eigenvalue below −tol·max|λ| and \
+         one above → saddle point, none below → local-minimum-like, none above → local maximum)\n",
         h.verdict.describe(),
         t.grad_tol,
-        t.min_ratio,
-        t.min_ratio
     );
+    if let Some(c) = h.course_verdict.filter(|c| *c != h.verdict) {
+        r += &format!(
+            "course      {} (the course's rule: min ratio > {} → local-minimum-like, ≤ {} → \
+             saddle point)\n",
+            c.describe(),
+            t.min_ratio,
+            t.min_ratio
+        );
+    }
+    for note in [&h.verdict_note, &h.flat_note].into_iter().flatten() {
+        r += &format!("note        {note}\n");
+    }
     if let Some(e) = &d.escape {
         if e.lowered {
             r += &format!(
