@@ -640,7 +640,17 @@ fn guide_finds_an_optimization_issue_of_a_deep_sigmoid_stack() {
     );
     assert!(kinds(&v).contains(&"optimization_issue".to_string()), "{v}");
     let r = v["rungs"].as_array().unwrap();
-    assert!(r[1]["train_loss"].as_f64().unwrap() > 1.1 * r[0]["train_loss"].as_f64().unwrap());
+    let (shallow, deep) = (
+        r[0]["train_loss"].as_f64().unwrap(),
+        r[1]["train_loss"].as_f64().unwrap(),
+    );
+    assert!(deep > 1.1 * shallow);
+    assert!(
+        deep - shallow > 0.1 * v["baseline_loss"].as_f64().unwrap(),
+        "{v}"
+    );
+    assert_eq!(r[1]["stopped_early"], false);
+    assert_eq!(v["notes"].as_array().unwrap().len(), 0);
 }
 
 #[test]

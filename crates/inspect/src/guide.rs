@@ -1,7 +1,7 @@
 //! The general guide: a ladder of models from simple to deep, and what their training,
 //! validation and test losses say — model bias, optimization issue, overfitting, mismatch.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use trainscope_core::{no_grad, Tensor};
@@ -26,8 +26,15 @@ pub struct GuideRules {
     /// Also the bound under which a training loss counts as "low" for overfitting.
     pub bias_ratio: f64,
     /// Optimization issue when a deeper model's training loss exceeds a shallower one's by more
-    /// than this fraction: `L_deep > (1 + margin) · L_shallow`.
+    /// than this fraction: `L_deep > (1 + margin) · L_shallow`…
     pub optimization_margin: f64,
+    /// …and `L_deep − L_shallow > optimization_gap · baseline` (a gap that matters on the
+    /// data's scale: 0.089 against 0.047 with a baseline of 1.1 is not an issue).
+    pub optimization_gap: f64,
+    /// A deeper rung that early stopping ended is left out of the optimization-issue rule
+    /// unless its training loss had settled: from the epoch whose weights it keeps to the last
+    /// epoch trained, the training loss fell by less than this fraction.
+    pub settled_change: f64,
     /// Overfitting when, with a low training loss, `L_val > overfit_ratio · L_train`…
     pub overfit_ratio: f64,
     /// …and `L_val − L_train > overfit_gap · baseline` (a gap that matters on the data's scale).
@@ -43,6 +50,8 @@ impl Default for GuideRules {
         GuideRules {
             bias_ratio: 0.5,
             optimization_margin: 0.1,
+            optimization_gap: 0.1,
+            settled_change: 0.01,
             overfit_ratio: 2.0,
             overfit_gap: 0.1,
             mismatch_ratio: 3.0,
@@ -60,8 +69,13 @@ impl GuideRules {
                 self.bias_ratio
             ),
             format!(
-                "optimization issue: a deeper model's training loss > {} × a shallower one's",
-                1.0 + self.optimization_margin
+                "optimization issue: a deeper model's training loss > {} × a shallower one's, \
+                 and the gap > {} × baseline; a deeper model that early stopping ended before \
+                 its training loss settled (still falling by ≥ {}% after the kept epoch) is left \
+                 out",
+                1.0 + self.optimization_margin,
+                self.optimization_gap,
+                100.0 * self.settled_change
             ),
             format!(
                 "overfitting: training loss ≤ {} × baseline, validation loss > {} × training \
@@ -132,6 +146,17 @@ pub struct Rung {
     pub val_loss_std: Option<f64>,
     /// The run directory (without folds).
     pub run_dir: Option<PathBuf>,
+    /// Epochs trained (the most over the folds).
+    pub epochs: usize,
+    /// True when early stopping ended the training (in any fold): the rung keeps the weights
+    /// of its best validation epoch, so its training loss is that epoch's.
+    pub stopped_early: bool,
+    /// The epoch whose weights the rung keeps, when early stopping watched it (without folds).
+    pub best_epoch: Option<usize>,
+    /// When early stopping ended the training: whether the training loss had settled by then
+    /// ([`GuideRules::settled_change`], from `metrics.jsonl`); `None` when it did not stop
+    /// early or it is unknown (with folds).
+    pub train_loss_settled: Option<bool>,
 }
 
 /// The kinds of finding.
@@ -219,6 +244,9 @@ pub struct GuideReport {
     pub test_loss: Option<f64>,
     /// The verdicts.
     pub findings: Vec<Finding>,
+    /// What the rules left out and why (a deeper rung that early stopping ended before its
+    /// training loss settled).
+    pub notes: Vec<String>,
     /// The thresholds.
     pub rules: GuideRules,
     /// The rules in words.
@@ -381,6 +409,11 @@ pub fn guide(
                 let model = TrainedModel::load(&dir.join(files::MODEL))?;
                 let train_loss = model.evaluate(&data.train)?.loss;
                 test_losses.push(s.test_loss);
+                let settled = if s.stopped_early {
+                    train_loss_settled(&dir, s.best_epoch, opts.rules.settled_change)?
+                } else {
+                    None
+                };
                 Rung {
                     label: name,
                     depth: d,
@@ -391,6 +424,10 @@ pub fn guide(
                     train_loss_std: None,
                     val_loss_std: None,
                     run_dir: Some(dir),
+                    epochs: s.epochs,
+                    stopped_early: s.stopped_early,
+                    best_epoch: s.best_epoch,
+                    train_loss_settled: settled,
                 }
             }
             (None, Some(k)) => {
@@ -406,6 +443,10 @@ pub fn guide(
                     train_loss_std: Some(s.train_loss.std),
                     val_loss_std: Some(s.val_loss.std),
                     run_dir: None,
+                    epochs: s.per_fold.iter().map(|f| f.epochs).max().unwrap_or(0),
+                    stopped_early: s.per_fold.iter().any(|f| f.stopped_early),
+                    best_epoch: None,
+                    train_loss_settled: None,
                 }
             }
             (None, None) => unreachable!("data is loaded unless folds are given"),
@@ -434,7 +475,7 @@ pub fn guide(
             train(&cfg, &data, &run, &mut Silent)?.test_loss
         }
     };
-    let findings = judge(&rungs, sel, baseline, test_loss, &opts.rules);
+    let (findings, notes) = judge(&rungs, sel, baseline, test_loss, &opts.rules);
     let points: Vec<ComplexityPoint> = rungs
         .iter()
         .map(|r| ComplexityPoint {
@@ -459,6 +500,7 @@ pub fn guide(
         validation,
         test_loss,
         findings,
+        notes,
         rule_text: opts.rules.describe(),
         rules: opts.rules.clone(),
         plots,
@@ -467,14 +509,44 @@ pub fn guide(
     Ok(report)
 }
 
+/// Whether the training loss of the run in `dir` had settled when early stopping ended it: from
+/// the kept epoch `best` to the last one, the per-epoch training loss fell by less than
+/// `change` (relative). `None` when `metrics.jsonl` or the kept epoch is missing.
+fn train_loss_settled(dir: &Path, best: Option<usize>, change: f64) -> Result<Option<bool>> {
+    let path = dir.join(files::METRICS);
+    let Some(best) = best else { return Ok(None) };
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let records = trainscope_diag::read_metrics(&path)?;
+    let Some(kept) = records.iter().find(|e| e.epoch == best as u64) else {
+        return Ok(None);
+    };
+    let later = records
+        .iter()
+        .filter(|e| e.epoch > kept.epoch)
+        .map(|e| e.train_loss)
+        .fold(f64::INFINITY, f64::min);
+    Ok(Some(later >= (1.0 - change) * kept.train_loss))
+}
+
+/// A deeper rung whose training loss is not the optimizer's last word: early stopping ended it
+/// before the loss settled, so a higher training loss than a shallower rung's says nothing
+/// about optimization.
+fn unsettled(g: &Rung) -> bool {
+    g.stopped_early && g.train_loss_settled != Some(true)
+}
+
+/// The findings, and notes on the rungs the optimization-issue rule left out.
 fn judge(
     rungs: &[Rung],
     sel: usize,
     baseline: f64,
     test_loss: Option<f64>,
     r: &GuideRules,
-) -> Vec<Finding> {
+) -> (Vec<Finding>, Vec<String>) {
     let mut out = Vec::new();
+    let mut notes = Vec::new();
     let mut find = |kind: FindingKind, evidence: String| {
         out.push(Finding {
             kind,
@@ -502,10 +574,30 @@ fn judge(
     }
     // The worst pair: the deeper model whose training loss exceeds a shallower one's most.
     let mut worst: Option<(usize, usize, f64)> = None;
-    for j in 0..rungs.len() {
+    for j in 1..rungs.len() {
+        if unsettled(&rungs[j]) {
+            notes.push(format!(
+                "{} is left out of the optimization-issue rule: early stopping ended its \
+                 training{} before its training loss settled{}, so its training loss ({:.4e}) is \
+                 not what the optimizer can reach",
+                rungs[j].label,
+                match rungs[j].best_epoch {
+                    Some(b) => format!(" at epoch {} (keeping epoch {b})", rungs[j].epochs),
+                    None => String::new(),
+                },
+                if rungs[j].train_loss_settled.is_none() {
+                    " (not measured: assumed still falling)"
+                } else {
+                    ""
+                },
+                rungs[j].train_loss
+            ));
+            continue;
+        }
         for i in 0..j {
             let q = rungs[j].train_loss / rungs[i].train_loss;
             if rungs[j].train_loss > (1.0 + r.optimization_margin) * rungs[i].train_loss
+                && rungs[j].train_loss - rungs[i].train_loss > r.optimization_gap * baseline
                 && !matches!(worst, Some((_, _, w)) if w >= q)
             {
                 worst = Some((i, j, q));
@@ -517,13 +609,15 @@ fn judge(
             FindingKind::OptimizationIssue,
             format!(
                 "{} reaches a training loss of {:.4e}, {:.2}× that of the shallower {} \
-                 ({:.4e}; rule: > {})",
+                 ({:.4e}; rule: > {} × and gap > {} × baseline {:.4e})",
                 rungs[j].label,
                 rungs[j].train_loss,
                 q,
                 rungs[i].label,
                 rungs[i].train_loss,
-                1.0 + r.optimization_margin
+                1.0 + r.optimization_margin,
+                r.optimization_gap,
+                baseline
             ),
         );
     }
@@ -582,5 +676,115 @@ fn judge(
             remedies: FindingKind::NoProblemFound.remedies(),
         });
     }
-    out
+    (out, notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rung(label: &str, depth: usize, train_loss: f64, val_loss: f64) -> Rung {
+        Rung {
+            label: label.into(),
+            depth,
+            hidden: vec![32; depth],
+            parameters: 0,
+            train_loss,
+            val_loss,
+            train_loss_std: None,
+            val_loss_std: None,
+            run_dir: None,
+            epochs: 100,
+            stopped_early: false,
+            best_epoch: None,
+            train_loss_settled: None,
+        }
+    }
+
+    fn kinds(f: &[Finding]) -> Vec<FindingKind> {
+        f.iter().map(|f| f.kind).collect()
+    }
+
+    #[test]
+    fn a_higher_deep_training_loss_within_the_gap_is_no_optimization_issue() {
+        // The case that used to fire: 0.089 > 1.1 × 0.047, but the difference 0.042 is under
+        // 0.1 × the baseline 1.099 (0.1099).
+        let rungs = [
+            rung("mlp [32]", 1, 0.047, 0.06),
+            rung("mlp [32, 32]", 2, 0.089, 0.1),
+        ];
+        let (f, notes) = judge(&rungs, 0, 1.099, None, &GuideRules::default());
+        assert_eq!(kinds(&f), [FindingKind::NoProblemFound]);
+        assert!(notes.is_empty());
+        // The same ratio with a gap that matters on the data's scale still fires.
+        let rungs = [
+            rung("mlp [32]", 1, 0.47, 0.5),
+            rung("mlp [32, 32]", 2, 0.89, 0.9),
+        ];
+        let (f, _) = judge(&rungs, 0, 1.099, None, &GuideRules::default());
+        assert_eq!(kinds(&f), [FindingKind::OptimizationIssue]);
+        assert!(
+            f[0].evidence.contains("gap > 0.1 × baseline"),
+            "{}",
+            f[0].evidence
+        );
+    }
+
+    #[test]
+    fn a_deeper_rung_stopped_early_before_its_loss_settled_is_left_out() {
+        let shallow = rung("mlp [32]", 1, 0.1, 0.2);
+        let mut deep = rung("mlp [32, 32]", 2, 0.4, 0.45);
+        deep.stopped_early = true;
+        deep.epochs = 40;
+        deep.best_epoch = Some(30);
+        deep.train_loss_settled = Some(false);
+        let rules = GuideRules::default();
+        let (f, notes) = judge(&[shallow.clone(), deep.clone()], 0, 1.0, None, &rules);
+        assert!(
+            !kinds(&f).contains(&FindingKind::OptimizationIssue),
+            "{f:?}"
+        );
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].starts_with("mlp [32, 32] is left out")
+                && notes[0].contains("at epoch 40 (keeping epoch 30)"),
+            "{}",
+            notes[0]
+        );
+        // Unknown (cross validation) counts as not settled.
+        deep.train_loss_settled = None;
+        let (f, notes) = judge(&[shallow.clone(), deep.clone()], 0, 1.0, None, &rules);
+        assert!(!kinds(&f).contains(&FindingKind::OptimizationIssue));
+        assert!(notes[0].contains("assumed still falling"), "{}", notes[0]);
+        // A loss that had settled before the stop is the optimizer's last word: the rule applies.
+        deep.train_loss_settled = Some(true);
+        let (f, notes) = judge(&[shallow, deep], 0, 1.0, None, &rules);
+        assert!(kinds(&f).contains(&FindingKind::OptimizationIssue), "{f:?}");
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn settled_means_the_training_loss_stopped_falling_after_the_kept_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |losses: &[f64]| {
+            let body: String = losses
+                .iter()
+                .enumerate()
+                .map(|(i, l)| format!("{{\"epoch\": {}, \"train_loss\": {l}}}\n", i + 1))
+                .collect();
+            std::fs::write(dir.path().join(files::METRICS), body).unwrap();
+        };
+        write(&[1.0, 0.5, 0.3, 0.2, 0.15]);
+        assert_eq!(
+            train_loss_settled(dir.path(), Some(3), 0.01).unwrap(),
+            Some(false)
+        );
+        write(&[1.0, 0.5, 0.3, 0.299, 0.2995]);
+        assert_eq!(
+            train_loss_settled(dir.path(), Some(3), 0.01).unwrap(),
+            Some(true)
+        );
+        assert_eq!(train_loss_settled(dir.path(), None, 0.01).unwrap(), None);
+        assert_eq!(train_loss_settled(dir.path(), Some(9), 0.01).unwrap(), None);
+    }
 }

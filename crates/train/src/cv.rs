@@ -31,6 +31,8 @@ pub struct CvFold {
     pub epochs: usize,
     /// Epoch with the lowest validation loss.
     pub best_epoch: Option<usize>,
+    /// True when early stopping ended the run (its figures are those of `best_epoch`).
+    pub stopped_early: bool,
 }
 
 /// Mean and sample standard deviation (divisor K − 1) over the folds.
@@ -112,6 +114,7 @@ pub fn cross_validate(
             val_accuracy: s.val_accuracy,
             epochs: s.epochs,
             best_epoch: s.best_epoch,
+            stopped_early: s.stopped_early,
         };
         on_fold(&fold);
         per_fold.push(fold);

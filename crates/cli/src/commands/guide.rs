@@ -81,8 +81,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn line(r: &Rung) -> String {
     let pm = |s: Option<f64>| s.map_or(String::new(), |s| format!(" ± {}", num(s)));
+    let stop = match (r.stopped_early, r.best_epoch) {
+        (false, _) => String::new(),
+        (true, Some(b)) => format!("  (stopped early at epoch {}, keeps epoch {b})", r.epochs),
+        (true, None) => "  (stopped early)".into(),
+    };
     format!(
-        "{:<22} {:>8} params  train {}{}  validation {}{}",
+        "{:<22} {:>8} params  train {}{}  validation {}{}{stop}",
         r.label,
         r.parameters,
         num(r.train_loss),
@@ -117,6 +122,12 @@ fn report(g: &GuideReport) -> String {
         for rem in &f.remedies {
             r += &format!("  - {rem}\n");
         }
+    }
+    if !g.notes.is_empty() {
+        r.push('\n');
+    }
+    for n in &g.notes {
+        r += &format!("note: {n}\n");
     }
     r += "\nrules:\n";
     for t in &g.rule_text {
