@@ -247,6 +247,7 @@ fn json_output_and_run_directory() {
         "model.safetensors",
         "best.safetensors",
         "resume.json",
+        "summary.json",
     ] {
         assert!(run.join(file).exists(), "{file} missing");
     }
@@ -270,6 +271,7 @@ fn json_output_and_run_directory() {
             "epoch",
             "grad_norm",
             "grad_norm_last",
+            "grad_norm_per_layer",
             "lr",
             "step",
             "train_accuracy",

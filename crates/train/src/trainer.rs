@@ -16,6 +16,7 @@ use trainscope_optim::{Optimizer, OptimizerOptions, OptimizerState, ScheduleConf
 use crate::config::{BatchSize, Config, DTypeName, LossChoice, Preset};
 use crate::data::{Arrays, RunData};
 use crate::error::{io_err, Context, Result, TrainError};
+use crate::evidence::{self, DataScales, LayerGroups, LayerInfo, Named, ReluActivity};
 use crate::meta::{write_atomic, ModelMeta};
 
 /// File names inside a run directory.
@@ -33,6 +34,8 @@ pub mod files {
     /// With `training.record_trajectory`: one line per epoch (epoch 0 = the initial weights),
     /// `{"epoch": k, "params": [...]}`, every parameter flattened in `state_dict` order.
     pub const TRAJECTORY: &str = "trajectory.jsonl";
+    /// The run's outcome (what `train --json` prints), written when the run ends.
+    pub const SUMMARY: &str = "summary.json";
 }
 
 /// Rows per forward pass when evaluating: large enough to keep the matrix products efficient,
@@ -72,6 +75,10 @@ pub struct EpochMetrics {
     pub grad_norm: f64,
     /// Global L2 norm of the last update's batch gradient.
     pub grad_norm_last: f64,
+    /// Mean over the epoch's updates of each parameterized layer's gradient norm (weight and
+    /// bias together, before clipping), by layer name: `{"0": 0.41, "2": 0.12}`.
+    #[serde(default)]
+    pub grad_norm_per_layer: Named,
     /// Learning rate of the epoch's last update.
     pub lr: f64,
     /// Seconds since the run started (resumed runs include the time before the interruption).
@@ -115,8 +122,8 @@ pub trait Observer {
 pub struct Silent;
 impl Observer for Silent {}
 
-/// The outcome of a run (what `trainscope train --json` prints).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The outcome of a run (what `trainscope train --json` prints, and `summary.json` holds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Training loss of the epoch whose weights the model holds.
     pub train_loss: f64,
@@ -135,6 +142,8 @@ pub struct Summary {
     pub baseline_val_loss: Option<f64>,
     /// Validation accuracy of always predicting the training set's majority class.
     pub baseline_val_accuracy: Option<f64>,
+    /// The trivial model's loss on the training rows.
+    pub baseline_train_loss: Option<f64>,
     /// Updates made (all epochs).
     pub steps: u64,
     /// Epochs completed.
@@ -150,9 +159,23 @@ pub struct Summary {
     /// True when `stop_after_epoch` ended the run before its last epoch.
     pub interrupted: bool,
     /// The loss trained with.
-    pub loss: &'static str,
+    pub loss: String,
     /// Scalar parameters of the model.
     pub parameters: usize,
+    /// The layers that hold parameters, input side first.
+    #[serde(default)]
+    pub layers: Vec<LayerInfo>,
+    /// For every ReLU layer, how many units never fire on the training rows with the final
+    /// weights (eval mode).
+    #[serde(default)]
+    pub relu_units: Vec<ReluActivity>,
+    /// The gradient norm of the loss over all training rows at the final weights (eval mode).
+    pub full_grad_norm: Option<f64>,
+    /// The same per parameterized layer, by layer name.
+    #[serde(default)]
+    pub full_grad_norm_per_layer: Named,
+    /// The raw scales of the training data, before standardization.
+    pub data_scales: Option<DataScales>,
 }
 
 /// Trains as `config` says on `data`, writing to `opts.out_dir` if given.
@@ -369,6 +392,8 @@ struct Session<T: Element> {
     test: Option<Arrays<T>>,
     meta: ModelMeta,
     baseline: (Option<f64>, Option<f64>),
+    baseline_train: Option<f64>,
+    data_scales: DataScales,
     plateau_like: ScheduleKind,
     patience: Option<usize>,
     epochs: usize,
@@ -467,6 +492,7 @@ impl<T: Element> Session<T> {
             dtype: config.dtype,
             epoch: 0,
         };
+        let baseline_train = baseline(loss, &train_arrays, &train_arrays, outputs)?.0;
         let baseline = match &val {
             Some(v) => baseline(loss, &train_arrays, v, outputs)?,
             None => (None, None),
@@ -482,6 +508,8 @@ impl<T: Element> Session<T> {
             test,
             meta,
             baseline,
+            baseline_train,
+            data_scales: evidence::data_scales(train),
             plateau_like,
             patience: config.training.early_stopping_patience,
             epochs: config.training.epochs,
@@ -565,7 +593,13 @@ fn checkpoint_due(since_last: f64, interval: f64, last_cost: f64) -> bool {
 /// The Euclidean norm of all gradients together, in f64. Each tensor's two halves are summed
 /// as separate pieces, side by side on the `par` team, and the pieces added in a fixed order,
 /// so the result does not depend on the thread count.
+#[cfg(test)]
 fn global_norm<T: Element>(grads: &[Tensor<T>]) -> f64 {
+    norms(grads).0
+}
+
+/// The global norm and each tensor's sum of squares.
+fn norms<T: Element>(grads: &[Tensor<T>]) -> (f64, Vec<f64>) {
     let pieces: Vec<&[T]> = grads
         .iter()
         .flat_map(|g| {
@@ -584,10 +618,12 @@ fn global_norm<T: Element>(grads: &[Tensor<T>]) -> f64 {
     } else {
         (0..pieces.len()).for_each(sum_piece);
     }
-    sums.iter()
+    let sums: Vec<f64> = sums
+        .iter()
         .map(|s| f64::from_bits(s.load(Ordering::Relaxed)))
-        .sum::<f64>()
-        .sqrt()
+        .collect();
+    let per_tensor = sums.chunks_exact(2).map(|p| p[0] + p[1]).collect();
+    (sums.iter().sum::<f64>().sqrt(), per_tensor)
 }
 
 /// `Σ x²` accumulated in f64 on 32 independent lanes, so that it vectorizes and the adds do
@@ -681,6 +717,53 @@ fn evaluate<T: Element>(
     })
 }
 
+/// The gradient of the mean loss over all of `a` (Eval mode, in chunks, summed in f64) at the
+/// model's weights: its global norm and each layer's. Mini-batch norms include sampling noise
+/// (`E‖g_B‖² = ‖g‖² + tr Σ / B`); this one tells a vanishing gradient from a noisy one.
+fn full_gradient_norms<T: Element>(
+    model: &Sequential<T>,
+    loss: Loss,
+    a: &Arrays<T>,
+    groups: &LayerGroups,
+) -> trainscope_core::Result<(f64, Vec<f64>)> {
+    let d = a.d;
+    let mut sums: Vec<Vec<f64>> = model
+        .parameters()
+        .iter()
+        .map(|p| vec![0.0; p.numel()])
+        .collect();
+    let mut start = 0;
+    while start < a.n {
+        let end = (start + EVAL_CHUNK).min(a.n);
+        let b = end - start;
+        let x = Tensor::from_slice(&a.x[start * d..end * d], &[b, d])?;
+        let out = model.forward_with(
+            model.parameters(),
+            &x,
+            Mode::Eval,
+            &mut ForwardCtx::without_rng(),
+        )?;
+        let classes = if a.classes.is_empty() {
+            &[][..]
+        } else {
+            &a.classes[start..end]
+        };
+        let l = batch_loss(loss, &out, &a.values[start..end], classes)?;
+        let w = b as f64 / a.n as f64;
+        for (acc, g) in sums.iter_mut().zip(grad(&l, model.parameters(), false)?) {
+            for (s, &v) in acc.iter_mut().zip(g.data()) {
+                *s += w * v.to_f64();
+            }
+        }
+        start = end;
+    }
+    let per_tensor: Vec<f64> = sums.iter().map(|v| v.iter().map(|x| x * x).sum()).collect();
+    Ok((
+        per_tensor.iter().sum::<f64>().sqrt(),
+        groups.norms(&per_tensor),
+    ))
+}
+
 /// Where a run stands; what `resume.json` restores.
 struct Progress {
     epoch: usize,
@@ -724,6 +807,7 @@ fn train_typed<T: Element>(
                 files::BEST,
                 files::RESUME,
                 files::TRAJECTORY,
+                files::SUMMARY,
             ] {
                 let p = dir.join(f);
                 if p.exists() {
@@ -952,12 +1036,14 @@ fn run_epochs<T: Element>(
     let mut best_unsaved = false;
     let mut last_checkpoint = Instant::now();
     let mut last_checkpoint_cost = 0.0;
+    let groups = LayerGroups::of(&s.model);
 
     while !progress.finished && progress.epoch < s.epochs {
         let epoch = progress.epoch + 1;
         let (mut loss_sum, mut rows, mut correct) = (0.0, 0usize, 0usize);
         let (mut norm_sum, mut norm_last, mut lr) = (0.0, 0.0, s.optimizer.lr());
         let mut update = 0usize;
+        let mut layer_norm_sum = vec![0.0; groups.names.len()];
         while let Some(idx) = s.batcher.next_indices() {
             update += 1;
             let b = idx.len();
@@ -1004,7 +1090,7 @@ fn run_epochs<T: Element>(
                     grad(&loss, s.model.parameters(), false).context(|| at("backward pass"))?;
                 (value, grads)
             };
-            let norm = global_norm(&grads);
+            let (norm, tensor_sums) = norms(&grads);
             if !norm.is_finite() {
                 return Err(diverged(
                     epoch,
@@ -1036,6 +1122,9 @@ fn run_epochs<T: Element>(
             rows += b;
             norm_sum += norm;
             norm_last = norm;
+            for (acc, l) in layer_norm_sum.iter_mut().zip(groups.norms(&tensor_sums)) {
+                *acc += l;
+            }
             observer.on_update(epoch, update, loss_value);
         }
 
@@ -1078,6 +1167,14 @@ fn run_epochs<T: Element>(
             val_accuracy,
             grad_norm: norm_sum / update.max(1) as f64,
             grad_norm_last: norm_last,
+            grad_norm_per_layer: Named(
+                groups
+                    .names
+                    .iter()
+                    .cloned()
+                    .zip(layer_norm_sum.iter().map(|v| v / update.max(1) as f64))
+                    .collect(),
+            ),
             lr,
             elapsed_s: progress.elapsed_before + started.elapsed().as_secs_f64(),
         };
@@ -1198,7 +1295,16 @@ fn run_epochs<T: Element>(
         }
         _ => (None, None),
     };
-    Ok(Summary {
+    let (relu_units, full_grad) = if interrupted {
+        (Vec::new(), None)
+    } else {
+        let units = evidence::relu_activity(&s.model, &s.train.x, s.train.d)
+            .context(|| "unit activity".into())?;
+        let g = full_gradient_norms(&s.model, s.loss, &s.train, &groups)
+            .context(|| "full-data gradient".into())?;
+        (units, Some(g))
+    };
+    let summary = Summary {
         train_loss: reported.train_loss,
         val_loss: reported.val_loss,
         train_accuracy: reported.train_accuracy,
@@ -1207,6 +1313,7 @@ fn run_epochs<T: Element>(
         test_accuracy,
         baseline_val_loss: s.baseline.0,
         baseline_val_accuracy: s.baseline.1,
+        baseline_train_loss: s.baseline_train,
         steps: s.optimizer.step_count(),
         epochs: progress.epoch,
         seconds: progress.elapsed_before + started.elapsed().as_secs_f64(),
@@ -1214,9 +1321,22 @@ fn run_epochs<T: Element>(
         stopped_early: progress.stopped_early,
         best_epoch: progress.best.epoch,
         interrupted,
-        loss: s.loss.name(),
+        loss: s.loss.name().to_string(),
         parameters: s.model.num_parameters(),
-    })
+        layers: evidence::layer_infos(&s.model),
+        relu_units,
+        full_grad_norm: full_grad.as_ref().map(|g| g.0),
+        full_grad_norm_per_layer: full_grad
+            .map(|(_, per)| Named(groups.names.iter().cloned().zip(per).collect()))
+            .unwrap_or_default(),
+        data_scales: Some(s.data_scales.clone()),
+    };
+    if let Some(dir) = dir {
+        let p = dir.join(files::SUMMARY);
+        let json = serde_json::to_vec_pretty(&summary).expect("summary serializes");
+        write_atomic(&p, &json).map_err(io_err(&p, "cannot write"))?;
+    }
+    Ok(summary)
 }
 
 trait Improves {

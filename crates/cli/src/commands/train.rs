@@ -33,6 +33,9 @@ pub struct Args {
     /// No progress output.
     #[arg(long, short)]
     quiet: bool,
+    /// After training, every remedy of each finding with its evidence and rule.
+    #[arg(long, short)]
+    verbose: bool,
     /// Stop after epoch K as if interrupted (continue with --resume).
     #[arg(long, value_name = "K", hide = true)]
     stop_after_epoch: Option<usize>,
@@ -57,32 +60,41 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut progress = Progress::new(args.quiet);
     let summary = train(&config, &data, &opts, &mut progress)?;
-    let stuck = match (&summary.run_dir, summary.interrupted) {
-        (Some(dir), false) => trainscope_inspect::run_stuck(dir)?,
+    let findings = match (&summary.run_dir, summary.interrupted) {
+        (Some(dir), false) => trainscope_inspect::run_findings(dir, Some(&summary))?,
         _ => None,
     };
+    let stuck = findings
+        .as_ref()
+        .map(trainscope_inspect::stuck_from_findings);
     if let Some(dir) = &summary.run_dir {
         // Rebuilt from metrics.jsonl each time, so a resumed run has each epoch once.
         trainscope_report::export_tensorboard(dir)?;
     }
     if args.json {
-        output::json(&WithStuck {
+        output::json(&WithFindings {
             summary: &summary,
+            findings: findings.as_ref().map(|f| f.findings.as_slice()),
             stuck: stuck.as_ref(),
         })?;
     } else {
         let mut r = report(&summary, &args);
-        r += &stuck.as_ref().map(super::stuck::block).unwrap_or_default();
+        r += &findings
+            .as_ref()
+            .map(|f| super::findings::block(f, args.verbose))
+            .unwrap_or_default();
         output::stdout(&r)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// `train --json`: the summary and the plateaus of the run's training loss.
+/// `train --json`: the summary, the findings, and (for compatibility) the stuck-loss findings
+/// as plateaus.
 #[derive(serde::Serialize)]
-struct WithStuck<'a> {
+struct WithFindings<'a> {
     #[serde(flatten)]
     summary: &'a Summary,
+    findings: Option<&'a [trainscope_findings::Finding]>,
     stuck: Option<&'a trainscope_diag::StuckReport>,
 }
 
