@@ -386,6 +386,9 @@ struct Stall {
     grad: Option<(f64, f64)>,
     /// The full-data gradient norm at the final weights.
     full: Option<f64>,
+    /// The loss's actual fall per epoch over the stretch divided by the fall the first-order
+    /// model predicts for the steps taken (see [`efficiency`]).
+    efficiency: Option<f64>,
 }
 
 impl Stall {
@@ -425,13 +428,48 @@ fn stall(c: &Ctx) -> Option<Stall> {
         let before = gs[..range.start.max(1)].iter().copied().fold(0.0, f64::max);
         Some((tail, before))
     });
+    let efficiency = grad.and_then(|(g, _)| efficiency(c, &range, trend, level, g));
     Some(Stall {
         range,
         trend,
         level,
         grad,
         full: c.f.full_grad_norm,
+        efficiency,
     })
+}
+
+/// How much of the first-order prediction the loss actually realized: the fall per epoch over
+/// `range` (from the trend of `ln L` at level `level`) over the fall a step predicts,
+/// `L(θ − Δ) ≈ L(θ) − gᵀΔ`, times the updates per epoch. SGD steps `Δ = η g/(1 − μ)` predict
+/// `η‖g‖²/(1 − μ)`; adaptive methods step about `η` along every coordinate, `gᵀΔ ≈ η‖g‖₁ ≤
+/// η√P‖g‖`. Near 1: the loss is still locally linear at this step size, so larger steps are
+/// safe (too small a rate). Near 0 or negative with a large gradient: the steps overshoot
+/// (too large a rate). The mini-batch norm overstates ‖g‖, which only makes a step look less
+/// efficient. (Cockpit's "alpha" compares the same two quantities along one step.)
+fn efficiency(
+    c: &Ctx,
+    range: &std::ops::Range<usize>,
+    trend: Trend,
+    level: f64,
+    g: f64,
+) -> Option<f64> {
+    let per_epoch = c.f.updates_per_epoch;
+    let lr = median(&range.clone().filter_map(|i| c.lr_at(i)).collect::<Vec<_>>())?;
+    if per_epoch == 0 || lr <= 0.0 || g <= 0.0 || range.len() < 2 {
+        return None;
+    }
+    let step = if c.f.optimizer.adaptive() {
+        let p: usize = c.f.layers.iter().map(|l| l.parameters).sum();
+        if p == 0 {
+            return None;
+        }
+        lr * (p as f64).sqrt() * g
+    } else {
+        lr * g * g / (1.0 - c.f.optimizer.momentum.clamp(0.0, 0.99))
+    };
+    let actual = -trend.change / (range.len() - 1) as f64 * level;
+    Some(actual / (step * per_epoch as f64))
 }
 
 /// A model with a hidden layer: its loss is not convex, so a critical point need not be the
@@ -498,7 +536,9 @@ pub fn lr_too_large(c: &Ctx) -> Option<Finding> {
     let bounced = s.level > 2.0 * best && noticeable;
     // Not falling at all beyond the noise: a loss that crawls down smoothly is too small a
     // step, not a bouncing one.
-    let stalled_high = !s.trend.falling(0.0) && c.high(s.level);
+    let overshooting = s.efficiency.map_or(true, |e| e < 0.1);
+    let stalled_high =
+        (!s.trend.falling(0.0) || overshooting) && !s.trend.falling(0.02) && c.high(s.level);
     if !(rising || bounced || stalled_high) {
         return None;
     }
@@ -533,6 +573,7 @@ pub fn lr_too_large(c: &Ctx) -> Option<Finding> {
         ("loss_change", num(s.trend.change)),
         ("noise", num(s.trend.se)),
         ("lr", num(c.lr_at(c.n() - 1).unwrap_or(c.f.optimizer.lr))),
+        ("step_efficiency", s.efficiency.map_or(Value::Null, num)),
     ]);
     if let Some((t, b)) = s.grad {
         ev.insert("grad_norm".into(), num(t));
@@ -552,14 +593,16 @@ pub fn lr_too_large(c: &Ctx) -> Option<Finding> {
             ),
             c.rem.clip("caps the steps the steep walls produce"),
         ]),
-        "over the last third of the epochs (at least 5; learning rate not vanished) the gradient has not vanished (as for critical_point) and is mostly signal (full-data norm ≥ 0.3 × the mini-batch norm), and the log loss rises by > 3 noise σ and 0.05, or sits above twice its best 3-epoch level (both only above 0.01 × the trivial model's loss), or does not fall beyond its noise at all while above half the trivial model's loss",
+        "over the last third of the epochs (at least 5; learning rate not vanished) the gradient has not vanished (as for critical_point) and is mostly signal (full-data norm ≥ 0.3 × the mini-batch norm), and the log loss rises by > 3 noise σ and 0.05, or sits above twice its best 3-epoch level (both only above 0.01 × the trivial model's loss), or, above half the trivial model's loss, falls by less than 0.02 and either not beyond its noise or by less than 0.1 of what the first-order model predicts for the steps taken",
     ))
 }
 
 /// `lr_too_small`: still falling steadily at the end, but far too slowly for the gradient.
 pub fn lr_too_small(c: &Ctx) -> Option<Finding> {
     let s = stall(c)?;
-    if !s.trend.falling(0.0) {
+    // Falling beyond the noise, and by about what the first-order model predicts for the
+    // steps taken: the steps are in the linear regime, far from overshooting.
+    if !s.trend.falling(0.0) || s.efficiency.is_some_and(|e| e < 0.3) {
         return None;
     }
     let first = head_level(&c.train, 1)?;
@@ -586,6 +629,7 @@ pub fn lr_too_small(c: &Ctx) -> Option<Finding> {
             ("grad_norm_first", num(g0)),
             ("grad_norm_final", num(g1)),
             ("lr", num(c.f.optimizer.lr)),
+            ("step_efficiency", s.efficiency.map_or(Value::Null, num)),
         ]),
         format!(
             "the loss is still falling steadily ({:.2}% per epoch at the end) but fell only {} in {} epochs, while the gradient norm stayed at {} (from {}): steps this small barely move the parameters",
@@ -601,7 +645,7 @@ pub fn lr_too_small(c: &Ctx) -> Option<Finding> {
             c.rem.adaptive("a per-parameter rate takes steps of about the learning rate whatever the gradient's scale"),
             c.rem.more_epochs("the loss was still falling"),
         ]),
-        "over the last third of the epochs the log loss falls by > 3 noise σ, yet the loss fell by less than half over the run, stays > 0.3 × the trivial model's, and the gradient norm kept > 0.3 of its first value",
+        "over the last third of the epochs the log loss falls by > 3 noise σ and by ≥ 0.3 of what the first-order model predicts for the steps taken (step efficiency), yet the loss fell by less than half over the run, stays > 0.3 × the trivial model's, and the gradient norm kept > 0.3 of its first value",
     ))
 }
 
