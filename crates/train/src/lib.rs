@@ -39,8 +39,8 @@ pub use error::{ConfigError, Result, TrainError};
 pub use meta::{keys as metadata_keys, write_atomic, ModelMeta};
 pub use predict::{Evaluation, Predictions, TrainedModel};
 pub use trainer::{
-    files, model_spec, resolve_loss, train, EpochMetrics, Observer, RunInfo, RunOptions, Silent,
-    Summary,
+    files, model_spec, resolve_loss, train, Divergence, EpochMetrics, Observer, Position, RunInfo,
+    RunOptions, Silent, Summary,
 };
 
 /// This crate's version, written into checkpoints.

@@ -54,6 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         out_dir: Some(out),
         resume: args.resume,
         stop_after_epoch: args.stop_after_epoch,
+        stop: None,
     };
     let mut progress = Progress::new(args.quiet);
     let summary = train(&config, &data, &opts, &mut progress)?;
