@@ -621,3 +621,39 @@ fn features_on_wildly_different_scales_left_unstandardized() {
     assert_eq!(first_remedy_key(f), "data.standardize");
     assert_eq!(f["evidence"]["largest_feature"], "x0");
 }
+
+#[test]
+fn a_diverging_run_reports_its_findings_before_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = curve(d, "bowl", 50, |x| 3.0 * x + 1.0);
+    let cfg = write(
+        &d.join("nan.toml"),
+        &format!(
+            "[data]\ntrain = {data:?}\ntarget = \"y\"\ntask = \"regression\"\n\
+             [model]\npreset = \"linear\"\n[optimizer]\nkind = \"sgd\"\nlr = 5.0\n\
+             [training]\nepochs = 200\nbatch_size = \"full\"\n"
+        ),
+    );
+    let out = d.join("nan");
+    let o = trainscope(&["train", &cfg, "--out", &s(&out), "--json", "--quiet"]);
+    assert_eq!(o.status.code(), Some(2), "{}", support::text(&o.stderr));
+    let v: Value = serde_json::from_str(support::text(&o.stdout).trim()).unwrap();
+    expect(
+        &v,
+        "diverged",
+        "problem",
+        &["lr_too_large", "exploding_gradients"],
+    );
+    let f = finding(&v, "diverged");
+    assert_eq!(f["epochs"][0], v["diverged"]["epoch"]);
+    assert_eq!(first_remedy_key(f), "optimizer.lr");
+    assert_eq!(f["remedies"][0]["value"], "0.5");
+    // The text form shows the finding too, and diagnose reads it back from summary.json.
+    let o = trainscope(&["train", &cfg, "--out", &s(&out), "--quiet"]);
+    assert_eq!(o.status.code(), Some(2));
+    let text = support::text(&o.stdout);
+    assert!(text.contains("problem: diverged"), "{text}");
+    let diag = ok_json(&trainscope(&["diagnose", &s(&out), "--json"]));
+    assert_eq!(diag["findings"]["findings"][0]["kind"], "diverged");
+}

@@ -125,6 +125,14 @@ fn facts(epochs: &[EpochMetrics], config: Option<&Config>, summary: Option<&Summ
         f.loss = s.loss.clone();
         f.baseline_train_loss = s.baseline_train_loss;
         f.full_grad_norm = s.full_grad_norm;
+        f.diverged = s
+            .diverged
+            .as_ref()
+            .map(|d| trainscope_findings::Divergence {
+                epoch: d.epoch as u64,
+                update: d.update as u64,
+                what: d.what.clone(),
+            });
         f.baseline_val_loss = s.baseline_val_loss;
         f.baseline_val_accuracy = s.baseline_val_accuracy;
         f.stopped_early = s.stopped_early;

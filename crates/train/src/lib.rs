@@ -41,8 +41,8 @@ pub use evidence::{ColumnStats, DataScales, LayerInfo, Named, ReluActivity};
 pub use meta::{keys as metadata_keys, write_atomic, ModelMeta};
 pub use predict::{Evaluation, Predictions, TrainedModel};
 pub use trainer::{
-    files, model_spec, resolve_loss, train, EpochMetrics, Observer, RunInfo, RunOptions, Silent,
-    Summary,
+    files, model_spec, resolve_loss, train, Divergence, EpochMetrics, Observer, Position, RunInfo,
+    RunOptions, Silent, Summary,
 };
 
 /// This crate's version, written into checkpoints.
