@@ -877,7 +877,7 @@ pub fn dead_units(c: &Ctx) -> Option<Finding> {
         None,
         ev,
         format!(
-            "{} of the {} ReLU units after layer {} ({}) are inactive on every training row: they output 0 and get no gradient, so they never recover",
+            "{} of the {} units of ReLU layer {} ({}) are inactive on every training row: they output 0 and get no gradient, so they never recover",
             worst.dead,
             worst.units,
             worst.layer,

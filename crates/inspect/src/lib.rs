@@ -9,7 +9,8 @@
 //! - [`diagnose`]: one checkpoint's full-training-set loss, gradient, Hessian verdict and, at
 //!   a saddle, the escape along the most negative eigenvector (saved as a checkpoint that
 //!   `predict`, `eval` and `model.init` accept);
-//! - [`run_stuck`]: plateaus of a run's `metrics.jsonl`, told apart by the gradient norm;
+//! - [`run_findings`]: what went wrong in a run directory's run, why, and what to try
+//!   (`trainscope-findings` over the facts its files record);
 //! - [`critical_experiment`]: train per seed, descend `‖∇L‖²` to a critical point, classify it,
 //!   and plot loss against minimum ratio;
 //! - [`guide`]: a ladder of models from linear to deep, and the general guide's verdicts
