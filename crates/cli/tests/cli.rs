@@ -247,6 +247,7 @@ fn json_output_and_run_directory() {
         "model.safetensors",
         "best.safetensors",
         "resume.json",
+        "summary.json",
     ] {
         assert!(run.join(file).exists(), "{file} missing");
     }
@@ -270,6 +271,7 @@ fn json_output_and_run_directory() {
             "epoch",
             "grad_norm",
             "grad_norm_last",
+            "grad_norm_per_layer",
             "lr",
             "step",
             "train_accuracy",
@@ -796,4 +798,368 @@ fn divergence_names_the_epoch_and_keeps_the_last_good_checkpoint() {
     let model = run.join("model.safetensors").display().to_string();
     let e = trainscope(&["eval", "--model", &model, "--data", &data("diabetes.csv")]);
     assert!(e.status.success(), "{}", stderr(&e));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ctrl-C and SIGTERM: a clean stop between two updates, an exact resume, a second signal.
+
+/// A CSV of `n` rows: four features and a label that depends on them non-linearly.
+fn generated_csv(dir: &Path, n: usize, features: usize) -> String {
+    let mut text: String = (1..=features).map(|j| format!("x{j},")).collect();
+    text += "label\n";
+    for i in 0..n {
+        let x: Vec<f64> = (0..features)
+            .map(|j| ((i * 7 + j * 13) as f64 * 0.618).sin() * (1.0 + j as f64))
+            .collect();
+        let label = x[0] * x[1] + x[2].sin() - 0.3 * x[3] > 0.0;
+        for v in &x {
+            text += &format!("{v},");
+        }
+        text += if label { "yes\n" } else { "no\n" };
+    }
+    write(dir, "generated.csv", &text)
+}
+
+/// 20 000 rows in batches of 16 with batch norm, dropout, momentum, a plateau schedule and
+/// validation: 1 000 updates an epoch, a few seconds for the run, and no timed checkpoint.
+fn long_config(dir: &Path) -> String {
+    let csv = generated_csv(dir, 20_000, 4);
+    write(
+        dir,
+        "long.toml",
+        &format!(
+            r#"
+seed = 5
+[data]
+train = "{csv}"
+target = "label"
+task = "classification"
+validation_fraction = 0.2
+[model]
+preset = "mlp"
+hidden = [32, 16]
+batch_norm = true
+dropout = 0.1
+[optimizer]
+kind = "sgd"
+lr = 0.05
+momentum = 0.9
+[schedule]
+kind = "plateau"
+patience = 1
+factor = 0.5
+[training]
+epochs = 100
+batch_size = 16
+checkpoint_interval_s = 100000
+"#
+        ),
+    )
+}
+
+/// Sends `signal` to the child process.
+fn send(child: &std::process::Child, signal: libc::c_int) {
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill has no memory effects; the pid is our own child, which has not been reaped.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "kill failed");
+}
+
+/// Waits for `cond`, polling, at most `limit`.
+fn wait_for(limit: std::time::Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "gave up waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Waits for the child to exit (at most `limit`, a generous bound) and collects its output.
+fn finish(mut child: std::process::Child, limit: std::time::Duration) -> Output {
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the run did not exit within {limit:?} of the signal");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// The metadata of a safetensors file.
+fn st_metadata(path: &Path) -> std::collections::HashMap<String, String> {
+    let bytes = std::fs::read(path).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    meta.metadata().clone().unwrap_or_default()
+}
+
+fn metrics_without_clock(d: &Path) -> Vec<Value> {
+    std::fs::read_to_string(d.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("elapsed_s");
+            v
+        })
+        .collect()
+}
+
+/// Starts a run, signals it once it is past its first epoch, checks the clean stop, runs the
+/// resume command it printed, and compares the outcome with a run that was never stopped.
+fn signal_stops_cleanly_and_resumes_identically(signal: libc::c_int) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = long_config(dir.path());
+    let set = ["--set", "training.epochs=30"];
+    let reference = dir.path().join("reference");
+    train_json(&config, &reference, &set);
+
+    let run = dir.path().join("run");
+    let run_s = run.display().to_string();
+    let child = Command::new(env!("CARGO_BIN_EXE_trainscope"))
+        .args([
+            "train",
+            &config,
+            "--out",
+            &run_s,
+            "--json",
+            "--quiet",
+            "--threads",
+            "1",
+        ])
+        .args(set)
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let metrics = run.join("metrics.jsonl");
+    wait_for(
+        std::time::Duration::from_secs(300),
+        "the first epoch",
+        || std::fs::read_to_string(&metrics).is_ok_and(|t| t.contains('\n')),
+    );
+    send(&child, signal);
+    let o = finish(child, std::time::Duration::from_secs(120));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(130), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    // --json still prints the summary, marked as interrupted.
+    let s: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(s["interrupted"], true);
+    assert_eq!(s["diverged"], Value::Null);
+    let at = &s["stopped_at"];
+    let (epoch, step) = (at["epoch"].as_u64().unwrap(), at["step"].as_u64().unwrap());
+    assert!((2..=30).contains(&epoch), "{s}");
+    assert!(err.contains(&format!("epoch {epoch}")), "{err}");
+
+    // The state saved is the one the run stopped in (no timed checkpoint came before it):
+    // normally inside an epoch, with the epoch's sums.
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("resume.json")).unwrap()).unwrap();
+    assert_eq!(state["step"].as_u64(), Some(step));
+    assert!(state["epoch"].as_u64().unwrap() >= 1);
+    assert_eq!(
+        state["partial"].is_object(),
+        state["batcher"]["in_epoch"] == true
+    );
+    let done = metrics_without_clock(&run).len() as u64;
+    assert_eq!(
+        done,
+        state["epoch"].as_u64().unwrap(),
+        "only completed epochs"
+    );
+    assert_eq!(
+        st_metadata(&run.join("model.safetensors"))["trainscope.epoch"],
+        done.to_string()
+    );
+
+    // The resume command, as printed, continues the run.
+    let command = err
+        .lines()
+        .find_map(|l| l.split_once("continue with: ").map(|(_, c)| c.to_string()))
+        .unwrap_or_else(|| panic!("no resume command in: {err}"));
+    assert_eq!(
+        command,
+        format!(
+            "trainscope train {config} --out {run_s} --resume --set training.epochs=30 --threads 1"
+        )
+    );
+    let rest = command.strip_prefix("trainscope ").unwrap();
+    let resumed = Command::new("sh")
+        .arg("-c")
+        .arg(format!("\"$0\" {rest} --quiet"))
+        .arg(env!("CARGO_BIN_EXE_trainscope"))
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+
+    assert_eq!(
+        metrics_without_clock(&run),
+        metrics_without_clock(&reference)
+    );
+    for file in ["model.safetensors", "best.safetensors"] {
+        assert_eq!(
+            tensors(&run.join(file)),
+            tensors(&reference.join(file)),
+            "{file}"
+        );
+        assert_eq!(
+            st_metadata(&run.join(file)),
+            st_metadata(&reference.join(file)),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn ctrl_c_stops_between_updates_and_the_printed_resume_is_exact() {
+    signal_stops_cleanly_and_resumes_identically(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_stops_between_updates_and_the_printed_resume_is_exact() {
+    signal_stops_cleanly_and_resumes_identically(libc::SIGTERM);
+}
+
+#[test]
+fn a_second_ctrl_c_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // Full batches of 4 000 rows through two layers of 2 048 units: each update takes seconds,
+    // the run hours.
+    let csv = generated_csv(dir.path(), 4_000, 4);
+    let config = write(
+        dir.path(),
+        "slow.toml",
+        &format!(
+            r#"
+[data]
+train = "{csv}"
+target = "label"
+task = "classification"
+[model]
+preset = "mlp"
+hidden = [2048, 2048]
+[training]
+epochs = 10000
+batch_size = "full"
+"#
+        ),
+    );
+    let run = dir.path().join("run");
+    let run_s = run.display().to_string();
+    let child = Command::new(env!("CARGO_BIN_EXE_trainscope"))
+        .args([
+            "train",
+            &config,
+            "--out",
+            &run_s,
+            "--quiet",
+            "--threads",
+            "1",
+        ])
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The initial weights are written once the handler is in place.
+    wait_for(
+        std::time::Duration::from_secs(300),
+        "the run to start",
+        || run.join("model.safetensors").exists(),
+    );
+    send(&child, libc::SIGINT);
+    // Apart, so that the two are not merged into one pending signal.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    send(&child, libc::SIGINT);
+    let o = finish(child, std::time::Duration::from_secs(60));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(130), "stderr: {err}");
+    // It did not wait for the update in progress to finish and save.
+    assert!(!err.contains("continue with"), "{err}");
+}
+
+#[test]
+fn diverged_run_prints_its_summary_and_keeps_the_last_completed_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    // Plain SGD past the stable step size on a linear model: the loss grows by orders of
+    // magnitude every epoch and overflows a few epochs in (in the fourth). No timed checkpoint
+    // is written, so model.safetensors is the last completed epoch only if the divergence
+    // writes it.
+    let config = write(
+        dir.path(),
+        "diverges.toml",
+        &format!(
+            r#"
+seed = 1
+[data]
+train = "{}"
+target = "target"
+task = "regression"
+validation_fraction = 0.2
+standardize_target = true
+[model]
+preset = "linear"
+[optimizer]
+kind = "sgd"
+lr = 0.5
+[training]
+epochs = 100
+batch_size = 32
+checkpoint_interval_s = 100000
+"#,
+            data("diabetes.csv")
+        ),
+    );
+    let run = dir.path().join("run");
+    let run_s = run.display().to_string();
+    let o = trainscope(&[
+        "train",
+        &config,
+        "--out",
+        &run_s,
+        "--json",
+        "--quiet",
+        "--threads",
+        "1",
+    ]);
+    let err = fails_with(&o, &["diverged at epoch", "model.safetensors"]);
+    // The summary comes first, on stdout, with the divergence filled in.
+    let s: Value =
+        serde_json::from_str(stdout(&o).trim()).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)));
+    let d = &s["diverged"];
+    let epoch = d["epoch"].as_u64().unwrap();
+    assert!(epoch >= 2, "{s}");
+    assert!(d["update"].as_u64().unwrap() >= 1);
+    assert!(d["what"].as_str().unwrap().contains("loss"), "{s}");
+    assert_eq!(s["epochs"].as_u64(), Some(epoch - 1));
+    assert_eq!(s["interrupted"], false);
+    assert!(s["train_loss"].as_f64().unwrap().is_finite());
+    assert!(
+        err.contains(&format!("diverged at epoch {epoch},")),
+        "{err}"
+    );
+    assert!(err.contains(&format!("(epoch {})", epoch - 1)), "{err}");
+    assert_eq!(
+        st_metadata(&run.join("model.safetensors"))["trainscope.epoch"],
+        (epoch - 1).to_string()
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count() as u64,
+        epoch - 1
+    );
+    // A normal run has the key too, as null.
+    let ok = train_json(
+        &config,
+        &dir.path().join("ok"),
+        &["--set", "optimizer.lr=0.01"],
+    );
+    assert_eq!(ok["diverged"], Value::Null);
+    assert!(ok.as_object().unwrap().contains_key("diverged"));
 }

@@ -519,7 +519,7 @@ fn train_reports_an_oscillating_plateau() {
     );
     let text = ok(&trainscope(&["train", &cfg, "--out", &s(&out), "--quiet"]));
     assert!(
-        text.contains("oscillating") && text.contains("learning-rate decay"),
+        text.contains("learning rate too large") && text.contains("set optimizer.lr = 0.1"),
         "{text}"
     );
     // diagnose shows the run's plateaus too.

@@ -451,7 +451,7 @@ fn report_is_self_contained_and_holds_every_figure() {
         let data = src.strip_prefix("data:image/svg+xml;base64,").unwrap();
         assert!(data.len() > 1000, "{name}: {} bytes", data.len());
     }
-    assert!(html.contains("Is training stuck?"));
+    assert!(html.contains("<h2>Findings</h2>"));
     assert!(html.contains("saddle_point"), "the diagnosis is shown");
     // The configuration is there, escaped.
     assert!(html.contains("[optimizer]") && html.contains("kind = &quot;adam&quot;"));
@@ -544,7 +544,7 @@ fn report_renders_in_headless_chromium() {
         let data = src.strip_prefix("data:image/svg+xml;base64,").unwrap();
         assert!(data.len() > 1000, "{name}: empty image in the DOM");
     }
-    assert!(dom.contains("Is training stuck?"));
+    assert!(dom.contains("<h2>Findings</h2>"));
 }
 
 #[test]

@@ -18,8 +18,7 @@
 //! - [`escape`] / [`escape_from`]: a line search along the most negative eigenvector, in both
 //!   directions, next to the second-order Taylor prediction.
 //! - [`find_critical_point`]: minimizes `½‖∇L‖²` (gradient `H∇L`) to land on a critical point.
-//! - [`detect_stuck`] over [`read_metrics`]: plateaus of a run's training loss, told apart by
-//!   the gradient norm (critical point versus oscillation), with the lectures' remedies.
+//! - [`StuckReport`]: the shape in which a stuck loss is reported as plateaus.
 //!
 //! ```
 //! use trainscope_diag::{analyse, escape_from, AnalysisOptions, EscapeOptions, LossFunction,
@@ -78,7 +77,4 @@ pub use objective::{
     EvalOptions, Gradient, GradientReport, HessianOperator, LossClosure, LossFunction, ParamNorm,
     Targets,
 };
-pub use stuck::{
-    detect_stuck, parse_metrics, read_metrics, EpochRecord, Plateau, PlateauKind, StuckOptions,
-    StuckReport,
-};
+pub use stuck::{Plateau, PlateauKind, StuckOptions, StuckReport};

@@ -5,10 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use trainscope_diag::{
-    analyse, detect_stuck, escape_from, read_metrics, AnalysisOptions, EscapeOptions, EscapeReport,
-    EvalOptions, HessianReport, StuckOptions, StuckReport, Verdict,
+    analyse, escape_from, AnalysisOptions, EscapeOptions, EscapeReport, EvalOptions, HessianReport,
+    StuckReport, Verdict,
 };
-use trainscope_train::files;
 use trainscope_viz::plot::{line_plot, spectrum_histogram_plot, LineOptions, Series};
 
 use crate::error::Result;
@@ -47,21 +46,20 @@ pub struct Diagnosis {
     pub escape_checkpoint: Option<PathBuf>,
     /// Why there is no escape, when one was asked for but the point is not a saddle.
     pub escape_note: Option<String>,
-    /// Plateaus of the run's `metrics.jsonl` (run directories only).
+    /// Plateaus of the run's `metrics.jsonl` (run directories only): the findings about a
+    /// stuck loss in the earlier form.
     pub stuck: Option<StuckReport>,
+    /// What went wrong in the run, why, and what to try (run directories only).
+    pub findings: Option<trainscope_findings::Report>,
     /// The spectrum plot written.
     pub plot: Option<PathBuf>,
 }
 
-/// The plateaus of a run directory's `metrics.jsonl` by [`detect_stuck`] with its default
-/// rule; `None` when the directory has no metrics.
+/// The stuck-loss findings of a run directory in the earlier plateau form; `None` when the
+/// directory has no metrics.
 pub fn run_stuck(run_dir: &Path) -> Result<Option<StuckReport>> {
-    let path = run_dir.join(files::METRICS);
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let records = read_metrics(&path)?;
-    Ok(Some(detect_stuck(&records, &StuckOptions::default())?))
+    Ok(crate::findings::run_findings(run_dir, None)?
+        .map(|r| crate::findings::stuck_from_findings(&r)))
 }
 
 /// Diagnoses the checkpoint `target` names (a run directory or a checkpoint file) on its
@@ -114,10 +112,11 @@ pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
             }
         }
     }
-    let stuck = match &resolved.run_dir {
-        Some(dir) => run_stuck(dir)?,
+    let findings = match &resolved.run_dir {
+        Some(dir) => crate::findings::run_findings(dir, None)?,
         None => None,
     };
+    let stuck = findings.as_ref().map(crate::findings::stuck_from_findings);
     let plot = match &opts.plot {
         Some(p) => {
             spectrum_plot(&hessian, p)?;
@@ -137,6 +136,7 @@ pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
         escape_checkpoint,
         escape_note,
         stuck,
+        findings,
         plot,
     })
 }

@@ -9,7 +9,8 @@
 //! - [`diagnose`]: one checkpoint's full-training-set loss, gradient, Hessian verdict and, at
 //!   a saddle, the escape along the most negative eigenvector (saved as a checkpoint that
 //!   `predict`, `eval` and `model.init` accept);
-//! - [`run_stuck`]: plateaus of a run's `metrics.jsonl`, told apart by the gradient norm;
+//! - [`run_findings`]: what went wrong in a run directory's run, why, and what to try
+//!   (`trainscope-findings` over the facts its files record);
 //! - [`critical_experiment`]: train per seed, descend `‖∇L‖²` to a critical point, classify it,
 //!   and plot loss against minimum ratio;
 //! - [`guide`]: a ladder of models from linear to deep, and the general guide's verdicts
@@ -31,6 +32,7 @@ mod batch;
 mod critical;
 mod diagnose;
 mod error;
+mod findings;
 mod guide;
 mod subject;
 
@@ -38,6 +40,7 @@ pub use batch::{batch_size_comparison, BatchChoice, BatchComparison, BatchOption
 pub use critical::{critical_experiment, CriticalExperiment, CriticalRow, ExperimentOptions};
 pub use diagnose::{diagnose, run_stuck, DiagnoseOptions, Diagnosis};
 pub use error::{Error, Result};
+pub use findings::{read_epochs, run_facts, run_findings, stuck_from_findings};
 pub use guide::{
     baseline_loss, guide, Finding, FindingKind, GuideOptions, GuideReport, GuideRules, Rung,
 };

@@ -244,6 +244,37 @@ impl<T: Element> Sequential<T> {
         mode: Mode,
         ctx: &mut ForwardCtx<'_, T>,
     ) -> CoreResult<Tensor<T>> {
+        self.forward_visiting(params, x, mode, ctx, &mut |_, _, _| {})
+    }
+
+    /// An eval-mode forward pass with the model's own parameters, without recording, that
+    /// shows `visit(i, layer, input)` each layer's input: how diagnostics look inside (which
+    /// ReLU units ever fire).
+    pub fn visit_layer_inputs(
+        &self,
+        x: &Tensor<T>,
+        visit: &mut dyn FnMut(usize, &Layer, &Tensor<T>),
+    ) -> CoreResult<()> {
+        no_grad(|| {
+            self.forward_visiting(
+                &self.params,
+                x,
+                Mode::Eval,
+                &mut ForwardCtx::without_rng(),
+                visit,
+            )
+        })
+        .map(|_| ())
+    }
+
+    fn forward_visiting(
+        &self,
+        params: &[Tensor<T>],
+        x: &Tensor<T>,
+        mode: Mode,
+        ctx: &mut ForwardCtx<'_, T>,
+        visit: &mut dyn FnMut(usize, &Layer, &Tensor<T>),
+    ) -> CoreResult<Tensor<T>> {
         self.check_params(params)?;
         if x.rank() != 2 || x.dims()[1] != self.spec.inputs {
             return Err(forward_error(format!(
@@ -254,6 +285,7 @@ impl<T: Element> Sequential<T> {
         }
         let mut h = x.clone();
         for (i, (layer, slot)) in self.spec.layers.iter().zip(&self.slots).enumerate() {
+            visit(i, layer, &h);
             h = match *layer {
                 Layer::Linear { .. } => h
                     .matmul_t(&params[slot.param], false, true)?

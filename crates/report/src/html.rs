@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use trainscope_diag::{detect_stuck, EpochRecord, StuckOptions, StuckReport};
+use trainscope_findings::{Report as Findings, Severity};
 
 use crate::error::{ReportError, Result};
 use crate::figures::{plot_run, FigureFile, Format};
@@ -50,20 +50,11 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// The stuck-training verdicts of the run's metrics.
-pub fn stuck_report(run: &Run) -> Result<StuckReport> {
-    let records: Vec<EpochRecord> = run
-        .metrics
-        .iter()
-        .map(|m| EpochRecord {
-            epoch: m.epoch as u64,
-            train_loss: m.train_loss,
-            val_loss: m.val_loss,
-            grad_norm: Some(m.grad_norm),
-            lr: Some(m.lr),
-        })
-        .collect();
-    Ok(detect_stuck(&records, &StuckOptions::default())?)
+/// The findings of the run: what went wrong, why, and what to try.
+pub fn run_findings(run: &Run) -> Result<Findings> {
+    Ok(trainscope_inspect::run_findings(&run.dir, None)
+        .map_err(|e| ReportError::Invalid(e.to_string()))?
+        .unwrap_or_default())
 }
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
@@ -77,7 +68,7 @@ figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #ee
 /// Renders the report of `run`; `work_dir` receives the figures' image files on the way.
 pub fn render_report(run: &Run, work_dir: &Path) -> Result<String> {
     let figures = plot_run(run, work_dir, &[Format::Svg])?;
-    let stuck = stuck_report(run)?;
+    let findings = run_findings(run)?;
     let mut h = String::new();
     let title = format!("trainscope report: {}", run.dir.display());
     let _ = write!(
@@ -91,7 +82,7 @@ pub fn render_report(run: &Run, work_dir: &Path) -> Result<String> {
     for f in &figures {
         figure(&mut h, f)?;
     }
-    stuck_section(&mut h, &stuck);
+    findings_section(&mut h, &findings);
     diagnosis(&mut h, run);
     h.push_str("<h2>Configuration</h2>\n");
     match &run.config_text {
@@ -188,44 +179,45 @@ fn figure(h: &mut String, f: &FigureFile) -> Result<()> {
     Ok(())
 }
 
-fn stuck_section(h: &mut String, s: &StuckReport) {
-    h.push_str("<h2>Is training stuck?</h2>\n");
-    if s.plateaus.is_empty() {
+fn findings_section(h: &mut String, r: &Findings) {
+    h.push_str("<h2>Findings</h2>\n");
+    if r.healthy() {
         let _ = writeln!(
             h,
-            "<div class=\"verdict\">No plateau of the training loss over {} epochs.</div>",
-            s.epochs
+            "<div class=\"verdict\">No problem or warning over {} epochs.</div>",
+            r.epochs
         );
     }
-    for p in &s.plateaus {
-        let _ = writeln!(
+    for f in &r.findings {
+        let class = match f.severity {
+            Severity::Note => "verdict",
+            _ => "verdict warn",
+        };
+        let _ = write!(
             h,
-            "<div class=\"verdict warn\"><strong>Epochs {}–{}: {}</strong> — loss {} → {}{}.<br>{}",
-            p.start_epoch,
-            p.end_epoch,
-            escape(&format!("{:?}", p.kind)),
-            escape(&fmt(p.loss_start)),
-            escape(&fmt(p.loss_end)),
-            p.grad_norm_median
-                .map(|g| format!(", median gradient norm {}", fmt(g)))
+            "<div class=\"{class}\"><strong>{}: {}</strong>{} — {}",
+            escape(f.severity.name()),
+            escape(f.kind.title()),
+            f.epochs
+                .map(|[a, b]| format!(" (epochs {a}–{b})"))
                 .unwrap_or_default(),
-            escape(&p.explanation)
+            escape(&f.explanation)
         );
-        if !p.remedies.is_empty() {
-            h.push_str("<ul>");
-            for r in &p.remedies {
-                let _ = write!(h, "<li>{}</li>", escape(r));
+        if !f.remedies.is_empty() {
+            h.push_str("<ol>");
+            for rem in &f.remedies {
+                let _ = write!(h, "<li>{}</li>", escape(&rem.short()));
             }
-            h.push_str("</ul>");
+            h.push_str("</ol>");
         }
-        h.push_str("</div>\n");
+        let ev: Vec<String> = f.evidence.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(
+            h,
+            "<p class=\"muted\">Evidence: {}. Rule: {}</p></div>",
+            escape(&ev.join(", ")),
+            escape(&f.rule)
+        );
     }
-    let _ = writeln!(
-        h,
-        "<p class=\"muted\">{} {}</p>",
-        escape(&s.rule),
-        escape(&s.note)
-    );
 }
 
 fn diagnosis(h: &mut String, run: &Run) {

@@ -113,7 +113,7 @@ pub enum TrainError {
         #[source]
         source: std::io::Error,
     },
-    /// The loss or the gradient stopped being finite.
+    /// The loss, the gradient or the parameters stopped being finite.
     #[error(
         "training diverged at epoch {epoch}, update {update} of the epoch (step {step}): {what}. \
          Try a lower learning rate (optimizer.lr), gradient clipping (optimizer.clip_global_norm), \
@@ -129,8 +129,12 @@ pub enum TrainError {
         step: u64,
         /// What became non-finite, e.g. `the loss became NaN`.
         what: String,
-        /// The checkpoint that still holds finite weights, and their epoch.
+        /// The checkpoint that still holds finite weights, and their epoch: the last completed
+        /// one (0: the initial weights).
         last_good: Option<(PathBuf, usize)>,
+        /// The run up to its last completed epoch, with `diverged` filled, so that a front end
+        /// can still report it.
+        summary: Option<Box<crate::trainer::Summary>>,
     },
     /// A checkpoint or resume file that does not fit the run or is malformed.
     #[error("{}: {msg}", path.display())]

@@ -25,6 +25,7 @@ pub mod config;
 mod cv;
 mod data;
 mod error;
+mod evidence;
 mod meta;
 mod predict;
 mod trainer;
@@ -36,11 +37,12 @@ pub use config::{
 pub use cv::{cross_validate, CvFold, CvSummary, MeanStd};
 pub use data::{load_run_data, load_training_data, RunData};
 pub use error::{ConfigError, Result, TrainError};
+pub use evidence::{ColumnStats, DataScales, LayerInfo, Named, ReluActivity};
 pub use meta::{keys as metadata_keys, write_atomic, ModelMeta};
 pub use predict::{Evaluation, Predictions, TrainedModel};
 pub use trainer::{
-    files, model_spec, resolve_loss, train, EpochMetrics, Observer, RunInfo, RunOptions, Silent,
-    Summary,
+    files, model_spec, resolve_loss, train, Divergence, EpochMetrics, Observer, Position, RunInfo,
+    RunOptions, Silent, Summary,
 };
 
 /// This crate's version, written into checkpoints.

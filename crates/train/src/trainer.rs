@@ -4,7 +4,8 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,7 @@ use trainscope_optim::{Optimizer, OptimizerOptions, OptimizerState, ScheduleConf
 use crate::config::{BatchSize, Config, DTypeName, LossChoice, Preset};
 use crate::data::{Arrays, RunData};
 use crate::error::{io_err, Context, Result, TrainError};
+use crate::evidence::{self, DataScales, LayerGroups, LayerInfo, Named, ReluActivity};
 use crate::meta::{write_atomic, ModelMeta};
 
 /// File names inside a run directory.
@@ -33,6 +35,8 @@ pub mod files {
     /// With `training.record_trajectory`: one line per epoch (epoch 0 = the initial weights),
     /// `{"epoch": k, "params": [...]}`, every parameter flattened in `state_dict` order.
     pub const TRAJECTORY: &str = "trajectory.jsonl";
+    /// The run's outcome (what `train --json` prints), written when the run ends.
+    pub const SUMMARY: &str = "summary.json";
 }
 
 /// Rows per forward pass when evaluating: large enough to keep the matrix products efficient,
@@ -48,6 +52,36 @@ pub struct RunOptions {
     pub resume: bool,
     /// Stop after this epoch as if interrupted (the run can be resumed).
     pub stop_after_epoch: Option<usize>,
+    /// When another thread (a signal handler) sets this flag, the run stops after the update in
+    /// progress: it writes the checkpoints and a resume state that continues with the next
+    /// update, and returns a [`Summary`] with `interrupted` set. Checked after every update (one
+    /// atomic load), so an epoch of a large dataset need not be waited for.
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+/// A point in a run: just after update `update` of epoch `epoch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Updates made in that epoch (1-based index of the last one).
+    pub update: usize,
+    /// Updates made since the run started.
+    pub step: u64,
+}
+
+/// Where and how a run diverged: the update whose loss or gradient, or the epoch whose
+/// parameters, stopped being finite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Divergence {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// 1-based update within the epoch.
+    pub update: usize,
+    /// 1-based update since the run started.
+    pub step: u64,
+    /// What became non-finite, e.g. `the loss became NaN`.
+    pub what: String,
 }
 
 /// One line of `metrics.jsonl`. The field names are a stable interface.
@@ -72,6 +106,10 @@ pub struct EpochMetrics {
     pub grad_norm: f64,
     /// Global L2 norm of the last update's batch gradient.
     pub grad_norm_last: f64,
+    /// Mean over the epoch's updates of each parameterized layer's gradient norm (weight and
+    /// bias together, before clipping), by layer name: `{"0": 0.41, "2": 0.12}`.
+    #[serde(default)]
+    pub grad_norm_per_layer: Named,
     /// Learning rate of the epoch's last update.
     pub lr: f64,
     /// Seconds since the run started (resumed runs include the time before the interruption).
@@ -115,8 +153,12 @@ pub trait Observer {
 pub struct Silent;
 impl Observer for Silent {}
 
-/// The outcome of a run (what `trainscope train --json` prints).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The outcome of a run (what `trainscope train --json` prints, and `summary.json` holds).
+///
+/// The losses and accuracies are those of the epoch whose weights `model.safetensors` holds;
+/// when no epoch completed (a run stopped or diverged inside its first epoch) `train_loss` is
+/// NaN, which JSON writes as `null`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Training loss of the epoch whose weights the model holds.
     pub train_loss: f64,
@@ -135,6 +177,8 @@ pub struct Summary {
     pub baseline_val_loss: Option<f64>,
     /// Validation accuracy of always predicting the training set's majority class.
     pub baseline_val_accuracy: Option<f64>,
+    /// The trivial model's loss on the training rows.
+    pub baseline_train_loss: Option<f64>,
     /// Updates made (all epochs).
     pub steps: u64,
     /// Epochs completed.
@@ -147,12 +191,32 @@ pub struct Summary {
     pub stopped_early: bool,
     /// Epoch with the lowest validation loss.
     pub best_epoch: Option<usize>,
-    /// True when `stop_after_epoch` ended the run before its last epoch.
+    /// True when `stop_after_epoch` or the `stop` flag ended the run before its last epoch.
     pub interrupted: bool,
+    /// Where an interrupted run stopped (the resume continues just after it); `null` otherwise.
+    pub stopped_at: Option<Position>,
+    /// What diverged, when the run ended because the loss, the gradient or the parameters
+    /// stopped being finite (the other fields then describe the last completed epoch);
+    /// `null` otherwise.
+    pub diverged: Option<Divergence>,
     /// The loss trained with.
-    pub loss: &'static str,
+    pub loss: String,
     /// Scalar parameters of the model.
     pub parameters: usize,
+    /// The layers that hold parameters, input side first.
+    #[serde(default)]
+    pub layers: Vec<LayerInfo>,
+    /// For every ReLU layer, how many units never fire on the training rows with the final
+    /// weights (eval mode).
+    #[serde(default)]
+    pub relu_units: Vec<ReluActivity>,
+    /// The gradient norm of the loss over all training rows at the final weights (eval mode).
+    pub full_grad_norm: Option<f64>,
+    /// The same per parameterized layer, by layer name.
+    #[serde(default)]
+    pub full_grad_norm_per_layer: Named,
+    /// The raw scales of the training data, before standardization.
+    pub data_scales: Option<DataScales>,
 }
 
 /// Trains as `config` says on `data`, writing to `opts.out_dir` if given.
@@ -322,13 +386,92 @@ struct ResumeState {
     /// True once the run has ended (last epoch, or early stopping).
     finished: bool,
     stopped_early: bool,
-    /// The weights at the end of `epoch` (before any restore of the best weights).
+    /// The weights at the end of `epoch` (before any restore of the best weights), or, when
+    /// `partial` is set, after the last update made inside epoch `epoch + 1`.
     weights: Weights,
     optimizer: OptimizerState<f64>,
     batcher: BatcherState,
     dropout_rng: Rng,
     best: Best,
     last: Option<EpochMetrics>,
+    /// The epoch in progress when the run stopped between two of its updates; absent (files
+    /// written before runs could stop inside an epoch) or `null` at an epoch's end.
+    #[serde(default)]
+    partial: Option<EpochSums>,
+}
+
+/// The running sums of an epoch in progress: what its line of `metrics.jsonl` is computed
+/// from. Saved when a run stops inside an epoch, so the resumed epoch reports exactly what an
+/// uninterrupted one would.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct EpochSums {
+    /// Updates made in the epoch.
+    updates: usize,
+    /// Σ batch loss × batch rows.
+    loss_sum: f64,
+    /// Rows trained on.
+    rows: usize,
+    /// Rows classified correctly (classification).
+    correct: usize,
+    /// Σ gradient norm over the updates.
+    norm_sum: f64,
+    /// The last update's gradient norm.
+    norm_last: f64,
+    /// The last update's learning rate (before the first update: the optimizer's).
+    lr: f64,
+    /// Σ over the updates of each layer's gradient norm.
+    #[serde(default)]
+    layer_norm_sum: Vec<f64>,
+}
+
+/// The weights at the end of the last completed epoch, kept in memory so that a run that
+/// diverges or stops inside an epoch can still write them as `model.safetensors`. Refreshed
+/// after every epoch by copying into the same buffers: one memcpy of the parameters and
+/// buffers per epoch.
+struct LastEpoch<T: Element> {
+    epoch: usize,
+    params: Vec<Vec<T>>,
+    buffers: Vec<Vec<T>>,
+    batches_tracked: Vec<u64>,
+}
+
+impl<T: Element> LastEpoch<T> {
+    /// Stores `model`'s weights as those of `epoch` in `slot`, reusing its buffers.
+    fn keep(slot: &mut Option<LastEpoch<T>>, epoch: usize, model: &Sequential<T>) {
+        let kept = slot.get_or_insert_with(|| LastEpoch {
+            epoch,
+            params: Vec::new(),
+            buffers: Vec::new(),
+            batches_tracked: Vec::new(),
+        });
+        let copy = |dst: &mut Vec<Vec<T>>, src: &[Tensor<T>]| {
+            dst.resize_with(src.len(), Vec::new);
+            for (d, t) in dst.iter_mut().zip(src) {
+                d.clear();
+                d.extend_from_slice(t.data());
+            }
+        };
+        kept.epoch = epoch;
+        copy(&mut kept.params, model.parameters());
+        copy(&mut kept.buffers, model.buffers());
+        kept.batches_tracked.clear();
+        kept.batches_tracked
+            .extend_from_slice(model.batches_tracked());
+    }
+
+    /// A copy of `model` holding the kept weights.
+    fn model(&self, model: &Sequential<T>) -> Sequential<T> {
+        let mut m = model.clone();
+        for (t, v) in m.parameters_mut().iter_mut().zip(&self.params) {
+            t.data_mut().copy_from_slice(v);
+        }
+        for (t, v) in m.buffers_mut().iter_mut().zip(&self.buffers) {
+            t.data_mut().copy_from_slice(v);
+        }
+        m.batches_tracked_mut()
+            .copy_from_slice(&self.batches_tracked);
+        m
+    }
 }
 
 fn widen<T: Element>(s: OptimizerState<T>) -> OptimizerState<f64> {
@@ -369,6 +512,8 @@ struct Session<T: Element> {
     test: Option<Arrays<T>>,
     meta: ModelMeta,
     baseline: (Option<f64>, Option<f64>),
+    baseline_train: Option<f64>,
+    data_scales: DataScales,
     plateau_like: ScheduleKind,
     patience: Option<usize>,
     epochs: usize,
@@ -467,6 +612,7 @@ impl<T: Element> Session<T> {
             dtype: config.dtype,
             epoch: 0,
         };
+        let baseline_train = baseline(loss, &train_arrays, &train_arrays, outputs)?.0;
         let baseline = match &val {
             Some(v) => baseline(loss, &train_arrays, v, outputs)?,
             None => (None, None),
@@ -482,6 +628,8 @@ impl<T: Element> Session<T> {
             test,
             meta,
             baseline,
+            baseline_train,
+            data_scales: evidence::data_scales(train),
             plateau_like,
             patience: config.training.early_stopping_patience,
             epochs: config.training.epochs,
@@ -565,7 +713,13 @@ fn checkpoint_due(since_last: f64, interval: f64, last_cost: f64) -> bool {
 /// The Euclidean norm of all gradients together, in f64. Each tensor's two halves are summed
 /// as separate pieces, side by side on the `par` team, and the pieces added in a fixed order,
 /// so the result does not depend on the thread count.
+#[cfg(test)]
 fn global_norm<T: Element>(grads: &[Tensor<T>]) -> f64 {
+    norms(grads).0
+}
+
+/// The global norm and each tensor's sum of squares.
+fn norms<T: Element>(grads: &[Tensor<T>]) -> (f64, Vec<f64>) {
     let pieces: Vec<&[T]> = grads
         .iter()
         .flat_map(|g| {
@@ -584,10 +738,12 @@ fn global_norm<T: Element>(grads: &[Tensor<T>]) -> f64 {
     } else {
         (0..pieces.len()).for_each(sum_piece);
     }
-    sums.iter()
+    let sums: Vec<f64> = sums
+        .iter()
         .map(|s| f64::from_bits(s.load(Ordering::Relaxed)))
-        .sum::<f64>()
-        .sqrt()
+        .collect();
+    let per_tensor = sums.chunks_exact(2).map(|p| p[0] + p[1]).collect();
+    (sums.iter().sum::<f64>().sqrt(), per_tensor)
 }
 
 /// `Σ x²` accumulated in f64 on 32 independent lanes, so that it vectorizes and the adds do
@@ -681,6 +837,53 @@ fn evaluate<T: Element>(
     })
 }
 
+/// The gradient of the mean loss over all of `a` (Eval mode, in chunks, summed in f64) at the
+/// model's weights: its global norm and each layer's. Mini-batch norms include sampling noise
+/// (`E‖g_B‖² = ‖g‖² + tr Σ / B`); this one tells a vanishing gradient from a noisy one.
+fn full_gradient_norms<T: Element>(
+    model: &Sequential<T>,
+    loss: Loss,
+    a: &Arrays<T>,
+    groups: &LayerGroups,
+) -> trainscope_core::Result<(f64, Vec<f64>)> {
+    let d = a.d;
+    let mut sums: Vec<Vec<f64>> = model
+        .parameters()
+        .iter()
+        .map(|p| vec![0.0; p.numel()])
+        .collect();
+    let mut start = 0;
+    while start < a.n {
+        let end = (start + EVAL_CHUNK).min(a.n);
+        let b = end - start;
+        let x = Tensor::from_slice(&a.x[start * d..end * d], &[b, d])?;
+        let out = model.forward_with(
+            model.parameters(),
+            &x,
+            Mode::Eval,
+            &mut ForwardCtx::without_rng(),
+        )?;
+        let classes = if a.classes.is_empty() {
+            &[][..]
+        } else {
+            &a.classes[start..end]
+        };
+        let l = batch_loss(loss, &out, &a.values[start..end], classes)?;
+        let w = b as f64 / a.n as f64;
+        for (acc, g) in sums.iter_mut().zip(grad(&l, model.parameters(), false)?) {
+            for (s, &v) in acc.iter_mut().zip(g.data()) {
+                *s += w * v.to_f64();
+            }
+        }
+        start = end;
+    }
+    let per_tensor: Vec<f64> = sums.iter().map(|v| v.iter().map(|x| x * x).sum()).collect();
+    Ok((
+        per_tensor.iter().sum::<f64>().sqrt(),
+        groups.norms(&per_tensor),
+    ))
+}
+
 /// Where a run stands; what `resume.json` restores.
 struct Progress {
     epoch: usize,
@@ -691,6 +894,8 @@ struct Progress {
     last: Option<EpochMetrics>,
     /// The epoch whose weights `model.safetensors` holds.
     saved_epoch: usize,
+    /// The sums of the epoch in progress, when resuming a run that stopped inside it.
+    partial: Option<EpochSums>,
 }
 
 fn train_typed<T: Element>(
@@ -709,6 +914,7 @@ fn train_typed<T: Element>(
         best: Best::default(),
         last: None,
         saved_epoch: 0,
+        partial: None,
     };
     let dir = opts.out_dir.as_deref();
     let mut created = false;
@@ -724,6 +930,7 @@ fn train_typed<T: Element>(
                 files::BEST,
                 files::RESUME,
                 files::TRAJECTORY,
+                files::SUMMARY,
             ] {
                 let p = dir.join(f);
                 if p.exists() {
@@ -782,6 +989,11 @@ fn restore<T: Element>(
             config.dtype.name()
         )));
     }
+    if state.partial.is_some() != state.batcher.in_epoch {
+        return Err(bad(
+            "malformed resume state: the batcher and the epoch sums disagree on whether an epoch is in progress".into(),
+        ));
+    }
     state.weights.apply(&mut s.model).map_err(bad)?;
     s.optimizer
         .load_state(&narrow::<T>(&state.optimizer))
@@ -796,8 +1008,10 @@ fn restore<T: Element>(
         best: state.best,
         last: state.last,
         saved_epoch: state.epoch,
+        partial: state.partial,
     };
     // An epoch may have been logged just before an interruption that kept its state unsaved.
+    // (A run stopped inside an epoch has logged only the epochs before it.)
     let metrics = dir.join(files::METRICS);
     if let Ok(text) = fs::read_to_string(&metrics) {
         let kept: String = text
@@ -905,21 +1119,26 @@ fn append_line(path: &Path, line: &str) -> Result<()> {
         .map_err(io_err(path, "cannot write"))
 }
 
-fn diverged(
-    epoch: usize,
-    update: usize,
-    step: u64,
-    what: String,
-    dir: Option<&Path>,
-    saved_epoch: usize,
-) -> TrainError {
-    TrainError::Diverged {
-        epoch,
-        update,
-        step,
-        what,
-        last_good: dir.map(|d| (d.join(files::MODEL), saved_epoch)),
-    }
+/// The first parameter holding a non-finite value, as the reason for a divergence.
+fn non_finite_parameter<T: Element>(model: &Sequential<T>) -> Option<String> {
+    model
+        .parameter_names()
+        .into_iter()
+        .zip(model.parameters())
+        .find(|(_, p)| p.data().iter().any(|v| !v.is_finite()))
+        .map(|(name, _)| format!("parameter {name} is no longer finite"))
+}
+
+fn stop_requested(opts: &RunOptions) -> bool {
+    opts.stop
+        .as_ref()
+        .is_some_and(|f| f.load(Ordering::Relaxed))
+}
+
+/// Why the updates of an epoch ended before the batcher ran out.
+enum Halt {
+    Diverged(Divergence),
+    Stop,
 }
 
 fn run_epochs<T: Element>(
@@ -949,17 +1168,30 @@ fn run_epochs<T: Element>(
     let mut lb: Vec<usize> = Vec::with_capacity(cap);
     let takes_classes = s.loss.takes_classes();
     let mut interrupted = false;
+    let mut stopped_at = None;
     let mut best_unsaved = false;
     let mut last_checkpoint = Instant::now();
     let mut last_checkpoint_cost = 0.0;
+    let groups = LayerGroups::of(&s.model);
+    // Only a run directory needs the last completed epoch's weights (to write them when the
+    // run diverges or stops inside an epoch). A run resumed inside an epoch has them in
+    // model.safetensors already, written when it stopped.
+    let mut last_epoch: Option<LastEpoch<T>> = None;
+    if dir.is_some() && progress.partial.is_none() {
+        LastEpoch::keep(&mut last_epoch, progress.epoch, &s.model);
+    }
 
     while !progress.finished && progress.epoch < s.epochs {
         let epoch = progress.epoch + 1;
-        let (mut loss_sum, mut rows, mut correct) = (0.0, 0usize, 0usize);
-        let (mut norm_sum, mut norm_last, mut lr) = (0.0, 0.0, s.optimizer.lr());
-        let mut update = 0usize;
+        let mut sums = progress.partial.take().unwrap_or_else(|| EpochSums {
+            lr: s.optimizer.lr(),
+            layer_norm_sum: vec![0.0; groups.names.len()],
+            ..EpochSums::default()
+        });
+        let mut halt = None;
         while let Some(idx) = s.batcher.next_indices() {
-            update += 1;
+            sums.updates += 1;
+            let update = sums.updates;
             let b = idx.len();
             yb.clear();
             cb.clear();
@@ -988,32 +1220,30 @@ fn run_epochs<T: Element>(
                 let loss = batch_loss(s.loss, &out, &yb, &cb).context(|| at("loss"))?;
                 let value = loss.item().context(|| at("loss"))?.to_f64();
                 if !value.is_finite() {
-                    return Err(diverged(
+                    halt = Some(Halt::Diverged(Divergence {
                         epoch,
                         update,
                         step,
-                        format!("the loss became {value}"),
-                        dir,
-                        progress.saved_epoch,
-                    ));
+                        what: format!("the loss became {value}"),
+                    }));
+                    break;
                 }
                 if !lb.is_empty() {
-                    correct += count_correct(out.data(), k, &lb);
+                    sums.correct += count_correct(out.data(), k, &lb);
                 }
                 let grads =
                     grad(&loss, s.model.parameters(), false).context(|| at("backward pass"))?;
                 (value, grads)
             };
-            let norm = global_norm(&grads);
+            let (norm, tensor_sums) = norms(&grads);
             if !norm.is_finite() {
-                return Err(diverged(
+                halt = Some(Halt::Diverged(Divergence {
                     epoch,
                     update,
                     step,
-                    format!("the gradient norm became {norm}"),
-                    dir,
-                    progress.saved_epoch,
-                ));
+                    what: format!("the gradient norm became {norm}"),
+                }));
+                break;
             }
             {
                 let grad_slices: Vec<&[T]> = grads.iter().map(|g| g.data()).collect();
@@ -1027,32 +1257,95 @@ fn run_epochs<T: Element>(
                     .optimizer
                     .step(&mut params, &grad_slices)
                     .context(|| at("optimizer step"))?;
-                lr = report.lr;
+                sums.lr = report.lr;
             }
             s.model
                 .update_running_stats(&mut ctx)
                 .context(|| at("batch-norm statistics"))?;
-            loss_sum += loss_value * b as f64;
-            rows += b;
-            norm_sum += norm;
-            norm_last = norm;
+            sums.loss_sum += loss_value * b as f64;
+            sums.rows += b;
+            sums.norm_sum += norm;
+            sums.norm_last = norm;
+            for (acc, l) in sums
+                .layer_norm_sum
+                .iter_mut()
+                .zip(groups.norms(&tensor_sums))
+            {
+                *acc += l;
+            }
             observer.on_update(epoch, update, loss_value);
+            if stop_requested(opts) {
+                halt = Some(Halt::Stop);
+                break;
+            }
         }
 
-        if let Some((name, _)) = s
-            .model
-            .parameter_names()
-            .into_iter()
-            .zip(s.model.parameters())
-            .find(|(_, p)| p.data().iter().any(|v| !v.is_finite()))
-        {
-            return Err(diverged(
-                epoch,
-                update,
-                s.optimizer.step_count(),
-                format!("parameter {name} is no longer finite"),
+        let step = s.optimizer.step_count();
+        let diverged = |what| Divergence {
+            epoch,
+            update: sums.updates,
+            step,
+            what,
+        };
+        match halt {
+            Some(Halt::Diverged(dv)) => {
+                return Err(diverge(
+                    s,
+                    progress,
+                    last_epoch.as_ref(),
+                    best_unsaved,
+                    dv,
+                    dir,
+                    started,
+                ))
+            }
+            // Stopped between two updates: the state saved continues with the next one, the
+            // epoch's sums included; metrics.jsonl gets the epoch when it completes.
+            Some(Halt::Stop) => {
+                if let Some(what) = non_finite_parameter(&s.model) {
+                    let dv = diverged(what);
+                    return Err(diverge(
+                        s,
+                        progress,
+                        last_epoch.as_ref(),
+                        best_unsaved,
+                        dv,
+                        dir,
+                        started,
+                    ));
+                }
+                if let Some(dir) = dir {
+                    // model.safetensors keeps its meaning, the last completed epoch's weights.
+                    if let Some(kept) = &last_epoch {
+                        s.meta.epoch = kept.epoch;
+                        kept.model(&s.model)
+                            .save(dir.join(files::MODEL), &s.meta.to_metadata())?;
+                        progress.saved_epoch = kept.epoch;
+                    }
+                    let elapsed = progress.elapsed_before + started.elapsed().as_secs_f64();
+                    write_best(s, progress, dir, &mut best_unsaved)?;
+                    write_resume(s, config, progress, dir, elapsed, Some(&sums))?;
+                }
+                stopped_at = Some(Position {
+                    epoch,
+                    update: sums.updates,
+                    step,
+                });
+                interrupted = true;
+                break;
+            }
+            None => {}
+        }
+        if let Some(what) = non_finite_parameter(&s.model) {
+            let dv = diverged(what);
+            return Err(diverge(
+                s,
+                progress,
+                last_epoch.as_ref(),
+                best_unsaved,
+                dv,
                 dir,
-                progress.saved_epoch,
+                started,
             ));
         }
         let (val_loss, val_accuracy) = match &s.val {
@@ -1063,22 +1356,34 @@ fn run_epochs<T: Element>(
             }
             None => (None, None),
         };
-        let train_loss = loss_sum / rows.max(1) as f64;
+        let train_loss = sums.loss_sum / sums.rows.max(1) as f64;
         let train_accuracy = s
             .train
             .labels
             .as_ref()
-            .map(|_| correct as f64 / rows.max(1) as f64);
+            .map(|_| sums.correct as f64 / sums.rows.max(1) as f64);
         let metrics = EpochMetrics {
             epoch,
-            step: s.optimizer.step_count(),
+            step,
             train_loss,
             val_loss,
             train_accuracy,
             val_accuracy,
-            grad_norm: norm_sum / update.max(1) as f64,
-            grad_norm_last: norm_last,
-            lr,
+            grad_norm: sums.norm_sum / sums.updates.max(1) as f64,
+            grad_norm_last: sums.norm_last,
+            grad_norm_per_layer: Named(
+                groups
+                    .names
+                    .iter()
+                    .cloned()
+                    .zip(
+                        sums.layer_norm_sum
+                            .iter()
+                            .map(|v| v / sums.updates.max(1) as f64),
+                    )
+                    .collect(),
+            ),
+            lr: sums.lr,
             elapsed_s: progress.elapsed_before + started.elapsed().as_secs_f64(),
         };
         // Metric-driven schedules: plateau watches the validation loss; the metric switch
@@ -1121,7 +1426,13 @@ fn run_epochs<T: Element>(
             }
         }
         progress.finished = progress.stopped_early || epoch >= s.epochs;
-        let stop_here = !progress.finished && opts.stop_after_epoch == Some(epoch);
+        // A stop requested while the epoch was being evaluated ends the run here, at the
+        // epoch's end, like `stop_after_epoch`.
+        let stop_here =
+            !progress.finished && (opts.stop_after_epoch == Some(epoch) || stop_requested(opts));
+        if dir.is_some() && !progress.finished {
+            LastEpoch::keep(&mut last_epoch, epoch, &s.model);
+        }
 
         // Checkpoints are synced to disk, which costs more than a whole epoch of a small
         // model: they are written at most every `checkpoint_interval_s` (and no more often
@@ -1136,43 +1447,20 @@ fn run_epochs<T: Element>(
             );
         if let (Some(dir), true) = (dir, due) {
             let written = Instant::now();
-            if best_unsaved {
-                if let Some(w) = &progress.best.weights {
-                    let mut best = s.model.clone();
-                    w.apply(&mut best).map_err(TrainError::Mismatch)?;
-                    s.meta.epoch = progress.best.epoch.unwrap_or(epoch);
-                    best.save(dir.join(files::BEST), &s.meta.to_metadata())?;
-                }
-                best_unsaved = false;
-            }
+            write_best(s, progress, dir, &mut best_unsaved)?;
             s.save_model(&dir.join(files::MODEL), epoch)?;
-            let state = ResumeState {
-                version: crate::VERSION.into(),
-                dtype: config.dtype,
-                epoch,
-                step: s.optimizer.step_count(),
-                elapsed_s: metrics.elapsed_s,
-                finished: progress.finished,
-                stopped_early: progress.stopped_early,
-                weights: Weights::of(&s.model),
-                optimizer: widen(s.optimizer.state()),
-                batcher: s.batcher.state(),
-                dropout_rng: s.rng.clone(),
-                best: progress.best.clone(),
-                last: progress.last.clone(),
-            };
-            let path = dir.join(files::RESUME);
-            let json = serde_json::to_vec(&state).map_err(|e| TrainError::Checkpoint {
-                path: path.clone(),
-                msg: format!("cannot encode the resume state: {e}"),
-            })?;
-            write_atomic(&path, &json).map_err(io_err(&path, "cannot write"))?;
             progress.saved_epoch = epoch;
+            write_resume(s, config, progress, dir, metrics.elapsed_s, None)?;
             last_checkpoint_cost = written.elapsed().as_secs_f64();
             last_checkpoint = Instant::now();
         }
         if stop_here {
             interrupted = true;
+            stopped_at = Some(Position {
+                epoch,
+                update: sums.updates,
+                step,
+            });
             break;
         }
     }
@@ -1189,34 +1477,181 @@ fn run_epochs<T: Element>(
             }
         }
     }
-    let reported = reported
-        .ok_or_else(|| TrainError::Mismatch("the run has no completed epoch to report".into()))?;
-    let (test_loss, test_accuracy) = match (&s.test, interrupted) {
-        (Some(t), false) => {
+    if reported.is_none() && !interrupted {
+        return Err(TrainError::Mismatch(
+            "the run has no completed epoch to report".into(),
+        ));
+    }
+    let mut summary = summarize(s, progress, reported.as_ref(), dir, started);
+    if !interrupted {
+        if let Some(t) = &s.test {
             let (l, a) = evaluate(&s.model, s.loss, t).context(|| "test set".into())?;
-            (Some(l), a)
+            summary.test_loss = Some(l);
+            summary.test_accuracy = a;
         }
-        _ => (None, None),
-    };
-    Ok(Summary {
-        train_loss: reported.train_loss,
-        val_loss: reported.val_loss,
-        train_accuracy: reported.train_accuracy,
-        val_accuracy: reported.val_accuracy,
-        test_loss,
-        test_accuracy,
+        let units = evidence::relu_activity(&s.model, &s.train.x, s.train.d)
+            .context(|| "unit activity".into())?;
+        let (norm, per_layer) = full_gradient_norms(&s.model, s.loss, &s.train, &groups)
+            .context(|| "full-data gradient".into())?;
+        summary.relu_units = units;
+        summary.full_grad_norm = Some(norm);
+        summary.full_grad_norm_per_layer =
+            Named(groups.names.iter().cloned().zip(per_layer).collect());
+    }
+    summary.interrupted = interrupted;
+    summary.stopped_at = stopped_at;
+    if let Some(dir) = dir {
+        write_summary(dir, &summary)?;
+    }
+    Ok(summary)
+}
+
+/// `summary.json`: what the findings read besides the metrics and the configuration.
+fn write_summary(dir: &Path, summary: &Summary) -> Result<()> {
+    let p = dir.join(files::SUMMARY);
+    let json = serde_json::to_vec_pretty(summary).map_err(|e| TrainError::Checkpoint {
+        path: p.clone(),
+        msg: format!("cannot encode the summary: {e}"),
+    })?;
+    write_atomic(&p, &json).map_err(io_err(&p, "cannot write"))
+}
+
+/// The summary of the run so far, reporting the metrics of `reported` (the epoch whose weights
+/// the model holds); no test-set figures.
+fn summarize<T: Element>(
+    s: &Session<T>,
+    progress: &Progress,
+    reported: Option<&EpochMetrics>,
+    dir: Option<&Path>,
+    started: Instant,
+) -> Summary {
+    Summary {
+        train_loss: reported.map_or(f64::NAN, |m| m.train_loss),
+        val_loss: reported.and_then(|m| m.val_loss),
+        train_accuracy: reported.and_then(|m| m.train_accuracy),
+        val_accuracy: reported.and_then(|m| m.val_accuracy),
+        test_loss: None,
+        test_accuracy: None,
         baseline_val_loss: s.baseline.0,
         baseline_val_accuracy: s.baseline.1,
+        baseline_train_loss: s.baseline_train,
         steps: s.optimizer.step_count(),
         epochs: progress.epoch,
         seconds: progress.elapsed_before + started.elapsed().as_secs_f64(),
         run_dir: dir.map(Path::to_path_buf),
         stopped_early: progress.stopped_early,
         best_epoch: progress.best.epoch,
-        interrupted,
-        loss: s.loss.name(),
+        interrupted: false,
+        stopped_at: None,
+        diverged: None,
+        loss: s.loss.name().to_string(),
         parameters: s.model.num_parameters(),
-    })
+        layers: evidence::layer_infos(&s.model),
+        relu_units: Vec::new(),
+        full_grad_norm: None,
+        full_grad_norm_per_layer: Named::default(),
+        data_scales: Some(s.data_scales.clone()),
+    }
+}
+
+/// Ends a run whose loss, gradient or parameters stopped being finite. `model.safetensors`
+/// gets the last completed epoch's weights (epoch 0: the initial ones) and `best.safetensors`
+/// a better epoch not yet written; the error carries the summary up to that epoch.
+///
+/// `resume.json` is left at the last checkpoint: resuming replays the same updates with the
+/// same configuration, so it would diverge again at the same step; to go on from the last
+/// good weights, start a new run from `model.safetensors` (`model.init`) with other settings.
+fn diverge<T: Element>(
+    s: &mut Session<T>,
+    progress: &mut Progress,
+    last_epoch: Option<&LastEpoch<T>>,
+    mut best_unsaved: bool,
+    divergence: Divergence,
+    dir: Option<&Path>,
+    started: Instant,
+) -> TrainError {
+    if let Some(dir) = dir {
+        // Best effort: a failed (atomic) write leaves the earlier file, and the error still
+        // names the epoch that file holds.
+        if let Some(kept) = last_epoch {
+            s.meta.epoch = kept.epoch;
+            if kept
+                .model(&s.model)
+                .save(dir.join(files::MODEL), &s.meta.to_metadata())
+                .is_ok()
+            {
+                progress.saved_epoch = kept.epoch;
+            }
+        }
+        let _ = write_best(s, progress, dir, &mut best_unsaved);
+    }
+    let mut summary = summarize(s, progress, progress.last.as_ref(), dir, started);
+    summary.diverged = Some(divergence.clone());
+    if let Some(dir) = dir {
+        let _ = write_summary(dir, &summary);
+    }
+    TrainError::Diverged {
+        epoch: divergence.epoch,
+        update: divergence.update,
+        step: divergence.step,
+        what: divergence.what,
+        last_good: dir.map(|d| (d.join(files::MODEL), progress.saved_epoch)),
+        summary: Some(Box::new(summary)),
+    }
+}
+
+/// Writes `best.safetensors` when a better epoch has not been written yet.
+fn write_best<T: Element>(
+    s: &mut Session<T>,
+    progress: &Progress,
+    dir: &Path,
+    best_unsaved: &mut bool,
+) -> Result<()> {
+    if !*best_unsaved {
+        return Ok(());
+    }
+    if let Some(w) = &progress.best.weights {
+        let mut best = s.model.clone();
+        w.apply(&mut best).map_err(TrainError::Mismatch)?;
+        s.meta.epoch = progress.best.epoch.unwrap_or(progress.epoch);
+        best.save(dir.join(files::BEST), &s.meta.to_metadata())?;
+    }
+    *best_unsaved = false;
+    Ok(())
+}
+
+/// Writes `resume.json` with the state as it is now: at the end of epoch `progress.epoch`, or
+/// inside the next one with its running sums `partial`.
+fn write_resume<T: Element>(
+    s: &Session<T>,
+    config: &Config,
+    progress: &Progress,
+    dir: &Path,
+    elapsed_s: f64,
+    partial: Option<&EpochSums>,
+) -> Result<()> {
+    let state = ResumeState {
+        version: crate::VERSION.into(),
+        dtype: config.dtype,
+        epoch: progress.epoch,
+        step: s.optimizer.step_count(),
+        elapsed_s,
+        finished: progress.finished,
+        stopped_early: progress.stopped_early,
+        weights: Weights::of(&s.model),
+        optimizer: widen(s.optimizer.state()),
+        batcher: s.batcher.state(),
+        dropout_rng: s.rng.clone(),
+        best: progress.best.clone(),
+        last: progress.last.clone(),
+        partial: partial.cloned(),
+    };
+    let path = dir.join(files::RESUME);
+    let json = serde_json::to_vec(&state).map_err(|e| TrainError::Checkpoint {
+        path: path.clone(),
+        msg: format!("cannot encode the resume state: {e}"),
+    })?;
+    write_atomic(&path, &json).map_err(io_err(&path, "cannot write"))
 }
 
 trait Improves {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use trainscope_diag::{AnalysisMode, AnalysisOptions, Thresholds};
 use trainscope_inspect::{diagnose, DiagnoseOptions, Diagnosis};
 
-use crate::commands::stuck;
+use crate::commands::findings;
 use crate::output::{self, num};
 
 /// Why training behaves as it does at a checkpoint: the full-training-set loss and gradient,
@@ -211,10 +211,10 @@ fn report(d: &Diagnosis) -> String {
     if let Some(p) = &d.plot {
         r += &format!("plot        {}\n", p.display());
     }
-    if let Some(s) = &d.stuck {
-        let b = stuck::block(s);
+    if let Some(f) = &d.findings {
+        let b = findings::block(f, true);
         r += if b.is_empty() {
-            "stuck detection: no plateau in the run's training loss\n"
+            "findings: none (no detector fired on the run's metrics)\n"
         } else {
             &b
         };

@@ -5,12 +5,12 @@ mod critical;
 mod cv;
 mod diagnose;
 mod eval;
+pub(crate) mod findings;
 mod guide;
 mod playground;
 mod plot;
 mod predict;
 mod report;
-pub(crate) mod stuck;
 mod surface;
 mod train;
 

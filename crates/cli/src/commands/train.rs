@@ -1,9 +1,11 @@
 //! `trainscope train CONFIG.toml`
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use trainscope_train::{files, load_run_data, train, Config, RunOptions, Summary};
+use trainscope_train::{files, load_run_data, train, Config, RunOptions, Summary, TrainError};
 
 use crate::output::{self, num, percent};
 use crate::progress::Progress;
@@ -33,6 +35,9 @@ pub struct Args {
     /// No progress output.
     #[arg(long, short)]
     quiet: bool,
+    /// After training, every remedy of each finding with its evidence and rule.
+    #[arg(long, short)]
+    verbose: bool,
     /// Stop after epoch K as if interrupted (continue with --resume).
     #[arg(long, value_name = "K", hide = true)]
     stop_after_epoch: Option<usize>,
@@ -50,15 +55,62 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         PathBuf::from("runs").join(stem)
     });
     let data = load_run_data(&config)?;
+    // Installed only now: a signal while the data loads still ends the process at once, as
+    // there is nothing to save yet.
+    let stop = stop_on_signals()?;
     let opts = RunOptions {
-        out_dir: Some(out),
+        out_dir: Some(out.clone()),
         resume: args.resume,
         stop_after_epoch: args.stop_after_epoch,
+        stop: Some(Arc::clone(&stop)),
     };
     let mut progress = Progress::new(args.quiet);
-    let summary = train(&config, &data, &opts, &mut progress)?;
-    let stuck = match (&summary.run_dir, summary.interrupted) {
-        (Some(dir), false) => trainscope_inspect::run_stuck(dir)?,
+    let summary = match train(&config, &data, &opts, &mut progress) {
+        Ok(summary) => summary,
+        Err(e) => {
+            // A diverged run still has a summary (up to its last completed epoch): print it
+            // before the error, so a script reading stdout sees where the run got to.
+            if let TrainError::Diverged {
+                summary: Some(s), ..
+            } = &e
+            {
+                let findings = match &s.run_dir {
+                    Some(dir) => trainscope_inspect::run_findings(dir, Some(s))?,
+                    None => None,
+                };
+                if args.json {
+                    print_json(s, findings.as_ref())?;
+                } else if let Some(f) = &findings {
+                    output::stdout(&super::findings::block(f, args.verbose))?;
+                }
+            }
+            return Err(e.into());
+        }
+    };
+    if summary.interrupted && stop.load(Ordering::SeqCst) {
+        if let Some(dir) = &summary.run_dir {
+            trainscope_report::export_tensorboard(dir)?;
+        }
+        if args.json {
+            print_json(&summary, None)?;
+        }
+        let at = summary
+            .stopped_at
+            .map(|p| {
+                format!(
+                    "after update {} of epoch {} (step {})",
+                    p.update, p.epoch, p.step
+                )
+            })
+            .unwrap_or_default();
+        eprintln!(
+            "interrupted {at}; the state is saved, continue with: {}",
+            resume_command(&args, &out)
+        );
+        return Ok(ExitCode::from(130));
+    }
+    let findings = match (&summary.run_dir, summary.interrupted) {
+        (Some(dir), false) => trainscope_inspect::run_findings(dir, Some(&summary))?,
         _ => None,
     };
     if let Some(dir) = &summary.run_dir {
@@ -66,24 +118,85 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         trainscope_report::export_tensorboard(dir)?;
     }
     if args.json {
-        output::json(&WithStuck {
-            summary: &summary,
-            stuck: stuck.as_ref(),
-        })?;
+        print_json(&summary, findings.as_ref())?;
     } else {
         let mut r = report(&summary, &args);
-        r += &stuck.as_ref().map(super::stuck::block).unwrap_or_default();
+        r += &findings
+            .as_ref()
+            .map(|f| super::findings::block(f, args.verbose))
+            .unwrap_or_default();
         output::stdout(&r)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// `train --json`: the summary and the plateaus of the run's training loss.
+/// `train --json`: the summary, the findings, and (for compatibility) the stuck-loss findings
+/// as plateaus.
 #[derive(serde::Serialize)]
-struct WithStuck<'a> {
+struct WithFindings<'a> {
     #[serde(flatten)]
     summary: &'a Summary,
+    findings: Option<&'a [trainscope_findings::Finding]>,
     stuck: Option<&'a trainscope_diag::StuckReport>,
+}
+
+/// Prints the `train --json` object of a run, however it ended (completed, interrupted or
+/// diverged): everything it shows is built here from the summary.
+fn print_json(
+    summary: &Summary,
+    findings: Option<&trainscope_findings::Report>,
+) -> anyhow::Result<()> {
+    let stuck = findings.map(trainscope_inspect::stuck_from_findings);
+    output::json(&WithFindings {
+        summary,
+        findings: findings.map(|f| f.findings.as_slice()),
+        stuck: stuck.as_ref(),
+    })
+}
+
+/// A flag that SIGINT (Ctrl-C) and SIGTERM set, asking the run to stop after the update in
+/// progress; a second signal, finding it set, exits at once with 130.
+fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // The exit is registered first, so it sees the flag as the previous signal left it.
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))?;
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    Ok(stop)
+}
+
+/// The command that continues the run in `out`: the same configuration, overrides and thread
+/// count, quoted for a POSIX shell.
+fn resume_command(args: &Args, out: &Path) -> String {
+    let mut words = vec![
+        "trainscope".to_string(),
+        "train".into(),
+        shell_quote(&args.config.to_string_lossy()),
+        "--out".into(),
+        shell_quote(&out.to_string_lossy()),
+        "--resume".into(),
+    ];
+    for set in &args.set {
+        words.push("--set".into());
+        words.push(shell_quote(set));
+    }
+    if let Some(t) = args.threads {
+        words.push(format!("--threads {t}"));
+    }
+    words.join(" ")
+}
+
+/// `word` as one POSIX shell word: unchanged when it has only characters no shell treats
+/// specially, otherwise in single quotes (a quote inside becomes `'\''`).
+fn shell_quote(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./=:,+@%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 fn report(s: &Summary, args: &Args) -> String {
@@ -95,11 +208,11 @@ fn report(s: &Summary, args: &Args) -> String {
     let mut r = String::new();
     if s.interrupted {
         r += &format!(
-            "stopped after epoch {} ({} updates, {:.1} s); continue with: trainscope train {} --out {dir} --resume\n",
+            "stopped after epoch {} ({} updates, {:.1} s); continue with: {}\n",
             s.epochs,
             s.steps,
             s.seconds,
-            args.config.display()
+            resume_command(args, Path::new(&dir))
         );
     } else {
         r += &format!(
@@ -119,7 +232,8 @@ fn report(s: &Summary, args: &Args) -> String {
         );
     }
     let line = |name: &str, loss: Option<f64>, acc: Option<f64>| -> String {
-        let Some(loss) = loss else {
+        // No loss, or NaN: no epoch completed.
+        let Some(loss) = loss.filter(|l| !l.is_nan()) else {
             return String::new();
         };
         let mut l = format!("{name:<10} {} {}", s.loss, num(loss));
@@ -137,4 +251,20 @@ fn report(s: &Summary, args: &Args) -> String {
         PathBuf::from(&dir).join(files::MODEL).display()
     );
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn shell_quote_leaves_plain_words_and_quotes_the_rest() {
+        assert_eq!(shell_quote("runs/a-1.toml"), "runs/a-1.toml");
+        assert_eq!(shell_quote("optimizer.lr=0.01"), "optimizer.lr=0.01");
+        assert_eq!(shell_quote("my run"), "'my run'");
+        assert_eq!(shell_quote("name=\"x y\""), "'name=\"x y\"'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("$HOME"), "'$HOME'");
+        assert_eq!(shell_quote(""), "''");
+    }
 }

@@ -1,0 +1,271 @@
+//! What a run leaves for its diagnosis besides the losses: per-layer gradient norms, which
+//! ReLU units still fire at the end, and the raw scales of the data.
+
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use trainscope_core::{Element, Tensor};
+use trainscope_data::Dataset;
+use trainscope_nn::{Layer, Sequential};
+
+/// Values by name in a fixed order, written as a JSON object in that order
+/// (`{"0": 0.12, "2": 0.031}`): layers stay input-first even past ten of them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Named(pub Vec<(String, f64)>);
+
+impl Serialize for Named {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Named {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Named;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of numbers by layer name")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Named, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = a.next_entry::<String, f64>()? {
+                    out.push((k, v));
+                }
+                Ok(Named(out))
+            }
+            fn visit_unit<E>(self) -> Result<Named, E> {
+                Ok(Named::default())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The layers that hold parameters, and for each parameter tensor the layer it belongs to.
+#[derive(Clone, Debug)]
+pub(crate) struct LayerGroups {
+    /// Layer names (`"0"`, `"2"`, …), input side first.
+    pub names: Vec<String>,
+    /// For each parameter tensor, its index in `names`.
+    pub of_param: Vec<usize>,
+}
+
+impl LayerGroups {
+    pub fn of<T: Element>(model: &Sequential<T>) -> LayerGroups {
+        let mut names: Vec<String> = Vec::new();
+        let mut of_param = Vec::new();
+        for p in model.parameter_names() {
+            let layer = p
+                .rsplit_once('.')
+                .map_or(p.as_str(), |(l, _)| l)
+                .to_string();
+            if names.last() != Some(&layer) {
+                names.push(layer);
+            }
+            of_param.push(names.len() - 1);
+        }
+        LayerGroups { names, of_param }
+    }
+
+    /// Per-layer norms from per-tensor sums of squares.
+    pub fn norms(&self, sums: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; self.names.len()];
+        for (&l, &s) in self.of_param.iter().zip(sums) {
+            out[l] += s;
+        }
+        out.iter_mut().for_each(|v| *v = v.sqrt());
+        out
+    }
+}
+
+/// A layer with parameters, as `summary.json` lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerInfo {
+    /// Its name in the parameter names (`"0"` for `0.weight`).
+    pub name: String,
+    /// `linear`, `batch_norm1d`.
+    pub kind: String,
+    /// Scalar parameters.
+    pub parameters: usize,
+}
+
+pub(crate) fn layer_infos<T: Element>(model: &Sequential<T>) -> Vec<LayerInfo> {
+    let groups = LayerGroups::of(model);
+    let mut counts = vec![0usize; groups.names.len()];
+    for (&l, p) in groups.of_param.iter().zip(model.parameters()) {
+        counts[l] += p.numel();
+    }
+    groups
+        .names
+        .iter()
+        .zip(counts)
+        .map(|(name, parameters)| {
+            let kind = name
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| model.spec().layers.get(i))
+                .map_or("unknown", |l| match l {
+                    Layer::Linear { .. } => "linear",
+                    Layer::BatchNorm1d { .. } => "batch_norm1d",
+                    _ => "other",
+                });
+            LayerInfo {
+                name: name.clone(),
+                kind: kind.into(),
+                parameters,
+            }
+        })
+        .collect()
+}
+
+/// How many units of a ReLU layer ever fire on the training rows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReluActivity {
+    /// The ReLU layer's index in the model (`"1"`).
+    pub layer: String,
+    /// Its units.
+    pub units: usize,
+    /// Units whose input is ≤ 0 on every row.
+    pub dead: usize,
+}
+
+/// Rows per forward pass when looking at the units: the same trade-off as evaluation.
+const CHUNK: usize = 1024;
+
+/// For every ReLU layer, the units that never receive a positive input on the `n` rows of `x`
+/// (`n × d`, row-major), in eval mode.
+pub(crate) fn relu_activity<T: Element>(
+    model: &Sequential<T>,
+    x: &[T],
+    d: usize,
+) -> trainscope_core::Result<Vec<ReluActivity>> {
+    let relus: Vec<usize> = model
+        .spec()
+        .layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| matches!(l, Layer::Relu))
+        .map(|(i, _)| i)
+        .collect();
+    if relus.is_empty() || d == 0 {
+        return Ok(Vec::new());
+    }
+    let mut fired: Vec<Vec<bool>> = vec![Vec::new(); relus.len()];
+    let n = x.len() / d;
+    let mut start = 0;
+    while start < n {
+        let end = (start + CHUNK).min(n);
+        let xb = Tensor::from_slice(&x[start * d..end * d], &[end - start, d])?;
+        model.visit_layer_inputs(&xb, &mut |i, _, h| {
+            let Some(k) = relus.iter().position(|&r| r == i) else {
+                return;
+            };
+            let width = h.dims().last().copied().unwrap_or(0);
+            let f = &mut fired[k];
+            if f.len() != width {
+                *f = vec![false; width];
+            }
+            for row in h.data().chunks_exact(width.max(1)) {
+                for (u, &v) in row.iter().enumerate() {
+                    f[u] |= v > T::zero();
+                }
+            }
+        })?;
+        start = end;
+    }
+    Ok(relus
+        .iter()
+        .zip(fired)
+        .map(|(&i, f)| ReluActivity {
+            layer: i.to_string(),
+            units: f.len(),
+            dead: f.iter().filter(|&&x| !x).count(),
+        })
+        .collect())
+}
+
+/// Mean and standard deviation of one raw column (population form; 0 for a constant one).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ColumnStats {
+    /// The column.
+    pub name: String,
+    /// Mean over the training rows.
+    pub mean: f64,
+    /// Standard deviation over the training rows.
+    pub std: f64,
+}
+
+/// The raw scales of the training data, before any standardization.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataScales {
+    /// Every feature.
+    pub features: Vec<ColumnStats>,
+    /// The regression target.
+    pub target: Option<ColumnStats>,
+}
+
+fn column_stats(values: &[f64], d: usize) -> Vec<(f64, f64)> {
+    let mut mean = vec![0.0; d];
+    let mut m2 = vec![0.0; d];
+    for (i, row) in values.chunks_exact(d.max(1)).enumerate() {
+        let k = (i + 1) as f64;
+        for (j, &x) in row.iter().enumerate() {
+            let delta = x - mean[j];
+            mean[j] += delta / k;
+            m2[j] += delta * (x - mean[j]);
+        }
+    }
+    let n = (values.len() / d.max(1)).max(1) as f64;
+    mean.into_iter()
+        .zip(m2)
+        .map(|(m, s)| (m, (s / n).sqrt()))
+        .collect()
+}
+
+pub(crate) fn data_scales(train: &Dataset) -> DataScales {
+    let d = train.n_features();
+    let features = column_stats(train.features(), d)
+        .into_iter()
+        .zip(train.feature_names())
+        .map(|((mean, std), name)| ColumnStats {
+            name: name.clone(),
+            mean,
+            std,
+        })
+        .collect();
+    let target = train.targets().as_regression().map(|y| {
+        let (mean, std) = column_stats(y, 1)[0];
+        ColumnStats {
+            name: train.target_name().to_string(),
+            mean,
+            std,
+        }
+    });
+    DataScales { features, target }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{column_stats, Named};
+
+    #[test]
+    fn named_values_keep_their_order_through_json() {
+        let v = Named(vec![("10".into(), 1.0), ("2".into(), 0.5)]);
+        let s = serde_json::to_string(&v).unwrap();
+        assert_eq!(s, r#"{"10":1.0,"2":0.5}"#);
+        assert_eq!(serde_json::from_str::<Named>(&s).unwrap(), v);
+    }
+
+    #[test]
+    fn column_stats_are_population_moments() {
+        let s = column_stats(&[1.0, 10.0, 3.0, 10.0], 2);
+        assert_eq!(s[0], (2.0, 1.0));
+        assert_eq!(s[1], (10.0, 0.0));
+    }
+}
