@@ -518,8 +518,8 @@ fn train_loss_settled(dir: &Path, best: Option<usize>, change: f64) -> Result<Op
     if !path.is_file() {
         return Ok(None);
     }
-    let records = trainscope_diag::read_metrics(&path)?;
-    let Some(kept) = records.iter().find(|e| e.epoch == best as u64) else {
+    let records = crate::findings::read_epochs(&path)?;
+    let Some(kept) = records.iter().find(|e| e.epoch == best) else {
         return Ok(None);
     };
     let later = records
