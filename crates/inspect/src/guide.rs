@@ -770,7 +770,15 @@ mod tests {
             let body: String = losses
                 .iter()
                 .enumerate()
-                .map(|(i, l)| format!("{{\"epoch\": {}, \"train_loss\": {l}}}\n", i + 1))
+                .map(|(i, l)| {
+                    format!(
+                        "{{\"epoch\": {}, \"step\": {}, \"train_loss\": {l}, \"val_loss\": null, \
+                         \"train_accuracy\": null, \"val_accuracy\": null, \"grad_norm\": 1.0, \
+                         \"grad_norm_last\": 1.0, \"lr\": 0.1, \"elapsed_s\": 0.0}}\n",
+                        i + 1,
+                        i + 1
+                    )
+                })
                 .collect();
             std::fs::write(dir.path().join(files::METRICS), body).unwrap();
         };
