@@ -23,22 +23,18 @@ pub struct Resolved {
     pub config: Option<PathBuf>,
 }
 
-/// Resolves a run directory (its `best.safetensors` if present, else `model.safetensors`) or
-/// a checkpoint file.
+/// Resolves a run directory (its model, [`files::checkpoint_of`]: the same checkpoint for
+/// every command) or a checkpoint file.
 pub fn resolve_checkpoint(path: &Path) -> Result<Resolved> {
     if path.is_dir() {
-        let checkpoint = [files::BEST, files::MODEL]
-            .iter()
-            .map(|f| path.join(f))
-            .find(|p| p.is_file())
-            .ok_or_else(|| {
-                invalid(format!(
-                    "{}: no {} or {} in this directory: not a run directory",
-                    path.display(),
-                    files::BEST,
-                    files::MODEL
-                ))
-            })?;
+        let checkpoint = files::checkpoint_of(path);
+        if !checkpoint.is_file() {
+            return Err(invalid(format!(
+                "{}: no {} in this directory: not a run directory",
+                path.display(),
+                files::MODEL
+            )));
+        }
         let config = Some(path.join(files::CONFIG)).filter(|c| c.is_file());
         return Ok(Resolved {
             checkpoint,

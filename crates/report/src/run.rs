@@ -10,14 +10,15 @@ use crate::error::{ReportError, Result};
 /// Names of the JSON files other commands save in a run directory (each holds the command's
 /// `--json` output); read only when present.
 pub mod extras {
+    use trainscope_train::files::ANALYSES;
     /// `trainscope diagnose … --json`.
-    pub const DIAGNOSE: &str = "diagnose.json";
+    pub const DIAGNOSE: &str = ANALYSES[0];
     /// `trainscope critical … --json`.
-    pub const CRITICAL: &str = "critical.json";
+    pub const CRITICAL: &str = ANALYSES[1];
     /// `trainscope guide … --json`.
-    pub const GUIDE: &str = "guide.json";
+    pub const GUIDE: &str = ANALYSES[2];
     /// `trainscope batch-size … --json`.
-    pub const BATCH_SIZE: &str = "batch_size.json";
+    pub const BATCH_SIZE: &str = ANALYSES[3];
 }
 
 /// What a run directory holds.

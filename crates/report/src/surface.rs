@@ -35,13 +35,13 @@ pub struct TrainedProblem {
 }
 
 impl TrainedProblem {
-    /// Reads a run directory (its `model.safetensors`) or a checkpoint file, and the data:
+    /// Reads a run directory (its model, `files::checkpoint_of`) or a checkpoint file, and the data:
     /// `data` (a labelled CSV file with the model's columns) or else the run's training rows
     /// as its `config.toml` names them.
     pub fn load(run_or_checkpoint: &Path, data: Option<&Path>) -> Result<TrainedProblem> {
         let (checkpoint, run_dir) = if run_or_checkpoint.is_dir() {
             (
-                run_or_checkpoint.join(files::MODEL),
+                files::checkpoint_of(run_or_checkpoint),
                 Some(run_or_checkpoint.to_path_buf()),
             )
         } else {

@@ -66,6 +66,21 @@ pub struct Evaluation {
 impl TrainedModel {
     /// Loads a checkpoint and its metadata; errors name the file.
     pub fn load(path: &Path) -> Result<TrainedModel> {
+        // A run directory stands for its model (one rule for every command).
+        let resolved;
+        let path = if path.is_dir() {
+            resolved = crate::files::checkpoint_of(path);
+            if !resolved.is_file() {
+                return Err(TrainError::Mismatch(format!(
+                    "{}: no {} in this directory: not a run directory",
+                    path.display(),
+                    crate::files::MODEL
+                )));
+            }
+            resolved.as_path()
+        } else {
+            path
+        };
         // The metadata decides the precision, so evaluation reproduces training's numbers.
         let ckpt = Sequential::<f64>::load(path)?;
         let meta = ModelMeta::from_metadata(path, &ckpt.metadata)?;

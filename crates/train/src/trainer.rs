@@ -37,6 +37,21 @@ pub mod files {
     pub const TRAJECTORY: &str = "trajectory.jsonl";
     /// The run's outcome (what `train --json` prints), written when the run ends.
     pub const SUMMARY: &str = "summary.json";
+    /// Analyses of the run's weights that other commands' `--json` output saved here; a new
+    /// run in the directory removes them, as they describe weights that no longer exist.
+    pub const ANALYSES: [&str; 4] = [
+        "diagnose.json",
+        "critical.json",
+        "guide.json",
+        "batch_size.json",
+    ];
+
+    /// The checkpoint a run directory stands for, in every command that takes one:
+    /// `model.safetensors`, the run's model — the final weights, or the best epoch's when
+    /// early stopping restored them — whose losses `train` reports.
+    pub fn checkpoint_of(dir: &std::path::Path) -> std::path::PathBuf {
+        dir.join(MODEL)
+    }
 }
 
 /// Rows per forward pass when evaluating: large enough to keep the matrix products efficient,
@@ -931,7 +946,10 @@ fn train_typed<T: Element>(
                 files::RESUME,
                 files::TRAJECTORY,
                 files::SUMMARY,
-            ] {
+            ]
+            .into_iter()
+            .chain(files::ANALYSES)
+            {
                 let p = dir.join(f);
                 if p.exists() {
                     fs::remove_file(&p)

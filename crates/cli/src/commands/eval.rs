@@ -11,7 +11,7 @@ use crate::output::{self, num, percent};
 /// MSE, RMSE and MAE in the target's units (regression).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A checkpoint written by `trainscope train`.
+    /// A checkpoint written by `trainscope train`, or a run directory (its model.safetensors).
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
     /// A CSV file with the feature columns and the target column.

@@ -12,7 +12,8 @@ use crate::output;
 /// label and one probability per class.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A checkpoint written by `trainscope train` (model.safetensors or best.safetensors).
+    /// A checkpoint written by `trainscope train` (model.safetensors or best.safetensors), or a
+    /// run directory (its model.safetensors).
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
     /// A CSV file with the model's feature columns (found by name; other columns are ignored).
