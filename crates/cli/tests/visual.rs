@@ -453,6 +453,13 @@ fn report_is_self_contained_and_holds_every_figure() {
     }
     assert!(html.contains("<h2>Findings</h2>"));
     assert!(html.contains("saddle_point"), "the diagnosis is shown");
+    // The summary has what train printed, and counts read as integers.
+    assert!(
+        html.contains("trivial model&#39;s loss"),
+        "the baseline is shown"
+    );
+    assert!(html.contains("<th>parameters</th>"));
+    assert!(!html.contains(".00000</td>"), "an integer shown as a float");
     // The configuration is there, escaped.
     assert!(html.contains("[optimizer]") && html.contains("kind = &quot;adam&quot;"));
 }

@@ -156,6 +156,42 @@ fn summary(h: &mut String, run: &Run) {
     row("gradient norm (mean of last epoch)", fmt(last.grad_norm));
     row("learning rate (last update)", fmt(last.lr));
     row("time", format!("{:.1} s", last.elapsed_s));
+    if let Some(s) = &run.summary {
+        row("parameters", s.parameters.to_string());
+        if s.stopped_early {
+            row(
+                "early stopping",
+                format!(
+                    "stopped after epoch {}; the model keeps epoch {}",
+                    s.epochs,
+                    s.best_epoch.map_or("?".into(), |b| b.to_string())
+                ),
+            );
+        }
+        if let Some(b) = s.baseline_val_loss.or(s.baseline_train_loss) {
+            row(
+                "trivial model's loss (constant prediction)",
+                format!(
+                    "{} ({})",
+                    fmt(b),
+                    if s.baseline_val_loss.is_some() {
+                        "validation"
+                    } else {
+                        "training"
+                    }
+                ),
+            );
+        }
+        if let Some(a) = s.baseline_val_accuracy {
+            row("majority-class accuracy", format!("{:.2}%", 100.0 * a));
+        }
+        if let Some(t) = s.test_loss {
+            row(&format!("test loss ({})", s.loss), fmt(t));
+        }
+        if let Some(a) = s.test_accuracy {
+            row("test accuracy", format!("{:.2}%", 100.0 * a));
+        }
+    }
     h.push_str("</table>\n");
 }
 
@@ -250,6 +286,8 @@ fn diagnosis(h: &mut String, run: &Run) {
             if !v.is_object() && !v.is_array() && !v.is_null() {
                 let text = match v {
                     Value::String(s) => s.clone(),
+                    // Counts stay integers ("385", not "385.00000").
+                    Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
                     Value::Number(n) => n.as_f64().map(fmt).unwrap_or_else(|| n.to_string()),
                     v => v.to_string(),
                 };

@@ -38,6 +38,8 @@ pub struct Run {
     pub guide: Option<Value>,
     /// `batch_size.json`, if present.
     pub batch_size: Option<Value>,
+    /// `summary.json` (what `train --json` printed), if present.
+    pub summary: Option<trainscope_train::Summary>,
 }
 
 impl Run {
@@ -52,7 +54,18 @@ impl Run {
         }
         let metrics = read_metrics_jsonl(&dir.join(files::METRICS))?;
         let config_text = std::fs::read_to_string(dir.join(files::CONFIG)).ok();
+        let summary_path = dir.join(files::SUMMARY);
+        let summary = match read_optional_json(&summary_path)? {
+            Some(v) => Some(
+                serde_json::from_value(v).map_err(|e| ReportError::Malformed {
+                    path: summary_path,
+                    msg: format!("not a run summary: {e}"),
+                })?,
+            ),
+            None => None,
+        };
         Ok(Run {
+            summary,
             diagnose: read_optional_json(&dir.join(extras::DIAGNOSE))?,
             critical: read_optional_json(&dir.join(extras::CRITICAL))?,
             guide: read_optional_json(&dir.join(extras::GUIDE))?,
