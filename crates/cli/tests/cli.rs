@@ -366,6 +366,127 @@ fn resume_refuses_a_changed_configuration() {
     assert_eq!(s["epochs"], 8);
 }
 
+/// A run on a private copy of `sinc.csv` (300 rows, 240 to train on), stopped after 2 of 4
+/// epochs: (config, data file, run directory).
+fn stopped_sinc_run(dir: &Path) -> (String, PathBuf, PathBuf) {
+    let csv = dir.join("sinc.csv");
+    std::fs::copy(data("sinc.csv"), &csv).unwrap();
+    let config = write(
+        dir,
+        "sinc.toml",
+        &format!(
+            "seed = 3\n[data]\ntrain = \"{}\"\ntarget = \"y\"\ntask = \"regression\"\n\
+             validation_fraction = 0.2\n[model]\npreset = \"mlp\"\nhidden = [8]\n\
+             [training]\nepochs = 4\nbatch_size = 32\n",
+            csv.display()
+        ),
+    );
+    let run = dir.join("run");
+    train_json(&config, &run, &["--stop-after-epoch", "2"]);
+    (config, csv, run)
+}
+
+fn resume(config: &str, run: &Path) -> Output {
+    let run_s = run.display().to_string();
+    trainscope(&["train", config, "--out", &run_s, "--resume", "--quiet"])
+}
+
+/// Asserts a one-line failure naming `needles`.
+fn fails_in_one_line(o: &Output, needles: &[&str]) {
+    let err = fails_with(o, needles);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn resume_refuses_data_with_rows_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, csv, run) = stopped_sinc_run(dir.path());
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let kept: Vec<&str> = text.lines().take(text.lines().count() - 5).collect();
+    std::fs::write(&csv, kept.join("\n") + "\n").unwrap();
+    fails_in_one_line(
+        &resume(&config, &run),
+        &["--resume", "sinc.csv", "changed", "300 rows then, 295 now"],
+    );
+}
+
+#[test]
+fn resume_refuses_data_with_a_row_appended_or_edited() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, csv, run) = stopped_sinc_run(dir.path());
+    let original = std::fs::read_to_string(&csv).unwrap();
+    std::fs::write(&csv, format!("{original}0.5,0.1\n")).unwrap();
+    fails_in_one_line(
+        &resume(&config, &run),
+        &["sinc.csv", "changed", "300 rows then, 301 now"],
+    );
+    // Same rows, one value changed.
+    std::fs::write(&csv, original.replacen("0.0033429536337815898", "0.5", 1)).unwrap();
+    fails_in_one_line(&resume(&config, &run), &["sinc.csv", "different content"]);
+    // Restored, the run continues.
+    std::fs::write(&csv, &original).unwrap();
+    let s = train_json(&config, &run, &["--resume"]);
+    assert_eq!(s["epochs"], 4);
+}
+
+/// Rewrites `resume.json` of `run` through `edit`.
+fn tamper(run: &Path, edit: impl FnOnce(&mut Value)) {
+    let path = run.join("resume.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(&path, serde_json::to_string(&v).unwrap()).unwrap();
+}
+
+#[test]
+fn resume_refuses_a_tampered_batcher_size() {
+    for (n_rows, shown) in [
+        (Value::from(241u64), "241"),
+        (Value::from(1u64 << 40), "1099511627776"),
+        (Value::from(1u64 << 63), "9223372036854775808"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, _, run) = stopped_sinc_run(dir.path());
+        tamper(&run, |v| v["batcher"]["n_rows"] = n_rows);
+        fails_in_one_line(
+            &resume(&config, &run),
+            &["resume.json", shown, "the training set has 240"],
+        );
+    }
+}
+
+#[test]
+fn resume_refuses_tampered_positions_and_lengths() {
+    type Edit = fn(&mut Value);
+    let cases: [(&str, Edit); 3] = [
+        ("position", |v| {
+            v["batcher"]["position"] = Value::from(1u64 << 63)
+        }),
+        ("optimizer", |v| {
+            v["optimizer"]["num_elements"] = Value::from(1u64 << 62)
+        }),
+        ("parameter tensor 0", |v| {
+            v["weights"]["params"][0].as_array_mut().unwrap().pop();
+        }),
+    ];
+    for (needle, edit) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, _, run) = stopped_sinc_run(dir.path());
+        tamper(&run, edit);
+        fails_in_one_line(&resume(&config, &run), &["resume.json", needle]);
+    }
+}
+
+#[test]
+fn resume_state_without_a_data_stamp_still_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _, run) = stopped_sinc_run(dir.path());
+    tamper(&run, |v| {
+        v.as_object_mut().unwrap().remove("data");
+    });
+    let s = train_json(&config, &run, &["--resume"]);
+    assert_eq!(s["epochs"], 4);
+}
+
 #[test]
 fn same_seed_and_threads_give_identical_weights() {
     let dir = tempfile::tempdir().unwrap();
