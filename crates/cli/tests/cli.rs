@@ -487,6 +487,120 @@ fn resume_state_without_a_data_stamp_still_loads() {
     assert_eq!(s["epochs"], 4);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Sizes are bounded before anything is allocated.
+
+/// Rewrites the model description in the metadata of the checkpoint `from` into `to`, with every
+/// width `old` replaced by `new` (the tensors stay as they are).
+fn with_claimed_width(from: &Path, to: &Path, old: usize, new: usize) {
+    let bytes = std::fs::read(from).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let mut meta = header.metadata().clone().unwrap();
+    let spec = meta.get("trainscope.model").unwrap().clone();
+    let claimed = spec
+        .replace(
+            &format!("\"out_features\":{old}"),
+            &format!("\"out_features\":{new}"),
+        )
+        .replace(
+            &format!("\"in_features\":{old}"),
+            &format!("\"in_features\":{new}"),
+        );
+    assert_ne!(claimed, spec);
+    meta.insert("trainscope.model".into(), claimed);
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let views = st.tensors();
+    let out =
+        safetensors::serialize(views.iter().map(|(n, v)| (n.as_str(), v)), Some(meta)).unwrap();
+    std::fs::write(to, out).unwrap();
+}
+
+#[test]
+fn a_checkpoint_claiming_a_huge_layer_is_refused_before_allocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, csv, run) = stopped_sinc_run(dir.path());
+    let model = run.join("model.safetensors");
+    let csv_s = csv.display().to_string();
+    // Over the limit: 3·10⁹ parameters.
+    let huge = dir.path().join("huge.safetensors");
+    with_claimed_width(&model, &huge, 8, 1_000_000_000);
+    // Under the limit but not what the file holds: 3·10⁸ parameters would take 2.4 GB.
+    let big = dir.path().join("big.safetensors");
+    with_claimed_width(&model, &big, 8, 100_000_000);
+    for (ckpt, needles) in [
+        (&huge, vec!["huge.safetensors", "limit of 1000000000"]),
+        (&big, vec!["big.safetensors", "0.weight", "[100000000, 1]"]),
+    ] {
+        let c = ckpt.display().to_string();
+        let o = trainscope(&["predict", "--model", &c, "--data", &csv_s]);
+        fails_in_one_line(&o, &needles);
+        let o = trainscope(&["eval", "--model", &c, "--data", &csv_s]);
+        fails_in_one_line(&o, &needles);
+        let o = trainscope(&["diagnose", &c, "--data", &csv_s]);
+        fails_in_one_line(&o, &needles);
+        let init = write(
+            dir.path(),
+            "init.toml",
+            &format!(
+                "[data]\ntrain = \"{csv_s}\"\ntarget = \"y\"\ntask = \"regression\"\n\
+                 [model]\ninit = \"{c}\"\n[training]\nepochs = 1\n"
+            ),
+        );
+        let o = trainscope(&["train", &init, "--quiet"]);
+        fails_in_one_line(&o, &needles);
+    }
+}
+
+#[test]
+fn oversized_models_and_options_are_refused_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = data("sinc.csv");
+    let config = |hidden: &str| {
+        write(
+            dir.path(),
+            "big.toml",
+            &format!(
+                "[data]\ntrain = \"{train}\"\ntarget = \"y\"\ntask = \"regression\"\n\
+                 [model]\npreset = \"mlp\"\nhidden = {hidden}\n[training]\nepochs = 1\n"
+            ),
+        )
+    };
+    let run = dir.path().join("run").display().to_string();
+    for hidden in ["[1000000000]", "[100000, 100000]", "[18446744073709551615]"] {
+        let c = config(hidden);
+        let o = trainscope(&["train", &c, "--out", &run, "--quiet"]);
+        fails_in_one_line(&o, &["model.hidden", "limit of 1000000000"]);
+    }
+    let c = config("[8]");
+    let out = dir.path().join("out").display().to_string();
+    let o = trainscope(&["critical", &c, "--seeds", "1000000000", "--out", &out]);
+    fails_in_one_line(&o, &["--seeds", "limit of 10000"]);
+    let o = trainscope(&["guide", &c, "--widths", "1000000000", "--out", &out]);
+    fails_in_one_line(&o, &["--widths", "limit of 1000000000"]);
+    let o = trainscope(&["guide", &c, "--depths", "1000000000", "--out", &out]);
+    fails_in_one_line(&o, &["--depths", "limit of 1000"]);
+    assert!(!dir.path().join("out").exists());
+
+    // --k: bounded, and no more than the model's parameters.
+    let (_, csv, stopped) = stopped_sinc_run(dir.path());
+    let model = stopped.join("model.safetensors").display().to_string();
+    let csv_s = csv.display().to_string();
+    let diagnose = |k: &str| {
+        trainscope(&[
+            "diagnose",
+            &model,
+            "--data",
+            &csv_s,
+            "--mode",
+            "iterative",
+            "--k",
+            k,
+        ])
+    };
+    fails_in_one_line(&diagnose("20000"), &["--k", "limit of 1000"]);
+    fails_in_one_line(&diagnose("500"), &["--k", "500", "25 parameters"]);
+}
+
 #[test]
 fn same_seed_and_threads_give_identical_weights() {
     let dir = tempfile::tempdir().unwrap();

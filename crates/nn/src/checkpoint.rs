@@ -205,9 +205,11 @@ fn corrupt(path: &Path, e: safetensors::SafeTensorError) -> Error {
 
 fn from_bytes<T: Element>(path: &Path, bytes: &[u8], spec: ModelSpec) -> Result<Sequential<T>> {
     let st = SafeTensors::deserialize(bytes).map_err(|e| corrupt(path, e))?;
-    let mut model = Sequential::<T>::zeroed(spec)
+    // The description is checked (sizes included) and compared with the tensors the file
+    // really holds before the model is built: a description claiming a 10⁹-wide layer must
+    // not allocate it.
+    spec.validate()
         .map_err(|e| Error::checkpoint(path, format!("model description: {e}")))?;
-    let spec = model.spec().clone();
 
     let mut expected: Vec<String> = spec.state_dict_names();
     expected.sort();
@@ -236,6 +238,8 @@ fn from_bytes<T: Element>(path: &Path, bytes: &[u8], spec: ModelSpec) -> Result<
     for name in spec.batches_tracked_names() {
         tracked.push(read_count(path, &st, &name)?);
     }
+    let mut model = Sequential::<T>::zeroed(spec)
+        .map_err(|e| Error::checkpoint(path, format!("model description: {e}")))?;
     model.parameters_mut().clone_from_slice(&params);
     model.buffers_mut().clone_from_slice(&buffers);
     model.batches_tracked_mut().copy_from_slice(&tracked);

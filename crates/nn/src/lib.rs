@@ -49,4 +49,4 @@ pub use error::{Error, Result};
 pub use layer::{Activation, Layer, Mode};
 pub use loss::{Loss, Target};
 pub use model::{BatchStats, ForwardCtx, Sequential};
-pub use spec::ModelSpec;
+pub use spec::{ModelSpec, MAX_PARAMETERS};

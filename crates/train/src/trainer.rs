@@ -316,6 +316,35 @@ pub fn model_spec(config: &Config, inputs: usize, outputs: usize) -> Option<Mode
     })
 }
 
+/// Refuses a preset whose model for `inputs` features and `outputs` outputs would have more
+/// than [`trainscope_nn::MAX_PARAMETERS`] parameters, naming the key that sizes it.
+pub(crate) fn check_model_size(
+    config: &Config,
+    inputs: usize,
+    outputs: usize,
+) -> std::result::Result<(), crate::error::ConfigError> {
+    let Some(spec) = model_spec(config, inputs, outputs) else {
+        return Ok(());
+    };
+    let limit = trainscope_nn::MAX_PARAMETERS;
+    let n = spec.parameter_count();
+    if n.is_some_and(|n| n <= limit) {
+        return Ok(());
+    }
+    let key = match config.model.preset {
+        Some(Preset::Sigmoids) => "model.count",
+        Some(Preset::Mlp) => "model.hidden",
+        _ => "model.preset",
+    };
+    let count = n.map_or_else(|| "more than usize::MAX".to_string(), |n| n.to_string());
+    Err(crate::error::ConfigError::Invalid {
+        key: key.into(),
+        msg: format!(
+            "the model would have {count} parameters ({inputs} inputs, {outputs} outputs), more than the limit of {limit}"
+        ),
+    })
+}
+
 /// Parameters and buffers as exact f64 values (f32 widens exactly), for `resume.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Weights {
@@ -580,6 +609,7 @@ impl<T: Element> Session<T> {
         let test = data.test.as_ref().map(arrays).transpose()?;
         let d = train.n_features();
 
+        check_model_size(config, d, outputs)?;
         let model = match (&config.model.init, model_spec(config, d, outputs)) {
             (Some(init), _) => {
                 let m = Sequential::<T>::load(init)?.model;
