@@ -856,6 +856,35 @@ fn bad_training_file(csv: &str, needles: &[&str]) {
 }
 
 #[test]
+fn unterminated_quote_in_the_header_names_its_line_and_echoes_nothing() {
+    let rows: String = (0..2000).map(|i| format!("{i},{i}\n")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let train = write(dir.path(), "train.csv", &format!("x,\"y\n{rows}"));
+    let config = csv_config(dir.path(), &train, "regression");
+    let o = trainscope(&["train", &config, "--quiet"]);
+    let err = fails_with(&o, &["train.csv:1:", "unterminated quote"]);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.len() < 300, "{err}");
+}
+
+#[test]
+fn control_characters_in_echoed_values_stay_on_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = write(dir.path(), "train.csv", "x,y\n1,2\n");
+    let config = csv_config(dir.path(), &train, "regression");
+    let o = trainscope(&[
+        "train",
+        &config,
+        "--quiet",
+        "--set",
+        "data.target=\"a\\nb\\u001b[2J\"",
+    ]);
+    let err = fails_with(&o, &["\\n", "\\u{1b}"]);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(!err.contains('\u{1b}'), "{err}");
+}
+
+#[test]
 fn ragged_row_names_file_and_line() {
     bad_training_file(
         "a,b,y\n1,2,3\n4,5\n",
