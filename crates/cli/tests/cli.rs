@@ -602,6 +602,28 @@ fn oversized_models_and_options_are_refused_up_front() {
 }
 
 #[test]
+fn train_removes_stale_temporary_files_of_a_killed_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = stateful_config(dir.path());
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    // What a write killed before its rename leaves: no process has id 2^31 − 1.
+    let stale = run.join(".resume.json.tmp-2147483647-7");
+    let other = run.join("notes.txt");
+    std::fs::write(&stale, b"partial").unwrap();
+    std::fs::write(&other, b"mine").unwrap();
+    train_json(&config, &run, &["--stop-after-epoch", "1"]);
+    assert!(!stale.exists());
+    assert!(other.exists());
+    let temps: Vec<_> = std::fs::read_dir(&run)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(temps.is_empty(), "{temps:?}");
+}
+
+#[test]
 fn same_seed_and_threads_give_identical_weights() {
     let dir = tempfile::tempdir().unwrap();
     let config = stateful_config(dir.path());
