@@ -4,10 +4,23 @@ use std::io::{self, Write};
 
 /// The error and its causes as one line, `outer: inner: innermost`. A cause whose text its
 /// parent already ends with is skipped, so messages that embed their source do not repeat it.
+/// Control characters are escaped (`\n`, `\u{1b}`), so that no echoed value (an argument, a
+/// path, a key) can break the line or drive the terminal.
 pub fn cause_chain(err: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in err.chain() {
-        let text = cause.to_string();
+        let text: String = cause
+            .to_string()
+            .chars()
+            .flat_map(|c| {
+                let escaped: Vec<char> = if c.is_control() {
+                    c.escape_default().collect()
+                } else {
+                    vec![c]
+                };
+                escaped
+            })
+            .collect();
         if out.ends_with(&text) {
             continue;
         }

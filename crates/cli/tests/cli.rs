@@ -366,6 +366,263 @@ fn resume_refuses_a_changed_configuration() {
     assert_eq!(s["epochs"], 8);
 }
 
+/// A run on a private copy of `sinc.csv` (300 rows, 240 to train on), stopped after 2 of 4
+/// epochs: (config, data file, run directory).
+fn stopped_sinc_run(dir: &Path) -> (String, PathBuf, PathBuf) {
+    let csv = dir.join("sinc.csv");
+    std::fs::copy(data("sinc.csv"), &csv).unwrap();
+    let config = write(
+        dir,
+        "sinc.toml",
+        &format!(
+            "seed = 3\n[data]\ntrain = \"{}\"\ntarget = \"y\"\ntask = \"regression\"\n\
+             validation_fraction = 0.2\n[model]\npreset = \"mlp\"\nhidden = [8]\n\
+             [training]\nepochs = 4\nbatch_size = 32\n",
+            csv.display()
+        ),
+    );
+    let run = dir.join("run");
+    train_json(&config, &run, &["--stop-after-epoch", "2"]);
+    (config, csv, run)
+}
+
+fn resume(config: &str, run: &Path) -> Output {
+    let run_s = run.display().to_string();
+    trainscope(&["train", config, "--out", &run_s, "--resume", "--quiet"])
+}
+
+/// Asserts a one-line failure naming `needles`.
+fn fails_in_one_line(o: &Output, needles: &[&str]) {
+    let err = fails_with(o, needles);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn resume_refuses_data_with_rows_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, csv, run) = stopped_sinc_run(dir.path());
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let kept: Vec<&str> = text.lines().take(text.lines().count() - 5).collect();
+    std::fs::write(&csv, kept.join("\n") + "\n").unwrap();
+    fails_in_one_line(
+        &resume(&config, &run),
+        &["--resume", "sinc.csv", "changed", "300 rows then, 295 now"],
+    );
+}
+
+#[test]
+fn resume_refuses_data_with_a_row_appended_or_edited() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, csv, run) = stopped_sinc_run(dir.path());
+    let original = std::fs::read_to_string(&csv).unwrap();
+    std::fs::write(&csv, format!("{original}0.5,0.1\n")).unwrap();
+    fails_in_one_line(
+        &resume(&config, &run),
+        &["sinc.csv", "changed", "300 rows then, 301 now"],
+    );
+    // Same rows, one value changed.
+    std::fs::write(&csv, original.replacen("0.0033429536337815898", "0.5", 1)).unwrap();
+    fails_in_one_line(&resume(&config, &run), &["sinc.csv", "different content"]);
+    // Restored, the run continues.
+    std::fs::write(&csv, &original).unwrap();
+    let s = train_json(&config, &run, &["--resume"]);
+    assert_eq!(s["epochs"], 4);
+}
+
+/// Rewrites `resume.json` of `run` through `edit`.
+fn tamper(run: &Path, edit: impl FnOnce(&mut Value)) {
+    let path = run.join("resume.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(&path, serde_json::to_string(&v).unwrap()).unwrap();
+}
+
+#[test]
+fn resume_refuses_a_tampered_batcher_size() {
+    for (n_rows, shown) in [
+        (Value::from(241u64), "241"),
+        (Value::from(1u64 << 40), "1099511627776"),
+        (Value::from(1u64 << 63), "9223372036854775808"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, _, run) = stopped_sinc_run(dir.path());
+        tamper(&run, |v| v["batcher"]["n_rows"] = n_rows);
+        fails_in_one_line(
+            &resume(&config, &run),
+            &["resume.json", shown, "the training set has 240"],
+        );
+    }
+}
+
+#[test]
+fn resume_refuses_tampered_positions_and_lengths() {
+    type Edit = fn(&mut Value);
+    let cases: [(&str, Edit); 3] = [
+        ("position", |v| {
+            v["batcher"]["position"] = Value::from(1u64 << 63)
+        }),
+        ("optimizer", |v| {
+            v["optimizer"]["num_elements"] = Value::from(1u64 << 62)
+        }),
+        ("parameter tensor 0", |v| {
+            v["weights"]["params"][0].as_array_mut().unwrap().pop();
+        }),
+    ];
+    for (needle, edit) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, _, run) = stopped_sinc_run(dir.path());
+        tamper(&run, edit);
+        fails_in_one_line(&resume(&config, &run), &["resume.json", needle]);
+    }
+}
+
+#[test]
+fn resume_state_without_a_data_stamp_still_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _, run) = stopped_sinc_run(dir.path());
+    tamper(&run, |v| {
+        v.as_object_mut().unwrap().remove("data");
+    });
+    let s = train_json(&config, &run, &["--resume"]);
+    assert_eq!(s["epochs"], 4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sizes are bounded before anything is allocated.
+
+/// Rewrites the model description in the metadata of the checkpoint `from` into `to`, with every
+/// width `old` replaced by `new` (the tensors stay as they are).
+fn with_claimed_width(from: &Path, to: &Path, old: usize, new: usize) {
+    let bytes = std::fs::read(from).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let mut meta = header.metadata().clone().unwrap();
+    let spec = meta.get("trainscope.model").unwrap().clone();
+    let claimed = spec
+        .replace(
+            &format!("\"out_features\":{old}"),
+            &format!("\"out_features\":{new}"),
+        )
+        .replace(
+            &format!("\"in_features\":{old}"),
+            &format!("\"in_features\":{new}"),
+        );
+    assert_ne!(claimed, spec);
+    meta.insert("trainscope.model".into(), claimed);
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let views = st.tensors();
+    let out =
+        safetensors::serialize(views.iter().map(|(n, v)| (n.as_str(), v)), Some(meta)).unwrap();
+    std::fs::write(to, out).unwrap();
+}
+
+#[test]
+fn a_checkpoint_claiming_a_huge_layer_is_refused_before_allocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, csv, run) = stopped_sinc_run(dir.path());
+    let model = run.join("model.safetensors");
+    let csv_s = csv.display().to_string();
+    // Over the limit: 3·10⁹ parameters.
+    let huge = dir.path().join("huge.safetensors");
+    with_claimed_width(&model, &huge, 8, 1_000_000_000);
+    // Under the limit but not what the file holds: 3·10⁸ parameters would take 2.4 GB.
+    let big = dir.path().join("big.safetensors");
+    with_claimed_width(&model, &big, 8, 100_000_000);
+    for (ckpt, needles) in [
+        (&huge, vec!["huge.safetensors", "limit of 1000000000"]),
+        (&big, vec!["big.safetensors", "0.weight", "[100000000, 1]"]),
+    ] {
+        let c = ckpt.display().to_string();
+        let o = trainscope(&["predict", "--model", &c, "--data", &csv_s]);
+        fails_in_one_line(&o, &needles);
+        let o = trainscope(&["eval", "--model", &c, "--data", &csv_s]);
+        fails_in_one_line(&o, &needles);
+        let o = trainscope(&["diagnose", &c, "--data", &csv_s]);
+        fails_in_one_line(&o, &needles);
+        let init = write(
+            dir.path(),
+            "init.toml",
+            &format!(
+                "[data]\ntrain = \"{csv_s}\"\ntarget = \"y\"\ntask = \"regression\"\n\
+                 [model]\ninit = \"{c}\"\n[training]\nepochs = 1\n"
+            ),
+        );
+        let o = trainscope(&["train", &init, "--quiet"]);
+        fails_in_one_line(&o, &needles);
+    }
+}
+
+#[test]
+fn oversized_models_and_options_are_refused_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = data("sinc.csv");
+    let config = |hidden: &str| {
+        write(
+            dir.path(),
+            "big.toml",
+            &format!(
+                "[data]\ntrain = \"{train}\"\ntarget = \"y\"\ntask = \"regression\"\n\
+                 [model]\npreset = \"mlp\"\nhidden = {hidden}\n[training]\nepochs = 1\n"
+            ),
+        )
+    };
+    let run = dir.path().join("run").display().to_string();
+    for hidden in ["[1000000000]", "[100000, 100000]", "[18446744073709551615]"] {
+        let c = config(hidden);
+        let o = trainscope(&["train", &c, "--out", &run, "--quiet"]);
+        fails_in_one_line(&o, &["model.hidden", "limit of 1000000000"]);
+    }
+    let c = config("[8]");
+    let out = dir.path().join("out").display().to_string();
+    let o = trainscope(&["critical", &c, "--seeds", "1000000000", "--out", &out]);
+    fails_in_one_line(&o, &["--seeds", "limit of 10000"]);
+    let o = trainscope(&["guide", &c, "--widths", "1000000000", "--out", &out]);
+    fails_in_one_line(&o, &["--widths", "limit of 1000000000"]);
+    let o = trainscope(&["guide", &c, "--depths", "1000000000", "--out", &out]);
+    fails_in_one_line(&o, &["--depths", "limit of 1000"]);
+    assert!(!dir.path().join("out").exists());
+
+    // --k: bounded, and no more than the model's parameters.
+    let (_, csv, stopped) = stopped_sinc_run(dir.path());
+    let model = stopped.join("model.safetensors").display().to_string();
+    let csv_s = csv.display().to_string();
+    let diagnose = |k: &str| {
+        trainscope(&[
+            "diagnose",
+            &model,
+            "--data",
+            &csv_s,
+            "--mode",
+            "iterative",
+            "--k",
+            k,
+        ])
+    };
+    fails_in_one_line(&diagnose("20000"), &["--k", "limit of 1000"]);
+    fails_in_one_line(&diagnose("500"), &["--k", "500", "25 parameters"]);
+}
+
+#[test]
+fn train_removes_stale_temporary_files_of_a_killed_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = stateful_config(dir.path());
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    // What a write killed before its rename leaves: no process has id 2^31 − 1.
+    let stale = run.join(".resume.json.tmp-2147483647-7");
+    let other = run.join("notes.txt");
+    std::fs::write(&stale, b"partial").unwrap();
+    std::fs::write(&other, b"mine").unwrap();
+    train_json(&config, &run, &["--stop-after-epoch", "1"]);
+    assert!(!stale.exists());
+    assert!(other.exists());
+    let temps: Vec<_> = std::fs::read_dir(&run)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(temps.is_empty(), "{temps:?}");
+}
+
 #[test]
 fn same_seed_and_threads_give_identical_weights() {
     let dir = tempfile::tempdir().unwrap();
@@ -618,6 +875,35 @@ fn bad_training_file(csv: &str, needles: &[&str]) {
     let o = trainscope(&["train", &config, "--out", &run_s, "--quiet"]);
     fails_with(&o, needles);
     assert!(!run.exists(), "the run directory was left behind");
+}
+
+#[test]
+fn unterminated_quote_in_the_header_names_its_line_and_echoes_nothing() {
+    let rows: String = (0..2000).map(|i| format!("{i},{i}\n")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let train = write(dir.path(), "train.csv", &format!("x,\"y\n{rows}"));
+    let config = csv_config(dir.path(), &train, "regression");
+    let o = trainscope(&["train", &config, "--quiet"]);
+    let err = fails_with(&o, &["train.csv:1:", "unterminated quote"]);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.len() < 300, "{err}");
+}
+
+#[test]
+fn control_characters_in_echoed_values_stay_on_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = write(dir.path(), "train.csv", "x,y\n1,2\n");
+    let config = csv_config(dir.path(), &train, "regression");
+    let o = trainscope(&[
+        "train",
+        &config,
+        "--quiet",
+        "--set",
+        "data.target=\"a\\nb\\u001b[2J\"",
+    ]);
+    let err = fails_with(&o, &["\\n", "\\u{1b}"]);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(!err.contains('\u{1b}'), "{err}");
 }
 
 #[test]

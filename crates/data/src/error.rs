@@ -45,8 +45,10 @@ pub enum DataError {
 
     /// A cell that must hold a number does not parse as one.
     #[error(
-        "{}:{line}:{col}: expected a number, found {value:?} (column {column:?})",
-        path.display()
+        "{}:{line}:{col}: expected a number, found {} (column {})",
+        path.display(),
+        echo(value),
+        echo(column)
     )]
     NotANumber {
         path: PathBuf,
@@ -60,8 +62,10 @@ pub enum DataError {
 
     /// A cell parses as a number but is NaN or infinite.
     #[error(
-        "{}:{line}:{col}: expected a finite number, found {value:?} (column {column:?})",
-        path.display()
+        "{}:{line}:{col}: expected a finite number, found {} (column {})",
+        path.display(),
+        echo(value),
+        echo(column)
     )]
     NotFinite {
         path: PathBuf,
@@ -72,7 +76,7 @@ pub enum DataError {
     },
 
     /// A class label cell is empty.
-    #[error("{}:{line}:{col}: empty class label (column {column:?})", path.display())]
+    #[error("{}:{line}:{col}: empty class label (column {})", path.display(), echo(column))]
     EmptyLabel {
         path: PathBuf,
         line: u64,
@@ -82,9 +86,10 @@ pub enum DataError {
 
     /// The target column named by the caller is not in the header.
     #[error(
-        "{}: no target column {column:?}; the columns are: {}",
+        "{}: no target column {}; the columns are: {}",
         path.display(),
-        available.join(", ")
+        echo(column),
+        echo_list(available)
     )]
     MissingTarget {
         path: PathBuf,
@@ -94,9 +99,10 @@ pub enum DataError {
 
     /// A feature column named by the caller (or recorded in a schema) is not in the header.
     #[error(
-        "{}: no feature column {column:?}; the columns are: {}",
+        "{}: no feature column {}; the columns are: {}",
         path.display(),
-        available.join(", ")
+        echo(column),
+        echo_list(available)
     )]
     UnknownColumn {
         path: PathBuf,
@@ -106,8 +112,9 @@ pub enum DataError {
 
     /// Two header fields carry the same name, so selecting columns by name would be ambiguous.
     #[error(
-        "{}:{line}: duplicate column name {column:?} (columns {first} and {second})",
-        path.display()
+        "{}:{line}: duplicate column name {} (columns {first} and {second})",
+        path.display(),
+        echo(column)
     )]
     DuplicateHeader {
         path: PathBuf,
@@ -124,9 +131,10 @@ pub enum DataError {
 
     /// A class label in a validation, test or prediction file that the training data never had.
     #[error(
-        "{}:{line}: label {label:?} was not seen in training (known labels: {})",
+        "{}:{line}: label {} was not seen in training (known labels: {})",
         path.display(),
-        known.join(", ")
+        echo(label),
+        echo_list(known)
     )]
     UnseenLabel {
         path: PathBuf,
@@ -179,6 +187,68 @@ pub enum DataError {
     /// An operation that needs class labels (or regression values) got the other kind.
     #[error("{0}")]
     WrongTask(String),
+}
+
+/// The longest text an error message echoes from a file, in characters.
+const ECHO_CHARS: usize = 60;
+/// The most names an error message lists.
+const ECHO_NAMES: usize = 20;
+
+/// `text` as an error message shows it: quoted, control characters escaped (so the message
+/// stays on one line), and cut after [`ECHO_CHARS`] characters with the full length stated, so a
+/// runaway field (a whole file after an unterminated quote) is not echoed.
+///
+/// ```
+/// use trainscope_data::echo;
+/// assert_eq!(echo("n/a"), r#""n/a""#);
+/// assert_eq!(echo("a\nb"), r#""a\nb""#);
+/// assert_eq!(echo(&"x".repeat(100)), format!("\"{}…\" (100 characters)", "x".repeat(60)));
+/// ```
+pub fn echo(text: &str) -> String {
+    let (shown, cut) = clip(text);
+    match cut {
+        Some(n) => format!("\"{shown}…\" ({n} characters)"),
+        None => format!("\"{shown}\""),
+    }
+}
+
+/// Names joined with `, ` (unquoted, escaped and cut as by [`echo`]), at most [`ECHO_NAMES`] of
+/// them and then the count.
+pub fn echo_list(names: &[String]) -> String {
+    let mut out: Vec<String> = names
+        .iter()
+        .take(ECHO_NAMES)
+        .map(|name| match clip(name) {
+            (shown, Some(n)) => format!("{shown}… ({n} characters)"),
+            (shown, None) => shown,
+        })
+        .collect();
+    if names.len() > ECHO_NAMES {
+        out.push(format!("… ({} in all)", names.len()));
+    }
+    out.join(", ")
+}
+
+/// The first [`ECHO_CHARS`] characters of `text` with control characters, quotes and
+/// backslashes escaped, and the full length when it was cut.
+fn clip(text: &str) -> (String, Option<usize>) {
+    let n = text.chars().count();
+    let shown = text
+        .chars()
+        .take(ECHO_CHARS)
+        .flat_map(|c| {
+            // As `{:?}` of a string does: a single quote needs no escape inside double ones.
+            let plain = c == '\'';
+            let mut buf = [0u8; 4];
+            let one = c.encode_utf8(&mut buf).to_string();
+            if plain {
+                one.chars().collect::<Vec<_>>()
+            } else {
+                c.escape_debug().collect()
+            }
+        })
+        .collect();
+    (shown, (n > ECHO_CHARS).then_some(n))
 }
 
 /// Result with [`DataError`].

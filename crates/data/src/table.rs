@@ -191,6 +191,16 @@ fn read_table(path: &Path, plan: &Plan<'_>) -> Result<Table> {
     // In memory, because the csv reader's own line numbers are wrong after blank lines and
     // with CRLF line ends; `Lines` recomputes them from the bytes.
     let bytes = source::read_all(path)?;
+    if let Some(line) = unterminated_quote(&bytes) {
+        // The csv reader would take the rest of the file as one field and an error would
+        // echo it; the line where the quote opened is what the user needs.
+        return Err(DataError::Csv {
+            path: path.to_path_buf(),
+            line,
+            message: "unterminated quote: the quoted field that opens on this line never closes"
+                .into(),
+        });
+    }
     let mut lines_of = Lines::new(&bytes);
     let mut reader = ReaderBuilder::new()
         .has_headers(true)
@@ -393,6 +403,43 @@ fn csv_error(path: &Path, error: csv::Error, lines: &mut Lines<'_>) -> DataError
             message: format!("{other:?}"),
         },
     }
+}
+
+/// The 1-based line of a quoted field that is still open at the end of `bytes`, as the csv
+/// reader parses quotes: a `"` opens a quoted field only as the field's first byte, `""` inside
+/// it is an escaped quote, and a line break inside it belongs to the field.
+fn unterminated_quote(bytes: &[u8]) -> Option<u64> {
+    let mut line = 1u64;
+    let mut opened = 0u64;
+    let mut field_start = true;
+    let mut quoted = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        // A line break is `\n`, `\r\n` or a lone `\r`.
+        let newline = b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
+        if quoted {
+            if b == b'"' {
+                if bytes.get(i + 1) == Some(&b'"') {
+                    i += 1;
+                } else {
+                    quoted = false;
+                }
+            }
+            field_start = false;
+        } else if b == b'"' && field_start {
+            quoted = true;
+            opened = line;
+            field_start = false;
+        } else {
+            field_start = matches!(b, b',' | b'\n' | b'\r');
+        }
+        if newline {
+            line += 1;
+        }
+        i += 1;
+    }
+    quoted.then_some(opened)
 }
 
 /// 1-based line numbers of records from their byte offsets.

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use trainscope_diag::{
-    analyse, escape_from, AnalysisOptions, EscapeOptions, EscapeReport, EvalOptions, HessianReport,
-    StuckReport, Verdict,
+    analyse, escape_from, AnalysisMode, AnalysisOptions, EscapeOptions, EscapeReport, EvalOptions,
+    HessianReport, StuckReport, Verdict,
 };
 use trainscope_viz::plot::{line_plot, spectrum_histogram_plot, LineOptions, Series};
 
-use crate::error::Result;
+use crate::error::{invalid, Result};
 use crate::subject::{loss_function, resolve_checkpoint, save_parameters, Subject, SubjectData};
 
 /// Options of [`diagnose`].
@@ -62,6 +62,23 @@ pub fn run_stuck(run_dir: &Path) -> Result<Option<StuckReport>> {
         .map(|r| crate::findings::stuck_from_findings(&r)))
 }
 
+/// An iterative analysis cannot find more extreme eigenvalues than the Hessian has: a `k`
+/// above the parameter count is refused rather than silently clamped.
+fn check_k(analysis: &AnalysisOptions, parameters: usize) -> Result<()> {
+    let iterative = match analysis.mode {
+        AnalysisMode::Iterative => true,
+        AnalysisMode::Auto => parameters > analysis.dense_max_params,
+        AnalysisMode::Dense => false,
+    };
+    let k = analysis.lanczos.k_largest.max(analysis.lanczos.k_smallest);
+    if iterative && k > parameters {
+        return Err(invalid(format!(
+            "--k: {k} eigenvalues at each end, but the model has only {parameters} parameters"
+        )));
+    }
+    Ok(())
+}
+
 /// Diagnoses the checkpoint `target` names (a run directory or a checkpoint file) on its
 /// training rows (or `opts.data`): the full-data loss in f64 in eval mode, its gradient, the
 /// Hessian's spectrum, the verdict by the definitions and the course's minimum-ratio verdict;
@@ -74,6 +91,7 @@ pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
     let meta = subject.meta.clone();
     let f = loss_function(&meta, subject.model, &rows, EvalOptions::default())?;
     let theta = f.initial_parameters();
+    check_k(&opts.analysis, theta.len())?;
     let hessian = analyse(&f, &theta, &opts.analysis)?;
     // Only a direction that goes down is worth a step: the course's verdict may call a flat
     // minimum a saddle, but it has no negative eigenvalue to escape along.

@@ -336,6 +336,10 @@ fn label(hidden: &[usize]) -> String {
     }
 }
 
+/// The deepest rung the guide builds: far beyond what trains, small enough that a typo cannot
+/// allocate a list of 10⁹ layers.
+pub const MAX_DEPTH: usize = 1000;
+
 /// Trains the ladder `opts.depths` (hidden-layer counts, shallow to deep) with everything else
 /// from `config`, measures training and validation loss (holdout, or K-fold with
 /// `opts.folds`), and applies [`GuideRules`]. Without folds and without a validation setting,
@@ -353,6 +357,30 @@ pub fn guide(
     }
     if opts.folds.is_some_and(|k| k < 2) {
         return Err(invalid("--folds: need at least 2 folds"));
+    }
+    // Sizes are refused before any data is read or any rung trains: with one input and one
+    // output a rung has the fewest parameters it can have.
+    if let Some(&d) = opts.depths.iter().find(|&&d| d > MAX_DEPTH) {
+        return Err(invalid(format!(
+            "--depths: {d} hidden layers, more than the limit of {MAX_DEPTH}"
+        )));
+    }
+    let limit = trainscope_nn::MAX_PARAMETERS;
+    for &d in &opts.depths {
+        let hidden: Vec<usize> = (0..d)
+            .map(|i| opts.widths[i.min(opts.widths.len() - 1)])
+            .collect();
+        let n = model_spec(&rung_config(config, &hidden), 1, 1).and_then(|s| s.parameter_count());
+        if !n.is_some_and(|n| n <= limit) {
+            return Err(invalid(format!(
+                "--widths: the rung {} would have {} parameters, more than the limit of {limit}",
+                label(&hidden),
+                n.map_or_else(
+                    || "more than usize::MAX".into(),
+                    |n| format!("at least {n}")
+                )
+            )));
+        }
     }
     let mut depths = opts.depths.clone();
     depths.sort_unstable();

@@ -43,6 +43,7 @@ pub use error::{Error, Result};
 pub use findings::{read_epochs, run_facts, run_findings, stuck_from_findings};
 pub use guide::{
     baseline_loss, guide, Finding, FindingKind, GuideOptions, GuideReport, GuideRules, Rung,
+    MAX_DEPTH,
 };
 pub use subject::{
     loss_function, resolve_checkpoint, save_parameters, Resolved, Subject, SubjectData,

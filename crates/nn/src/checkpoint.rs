@@ -74,12 +74,14 @@ fn float_raw<T: Element>(t: &Tensor<T>) -> Raw {
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
 /// reader never sees a partial file and a failed write leaves no file behind. Every file
-/// trainscope writes goes through this.
+/// trainscope writes goes through this. The first write of a process into a directory also
+/// removes the temporary files that killed writes left there ([`remove_stale_temps`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    tidy_once(&dir);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -102,6 +104,101 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// A temporary file of [`write_atomic`] that a killed process left behind may be removed
+/// once it is this old, even if its process id is in use again.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Removes from `dir` the temporary files of [`write_atomic`] (named `.NAME.tmp-PID-N`) whose
+/// process is no longer running or that are older than a minute; returns how many. Other
+/// files, and this process's own temporary files, are never touched. Failures are ignored:
+/// tidying must never stop the command that does it.
+pub fn remove_stale_temps(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let own = std::process::id();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(temp_pid) else {
+            continue;
+        };
+        if pid == own {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= STALE_AFTER);
+        if (old || !process_alive(pid)) && fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// The process id in a name of the exact form `.NAME.tmp-PID-N` (PID and N decimal).
+fn temp_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    let (stem, tail) = rest.rsplit_once(".tmp-")?;
+    let (pid, n) = tail.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if stem.is_empty() || !digits(pid) || !digits(n) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Whether a process with this id exists. Where `/proc` is not available the answer is yes,
+/// so that only the age decides.
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
+
+/// Runs [`remove_stale_temps`] on `dir` the first time this process writes into it.
+fn tidy_once(dir: &Path) {
+    static TIDIED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut tidied = TIDIED.lock().unwrap_or_else(|e| e.into_inner());
+    if !tidied.iter().any(|d| d == dir) {
+        tidied.push(dir.to_path_buf());
+        drop(tidied);
+        remove_stale_temps(dir);
+    }
+}
+
+/// safetensors writes the metadata from a `HashMap`, in an order that changes from one save to
+/// the next; the header is rewritten with its keys sorted (serde_json's map is ordered) and
+/// padded to its old length, so identical weights give identical bytes and the data offsets
+/// stay valid. Left as it is should it not parse or grow.
+fn with_sorted_header(mut bytes: Vec<u8>) -> Vec<u8> {
+    let Some(len) = bytes
+        .get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .and_then(|b| usize::try_from(u64::from_le_bytes(b)).ok())
+    else {
+        return bytes;
+    };
+    let Some(header) = len.checked_add(8).and_then(|end| bytes.get(8..end)) else {
+        return bytes;
+    };
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(header) else {
+        return bytes;
+    };
+    let Ok(sorted) = serde_json::to_string(&value) else {
+        return bytes;
+    };
+    if sorted.len() > len {
+        return bytes;
+    }
+    let mut padded = sorted.into_bytes();
+    padded.resize(len, b' ');
+    bytes[8..8 + len].copy_from_slice(&padded);
+    bytes
 }
 
 impl<T: Element> Sequential<T> {
@@ -152,6 +249,7 @@ impl<T: Element> Sequential<T> {
         let bytes =
             safetensors::serialize(tensors.iter().map(|(n, r)| (n.as_str(), r)), Some(info))
                 .map_err(|e| Error::checkpoint(path, format!("cannot encode: {e}")))?;
+        let bytes = with_sorted_header(bytes);
         write_atomic(path, &bytes)
             .map_err(|e| Error::checkpoint(path, format!("cannot write: {e}")))
     }
@@ -205,9 +303,11 @@ fn corrupt(path: &Path, e: safetensors::SafeTensorError) -> Error {
 
 fn from_bytes<T: Element>(path: &Path, bytes: &[u8], spec: ModelSpec) -> Result<Sequential<T>> {
     let st = SafeTensors::deserialize(bytes).map_err(|e| corrupt(path, e))?;
-    let mut model = Sequential::<T>::zeroed(spec)
+    // The description is checked (sizes included) and compared with the tensors the file
+    // really holds before the model is built: a description claiming a 10⁹-wide layer must
+    // not allocate it.
+    spec.validate()
         .map_err(|e| Error::checkpoint(path, format!("model description: {e}")))?;
-    let spec = model.spec().clone();
 
     let mut expected: Vec<String> = spec.state_dict_names();
     expected.sort();
@@ -236,6 +336,8 @@ fn from_bytes<T: Element>(path: &Path, bytes: &[u8], spec: ModelSpec) -> Result<
     for name in spec.batches_tracked_names() {
         tracked.push(read_count(path, &st, &name)?);
     }
+    let mut model = Sequential::<T>::zeroed(spec)
+        .map_err(|e| Error::checkpoint(path, format!("model description: {e}")))?;
     model.parameters_mut().clone_from_slice(&params);
     model.buffers_mut().clone_from_slice(&buffers);
     model.batches_tracked_mut().copy_from_slice(&tracked);

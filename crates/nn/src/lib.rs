@@ -44,9 +44,9 @@ mod loss;
 mod model;
 mod spec;
 
-pub use checkpoint::{write_atomic, Checkpoint, MODEL_KEY};
+pub use checkpoint::{remove_stale_temps, write_atomic, Checkpoint, MODEL_KEY};
 pub use error::{Error, Result};
 pub use layer::{Activation, Layer, Mode};
 pub use loss::{Loss, Target};
 pub use model::{BatchStats, ForwardCtx, Sequential};
-pub use spec::ModelSpec;
+pub use spec::{ModelSpec, MAX_PARAMETERS};

@@ -33,7 +33,30 @@ pub(crate) struct Slot {
     pub tracked: usize,
 }
 
+/// The most parameters a model may have: 10⁹ (4 GB of f32 weights before gradients and
+/// optimizer state). Checked by [`ModelSpec::validate`], so a typo such as a width of 10⁹ is
+/// refused before anything is allocated.
+pub const MAX_PARAMETERS: usize = 1_000_000_000;
+
 impl ModelSpec {
+    /// Number of parameters (weights and biases), or `None` when the count overflows `usize`.
+    /// Allocates nothing, so it can vet a spec read from an untrusted file.
+    pub fn parameter_count(&self) -> Option<usize> {
+        let mut total: usize = 0;
+        for layer in &self.layers {
+            let n = match *layer {
+                Layer::Linear {
+                    in_features,
+                    out_features,
+                } => in_features.checked_add(1)?.checked_mul(out_features)?,
+                Layer::BatchNorm1d { num_features, .. } => num_features.checked_mul(2)?,
+                _ => 0,
+            };
+            total = total.checked_add(n)?;
+        }
+        Some(total)
+    }
+
     /// A spec from parts (checked when a model is built, or by [`ModelSpec::validate`]).
     pub fn new(inputs: usize, layers: Vec<Layer>) -> Self {
         ModelSpec { inputs, layers }
@@ -86,8 +109,8 @@ impl ModelSpec {
         ModelSpec::new(inputs, layers)
     }
 
-    /// Checks that consecutive layers fit together and that every hyperparameter is in range;
-    /// returns the output width.
+    /// Checks that consecutive layers fit together, that every hyperparameter is in range and
+    /// that the model has at most [`MAX_PARAMETERS`] parameters; returns the output width.
     pub fn validate(&self) -> Result<usize> {
         if self.inputs == 0 {
             return Err(Error::Spec("inputs must be at least 1".into()));
@@ -140,7 +163,15 @@ impl ModelSpec {
                 Layer::Sigmoid | Layer::Relu | Layer::Tanh | Layer::HardSigmoid => {}
             }
         }
-        Ok(width)
+        match self.parameter_count() {
+            Some(n) if n <= MAX_PARAMETERS => Ok(width),
+            Some(n) => Err(Error::Spec(format!(
+                "{n} parameters, more than the limit of {MAX_PARAMETERS}"
+            ))),
+            None => Err(Error::Spec(format!(
+                "more parameters than the limit of {MAX_PARAMETERS}"
+            ))),
+        }
     }
 
     /// The output width (after validation).

@@ -182,6 +182,52 @@ fn saving_over_a_file_replaces_it_and_leaves_no_temporary_file() {
     assert_eq!(entries.len(), 1, "only the checkpoint remains");
 }
 
+#[test]
+fn saves_of_the_same_weights_are_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = busy_model::<f32>();
+    let mut meta = extra();
+    for k in ["a", "b", "c", "d", "e", "f"] {
+        meta.insert(format!("key_{k}"), k.repeat(3));
+    }
+    let first = dir.path().join("first.safetensors");
+    model.save(&first, &meta).unwrap();
+    let expected = std::fs::read(&first).unwrap();
+    // The metadata once came from a HashMap in a different order on every save.
+    for i in 0..10 {
+        let p = dir.path().join(format!("again-{i}.safetensors"));
+        model.save(&p, &meta).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), expected, "save {i}");
+    }
+    let loaded = Sequential::<f32>::load(&first).unwrap();
+    assert_eq!(bits(loaded.model.parameters()), bits(model.parameters()));
+    assert_eq!(loaded.metadata, meta);
+}
+
+#[test]
+fn stale_temporary_files_are_removed_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // No process has id 2^31 − 1 (Linux caps ids at 2^22).
+    let dead = ".model.safetensors.tmp-2147483647-3";
+    let own = format!(".model.safetensors.tmp-{}-0", std::process::id());
+    let keep = [
+        own.as_str(),
+        "model.safetensors",
+        ".model.safetensors.tmp-notes",
+        ".model.safetensors.tmp-12x-3",
+        "model.safetensors.tmp-2147483647-3",
+    ];
+    for name in keep.iter().chain([&dead]) {
+        std::fs::write(d.join(name), b"x").unwrap();
+    }
+    assert_eq!(trainscope_nn::remove_stale_temps(d), 1);
+    assert!(!d.join(dead).exists());
+    for name in keep {
+        assert!(d.join(name).exists(), "{name} was removed");
+    }
+}
+
 fn message(e: Error) -> String {
     e.to_string()
 }

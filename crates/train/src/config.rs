@@ -560,6 +560,9 @@ impl Config {
                 );
             }
         }
+        // Sizes are refused before any data is read: with one input and one output the model
+        // has the fewest parameters it can have, so exceeding the limit here is final.
+        crate::trainer::check_model_size(self, 1, 1)?;
 
         self.optimizer
             .validate()

@@ -28,6 +28,7 @@ mod error;
 mod evidence;
 mod meta;
 mod predict;
+mod stamp;
 mod trainer;
 
 pub use config::{

@@ -19,6 +19,7 @@ use crate::data::{Arrays, RunData};
 use crate::error::{io_err, Context, Result, TrainError};
 use crate::evidence::{self, DataScales, LayerGroups, LayerInfo, Named, ReluActivity};
 use crate::meta::{write_atomic, ModelMeta};
+use crate::stamp::{self, DataStamp};
 
 /// File names inside a run directory.
 pub mod files {
@@ -330,6 +331,35 @@ pub fn model_spec(config: &Config, inputs: usize, outputs: usize) -> Option<Mode
     })
 }
 
+/// Refuses a preset whose model for `inputs` features and `outputs` outputs would have more
+/// than [`trainscope_nn::MAX_PARAMETERS`] parameters, naming the key that sizes it.
+pub(crate) fn check_model_size(
+    config: &Config,
+    inputs: usize,
+    outputs: usize,
+) -> std::result::Result<(), crate::error::ConfigError> {
+    let Some(spec) = model_spec(config, inputs, outputs) else {
+        return Ok(());
+    };
+    let limit = trainscope_nn::MAX_PARAMETERS;
+    let n = spec.parameter_count();
+    if n.is_some_and(|n| n <= limit) {
+        return Ok(());
+    }
+    let key = match config.model.preset {
+        Some(Preset::Sigmoids) => "model.count",
+        Some(Preset::Mlp) => "model.hidden",
+        _ => "model.preset",
+    };
+    let count = n.map_or_else(|| "more than usize::MAX".to_string(), |n| n.to_string());
+    Err(crate::error::ConfigError::Invalid {
+        key: key.into(),
+        msg: format!(
+            "the model would have {count} parameters ({inputs} inputs, {outputs} outputs), more than the limit of {limit}"
+        ),
+    })
+}
+
 /// Parameters and buffers as exact f64 values (f32 widens exactly), for `resume.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Weights {
@@ -352,16 +382,39 @@ impl Weights {
         }
     }
 
-    fn apply<T: Element>(&self, model: &mut Sequential<T>) -> std::result::Result<(), String> {
-        let fits = |ts: &[Tensor<T>], vs: &[Vec<f64>]| {
-            ts.len() == vs.len() && ts.iter().zip(vs).all(|(t, v)| t.numel() == v.len())
+    /// Whether every saved tensor has the length of the model's, naming the first that does not.
+    fn fits<T: Element>(&self, model: &Sequential<T>) -> std::result::Result<(), String> {
+        let check = |what: &str, ts: &[Tensor<T>], vs: &[Vec<f64>]| {
+            if ts.len() != vs.len() {
+                return Err(format!(
+                    "the saved weights hold {} {what} tensors, the configured model {}",
+                    vs.len(),
+                    ts.len()
+                ));
+            }
+            match ts.iter().zip(vs).position(|(t, v)| t.numel() != v.len()) {
+                Some(i) => Err(format!(
+                    "saved {what} tensor {i} has {} elements, the configured model's {}",
+                    vs[i].len(),
+                    ts[i].numel()
+                )),
+                None => Ok(()),
+            }
         };
-        if !fits(model.parameters(), &self.params)
-            || !fits(model.buffers(), &self.buffers)
-            || model.batches_tracked().len() != self.batches_tracked.len()
-        {
-            return Err("the saved weights do not fit the configured model".into());
+        check("parameter", model.parameters(), &self.params)?;
+        check("buffer", model.buffers(), &self.buffers)?;
+        if model.batches_tracked().len() != self.batches_tracked.len() {
+            return Err(format!(
+                "the saved weights hold {} batch counters, the configured model {}",
+                self.batches_tracked.len(),
+                model.batches_tracked().len()
+            ));
         }
+        Ok(())
+    }
+
+    fn apply<T: Element>(&self, model: &mut Sequential<T>) -> std::result::Result<(), String> {
+        self.fits(model)?;
         let copy = |ts: &mut [Tensor<T>], vs: &[Vec<f64>]| {
             for (t, v) in ts.iter_mut().zip(vs) {
                 for (x, &y) in t.data_mut().iter_mut().zip(v) {
@@ -413,6 +466,10 @@ struct ResumeState {
     /// written before runs could stop inside an epoch) or `null` at an epoch's end.
     #[serde(default)]
     partial: Option<EpochSums>,
+    /// The data the run trained on; absent in files written before resumes checked it (their
+    /// data is then taken on trust).
+    #[serde(default)]
+    data: Option<DataStamp>,
 }
 
 /// The running sums of an epoch in progress: what its line of `metrics.jsonl` is computed
@@ -532,6 +589,9 @@ struct Session<T: Element> {
     plateau_like: ScheduleKind,
     patience: Option<usize>,
     epochs: usize,
+    /// The data files and set sizes, stamped into every resume state (only with a run
+    /// directory: hashing the files costs a read of each).
+    data_stamp: Option<DataStamp>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -564,6 +624,7 @@ impl<T: Element> Session<T> {
         let test = data.test.as_ref().map(arrays).transpose()?;
         let d = train.n_features();
 
+        check_model_size(config, d, outputs)?;
         let model = match (&config.model.init, model_spec(config, d, outputs)) {
             (Some(init), _) => {
                 let m = Sequential::<T>::load(init)?.model;
@@ -648,6 +709,7 @@ impl<T: Element> Session<T> {
             plateau_like,
             patience: config.training.early_stopping_patience,
             epochs: config.training.epochs,
+            data_stamp: None,
         })
     }
 
@@ -934,6 +996,7 @@ fn train_typed<T: Element>(
     let dir = opts.out_dir.as_deref();
     let mut created = false;
     if let Some(dir) = dir {
+        s.data_stamp = Some(stamp::stamp(config, data)?);
         if opts.resume {
             restore(dir, config, &mut s, &mut progress)?;
         } else {
@@ -1000,6 +1063,10 @@ fn restore<T: Element>(
     let state: ResumeState =
         serde_json::from_str(&text).map_err(|e| bad(format!("malformed resume state: {e}")))?;
     check_same_run(dir, config)?;
+    if let (Some(then), Some(now)) = (&state.data, &s.data_stamp) {
+        stamp::check(then, now)?;
+    }
+    check_sizes(&state, s).map_err(bad)?;
     if state.dtype != config.dtype {
         return Err(bad(format!(
             "the run trained in {}, the configuration says dtype = {:?}",
@@ -1052,6 +1119,55 @@ fn restore<T: Element>(
         if kept.len() != text.len() {
             write_atomic(&trajectory, kept.as_bytes())
                 .map_err(io_err(&trajectory, "cannot write"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Bounds-checks every size and index the resume state holds against the session built from
+/// the configuration and data, before any of them sizes an allocation or indexes a row: the
+/// batcher's rows, batch size and position, the optimizer's element count, the shapes of the
+/// weights and of the best weights.
+fn check_sizes<T: Element>(state: &ResumeState, s: &Session<T>) -> std::result::Result<(), String> {
+    let b = &state.batcher;
+    let rows = s.batcher.n_rows();
+    if b.n_rows != rows {
+        return Err(format!(
+            "the saved batcher covers {} rows, the training set has {rows}",
+            b.n_rows
+        ));
+    }
+    if b.batch_size.min(rows) != s.batcher.effective_batch_size() {
+        return Err(format!(
+            "the saved batcher draws batches of {} rows, the configuration {}",
+            b.batch_size,
+            s.batcher.effective_batch_size()
+        ));
+    }
+    if b.position > rows {
+        return Err(format!(
+            "the saved batcher position {} is past the {rows} training rows",
+            b.position
+        ));
+    }
+    let params: usize = s.model.parameters().iter().map(|p| p.numel()).sum();
+    if let Some(n) = state.optimizer.num_elements {
+        if n != params {
+            return Err(format!(
+                "the saved optimizer state covers {n} parameters, the model has {params}"
+            ));
+        }
+    }
+    state.weights.fits(&s.model)?;
+    if let Some(w) = &state.best.weights {
+        w.fits(&s.model).map_err(|e| format!("best weights: {e}"))?;
+    }
+    if let Some(p) = &state.partial {
+        if p.rows > rows || p.updates > s.batcher.batches_per_epoch() {
+            return Err(format!(
+                "the saved epoch in progress has {} updates over {} rows, more than an epoch holds",
+                p.updates, p.rows
+            ));
         }
     }
     Ok(())
@@ -1663,6 +1779,7 @@ fn write_resume<T: Element>(
         best: progress.best.clone(),
         last: progress.last.clone(),
         partial: partial.cloned(),
+        data: s.data_stamp.clone(),
     };
     let path = dir.join(files::RESUME);
     let json = serde_json::to_vec(&state).map_err(|e| TrainError::Checkpoint {

@@ -9,6 +9,10 @@ use trainscope_train::Config;
 
 use crate::output::{self, num};
 
+/// The most seeds `critical` takes: each is a training run, and the list of seeds is built
+/// up front, so a typo such as 10⁹ must not allocate it.
+const MAX_SEEDS: u64 = 10_000;
+
 /// The course's critical-point experiment: for each seed, train, then minimize ‖∇L‖² from the
 /// trained weights to land on a critical point, and classify it by the Hessian's eigenvalues;
 /// a table, `critical.json`, and loss against minimum ratio in `critical.svg` / `.png`.
@@ -47,6 +51,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     output::set_threads(args.threads.unwrap_or(config.threads));
     if args.seeds == 0 {
         anyhow::bail!("--seeds: need at least 1 seed");
+    }
+    if args.seeds > MAX_SEEDS {
+        anyhow::bail!(
+            "--seeds: {} seeds, more than the limit of {MAX_SEEDS}",
+            args.seeds
+        );
     }
     let out = args
         .out

@@ -55,6 +55,10 @@ pub struct Args {
     threads: usize,
 }
 
+/// The most extreme eigenvalues `--k` asks for at each end: Lanczos keeps about 2k vectors of
+/// the parameters' size, so an unbounded k could exhaust memory before any work is done.
+const MAX_K: usize = 1000;
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum Mode {
     Auto,
@@ -66,6 +70,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     output::set_threads(args.threads);
     if args.k == 0 {
         anyhow::bail!("--k: need at least 1 eigenvalue at each end");
+    }
+    if args.k > MAX_K {
+        anyhow::bail!(
+            "--k: {} eigenvalues at each end, more than the limit of {MAX_K}",
+            args.k
+        );
     }
     let mut analysis = AnalysisOptions {
         mode: match args.mode {

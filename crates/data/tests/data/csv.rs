@@ -267,6 +267,63 @@ fn non_numeric_regression_target_is_reported() {
 }
 
 #[test]
+fn unterminated_quote_names_the_line_it_opened_on_and_echoes_nothing() {
+    // In the header: the rest of the file would become one column name.
+    let rows: String = (0..1000).map(|i| format!("{i},{i}\n")).collect();
+    let (path, err) = load_err(&format!("a,\"y\n{rows}"), &reg());
+    let msg = err.to_string();
+    assert_eq!(
+        msg,
+        format!(
+            "{path}:1: unterminated quote: the quoted field that opens on this line never closes"
+        )
+    );
+    // In a data row, after a closed quoted field with an escaped quote and a line break.
+    let (path, err) = load_err("a,y\n\"1\"\"\n\",2\n3,\"4\n5,6\n", &reg());
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{path}:4: unterminated quote: the quoted field that opens on this line never closes"
+        )
+    );
+    // A quote inside an unquoted field is a plain character, not an opening quote.
+    let (path, err) = load_err("a,y\n1\"x,2\n", &reg());
+    assert_eq!(
+        err.to_string(),
+        format!("{path}:2:1: expected a number, found \"1\\\"x\" (column \"a\")")
+    );
+}
+
+#[test]
+fn echoed_values_are_escaped_and_cut() {
+    let long = "z".repeat(500);
+    let (path, err) = load_err(
+        &format!("a,y\n1,2\n\"p\tq\r\u{1b}[31m\",3\n{long},4\n"),
+        &reg(),
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("{path}:3:1: expected a number, found \"p\\tq\\r\\u{{1b}}[31m\" (column \"a\")")
+    );
+    let (_, err) = load_err(&format!("a,y\n1,2\n{long},4\n"), &reg());
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("\"{}…\" (500 characters)", "z".repeat(60))),
+        "{msg}"
+    );
+    assert!(msg.len() < 200, "{msg}");
+    // A header of many long names lists the first ones, cut, and the count.
+    let names: Vec<String> = (0..50).map(|i| format!("{i}{}", "c".repeat(100))).collect();
+    let (_, err) = load_err(&format!("{}\n", names.join(",")), &reg());
+    let msg = err.to_string();
+    assert!(
+        msg.contains("(101 characters)") && msg.contains("… (50 in all)"),
+        "{msg}"
+    );
+    assert!(msg.len() < 3000, "{msg}");
+}
+
+#[test]
 fn missing_target_lists_the_columns() {
     let (path, err) = load_err("a,b,c\n1,2,3\n", &reg());
     assert_eq!(
