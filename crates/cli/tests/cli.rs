@@ -1237,7 +1237,8 @@ fn signal_stops_cleanly_and_resumes_identically(signal: libc::c_int) {
     assert_eq!(s["diverged"], Value::Null);
     let at = &s["stopped_at"];
     let (epoch, step) = (at["epoch"].as_u64().unwrap(), at["step"].as_u64().unwrap());
-    assert!((2..=30).contains(&epoch), "{s}");
+    // A signal that lands while epoch 1 is being evaluated stops at its last update.
+    assert!((1..=30).contains(&epoch), "{s}");
     assert!(err.contains(&format!("epoch {epoch}")), "{err}");
 
     // The state saved is the one the run stopped in (no timed checkpoint came before it):
