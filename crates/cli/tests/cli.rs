@@ -719,6 +719,37 @@ fn bad_set_path_is_named() {
 }
 
 #[test]
+fn documented_defaults_need_no_kind_and_no_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_only = format!(
+        "[data]\ntrain = \"{}\"\ntarget = \"target\"\ntask = \"regression\"\n\
+         [training]\nepochs = 1\n",
+        data("diabetes.csv")
+    );
+    // No `[model]`: an MLP with one hidden layer of 64 ReLUs.
+    let bare = write(dir.path(), "bare.toml", &data_only);
+    train_json(&bare, &dir.path().join("a"), &["--set", "optimizer.lr=0.1"]);
+    let resolved = std::fs::read_to_string(dir.path().join("a/config.toml")).unwrap();
+    for line in [
+        "preset = \"mlp\"",
+        "hidden = [64]",
+        "kind = \"adam\"",
+        "lr = 0.1",
+    ] {
+        assert!(resolved.lines().any(|l| l == line), "{line} in {resolved}");
+    }
+    // An `[optimizer]` table without `kind` is Adam.
+    let no_kind = write(
+        dir.path(),
+        "no_kind.toml",
+        &format!("{data_only}[optimizer]\nlr = 0.01\n"),
+    );
+    train_json(&no_kind, &dir.path().join("b"), &[]);
+    let resolved = std::fs::read_to_string(dir.path().join("b/config.toml")).unwrap();
+    assert!(resolved.contains("kind = \"adam\""), "{resolved}");
+}
+
+#[test]
 fn semantic_config_errors_name_the_key() {
     config_error(
         &good_config(),

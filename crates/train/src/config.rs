@@ -28,10 +28,14 @@ pub struct Config {
     pub dtype: DTypeName,
     /// Where the data comes from and how it is prepared.
     pub data: DataConfig,
-    /// The model.
+    /// The model; without a `[model]` table, [`ModelConfig::default`] (an MLP).
+    #[serde(default)]
     pub model: ModelConfig,
-    /// The optimizer (optim's configuration, selected by `kind`).
-    #[serde(default = "default_optimizer")]
+    /// The optimizer (optim's configuration, selected by `kind`, which defaults to `"adam"`).
+    #[serde(
+        default = "default_optimizer",
+        deserialize_with = "optimizer_adam_by_default"
+    )]
     pub optimizer: OptimizerConfig,
     /// An optional learning-rate schedule (optim's configuration, selected by `kind`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,6 +47,22 @@ pub struct Config {
 
 fn default_optimizer() -> OptimizerConfig {
     OptimizerConfig::Adam(AdamOptions::default())
+}
+
+/// The optimizer kind an `[optimizer]` table without `kind` selects (as the README says).
+const DEFAULT_OPTIMIZER_KIND: &str = "adam";
+
+/// Reads `[optimizer]`, taking a missing `kind` as [`DEFAULT_OPTIMIZER_KIND`]: the tagged enum
+/// alone would reject `[optimizer] lr = 0.1` with "missing field `kind`".
+fn optimizer_adam_by_default<'de, D: Deserializer<'de>>(d: D) -> Result<OptimizerConfig, D::Error> {
+    let mut table = toml::Table::deserialize(d)?;
+    table
+        .entry("kind")
+        .or_insert_with(|| toml::Value::String(DEFAULT_OPTIMIZER_KIND.into()));
+    // The message alone: the outer deserializer adds the table's position, which `located`
+    // then narrows to the key.
+    OptimizerConfig::deserialize(toml::Value::Table(table))
+        .map_err(|e| de::Error::custom(e.message().trim()))
 }
 
 /// `"f32"` or `"f64"`.
@@ -144,7 +164,7 @@ pub enum Preset {
     Mlp,
 }
 
-/// The `[model]` section.
+/// The `[model]` section. Without one, the model is [`ModelConfig::default`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
@@ -169,6 +189,22 @@ pub struct ModelConfig {
     /// A checkpoint whose model and weights start the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
+}
+
+impl Default for ModelConfig {
+    /// A small general-purpose model, used when the configuration has no `[model]` table:
+    /// `preset = "mlp"`, `hidden = [64]`, ReLU.
+    fn default() -> Self {
+        ModelConfig {
+            preset: Some(Preset::Mlp),
+            count: None,
+            hidden: Some(vec![64]),
+            activation: None,
+            batch_norm: false,
+            dropout: 0.0,
+            init: None,
+        }
+    }
 }
 
 /// `batch_size`: a number of rows, or `"full"` for full-batch gradient descent.
@@ -723,12 +759,10 @@ fn optimizer_error(text: &str, start: usize) -> Option<(usize, String)> {
         .map(str::len)
         .sum::<usize>();
     let body = &text[body_start..body_start + body_len];
-    let kind = body
-        .parse::<toml::Table>()
-        .ok()?
-        .get("kind")?
-        .as_str()?
-        .to_string();
+    let kind = match body.parse::<toml::Table>().ok()?.get("kind") {
+        Some(k) => k.as_str()?.to_string(),
+        None => DEFAULT_OPTIMIZER_KIND.to_string(),
+    };
     // Blank the `kind` line (keeping its length) so positions stay those of the file.
     let blanked: String = body
         .split_inclusive('\n')
@@ -914,6 +948,32 @@ preset = "linear"
         assert!(e.contains("epochz"), "{e}");
         let e = parse(MINIMAL, &["seed.x=5"]).unwrap_err().to_string();
         assert!(e.contains("seed.x"), "{e}");
+    }
+
+    #[test]
+    fn optimizer_kind_defaults_to_adam() {
+        let text = format!("{MINIMAL}\n[optimizer]\nlr = 0.1\n");
+        let c = parse(&text, &[]).unwrap();
+        assert!(matches!(c.optimizer, OptimizerConfig::Adam(o) if o.lr == 0.1));
+        // `--set` creates the table without a kind.
+        let c = parse(MINIMAL, &["optimizer.lr=0.1"]).unwrap();
+        assert!(matches!(c.optimizer, OptimizerConfig::Adam(o) if o.lr == 0.1));
+        // A mistyped key without `kind` is still pinned to its line and column.
+        let text = format!("{MINIMAL}\n[optimizer]\nlr = 0.1\n  betaz = 0.5\n");
+        let e = parse(&text, &[]).unwrap_err().to_string();
+        assert!(e.contains("betaz") && e.starts_with("c.toml:12:3:"), "{e}");
+        let text = format!("{MINIMAL}\n[optimizer]\nlr = \"fast\"\n");
+        let e = parse(&text, &[]).unwrap_err().to_string();
+        assert!(e.starts_with("c.toml:11:6:"), "{e}");
+    }
+
+    #[test]
+    fn model_defaults_to_an_mlp() {
+        let text = "[data]\ntrain = \"d.csv\"\ntarget = \"y\"\ntask = \"regression\"\n";
+        let c = parse(text, &[]).unwrap();
+        assert_eq!(c.model, ModelConfig::default());
+        assert_eq!(c.model.preset, Some(Preset::Mlp));
+        assert_eq!(c.model.hidden, Some(vec![64]));
     }
 
     #[test]
