@@ -750,6 +750,36 @@ fn documented_defaults_need_no_kind_and_no_model() {
 }
 
 #[test]
+fn set_kind_drops_the_keys_of_the_previous_kind() {
+    let cosine = format!(
+        "{}[training]\nepochs = 1\n[schedule]\nkind = \"cosine\"\nt_max = 9\n",
+        good_config()
+    );
+    config_error(
+        &cosine,
+        &["--set", "schedule.kind=step"],
+        &[
+            "--set schedule.kind=step",
+            "schedule.step_size is required for kind = step",
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), "c.toml", &cosine);
+    train_json(
+        &config,
+        &dir.path().join("run"),
+        &[
+            "--set",
+            "schedule.kind=step",
+            "--set",
+            "schedule.step_size=5",
+            "--set",
+            "schedule.gamma=0.5",
+        ],
+    );
+}
+
+#[test]
 fn semantic_config_errors_name_the_key() {
     config_error(
         &good_config(),

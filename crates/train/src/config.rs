@@ -366,10 +366,11 @@ impl Config {
         } else {
             let base: toml::Table = toml::from_str(text).map_err(|e| located(path, text, &e))?;
             let mut table = base.clone();
+            let mut sets = Overrides::default();
             for o in overrides {
-                apply_override(&mut table, o)?;
+                sets.apply(&mut table, o)?;
             }
-            match deserialize(table) {
+            match deserialize(table.clone()) {
                 Ok(c) => c,
                 Err(e) => {
                     let msg = e.message().trim().to_string();
@@ -378,10 +379,12 @@ impl Config {
                             return Err(located(path, text, fe));
                         }
                     }
+                    sets.missing_after_kind_change(&table)?;
                     // Name the override that brings the error in.
                     let mut table = base;
+                    let mut sets = Overrides::default();
                     for o in overrides {
-                        apply_override(&mut table, o)?;
+                        sets.apply(&mut table, o)?;
                         if let Err(e) = deserialize(table.clone()) {
                             if e.message().trim() == msg {
                                 return Err(ConfigError::BadSet {
@@ -827,6 +830,102 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// The sections whose `kind` selects which other keys they accept.
+const KINDED: [&str; 2] = ["optimizer", "schedule"];
+
+/// Applies `--set` overrides in order, remembering what they set, so that changing a
+/// section's `kind` can drop the keys the file gave for the previous kind.
+#[derive(Default)]
+struct Overrides {
+    /// Dotted keys set by an override so far (never dropped: a mistyped one must be reported).
+    explicit: Vec<String>,
+    /// `(section, new kind, the override)` for every override that changed a section's kind.
+    kind_changes: Vec<(&'static str, String, String)>,
+}
+
+impl Overrides {
+    fn apply(&mut self, table: &mut toml::Table, spec: &str) -> Result<(), ConfigError> {
+        let old_kind = |table: &toml::Table, section: &str| {
+            let t = table.get(section)?.as_table()?;
+            match t.get("kind") {
+                Some(k) => k.as_str().map(str::to_string),
+                None if section == "optimizer" => Some(DEFAULT_OPTIMIZER_KIND.to_string()),
+                None => None,
+            }
+        };
+        let key = spec.split_once('=').map_or(spec, |(k, _)| k);
+        let key: String = key.split('.').map(str::trim).collect::<Vec<_>>().join(".");
+        let section = KINDED
+            .into_iter()
+            .find(|s| key.strip_prefix(s) == Some(".kind"));
+        let before = section.and_then(|s| old_kind(table, s));
+        apply_override(table, spec)?;
+        self.explicit.push(key);
+        let Some(section) = section else {
+            return Ok(());
+        };
+        let after = old_kind(table, section);
+        if before.is_some() && before != after {
+            self.drop_keys_of_old_kind(table, section);
+            if let Some(kind) = after {
+                self.kind_changes.push((section, kind, spec.to_string()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes, one by one, the keys of `section` that its new kind rejects as unknown, unless
+    /// an override set them.
+    fn drop_keys_of_old_kind(&self, table: &mut toml::Table, section: &str) {
+        while let Err(msg) = check_section(table, section) {
+            let Some(name) = msg
+                .strip_prefix("unknown field `")
+                .and_then(|r| r.split('`').next())
+            else {
+                return;
+            };
+            let dotted = format!("{section}.{name}");
+            let Some(t) = table.get_mut(section).and_then(|t| t.as_table_mut()) else {
+                return;
+            };
+            if self.explicit.contains(&dotted) || t.remove(name).is_none() {
+                return;
+            }
+        }
+    }
+
+    /// After a kind change, a key the new kind requires is named with the override that
+    /// changed the kind (the deserializer alone says only "missing field").
+    fn missing_after_kind_change(&self, table: &toml::Table) -> Result<(), ConfigError> {
+        for (section, kind, spec) in &self.kind_changes {
+            if let Err(msg) = check_section(table, section) {
+                if let Some(field) = msg
+                    .strip_prefix("missing field `")
+                    .and_then(|r| r.split('`').next())
+                {
+                    return Err(ConfigError::BadSet {
+                        spec: spec.clone(),
+                        msg: format!("{section}.{field} is required for kind = {kind}"),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Deserializes one kind-selected section on its own; the error message when it fails.
+fn check_section(table: &toml::Table, section: &str) -> Result<(), String> {
+    let Some(value) = table.get(section).cloned() else {
+        return Ok(());
+    };
+    let result = match section {
+        "optimizer" => optimizer_adam_by_default(value).map(drop),
+        _ => ScheduleConfig::deserialize(value).map(drop),
+    };
+    result.map_err(|e| e.message().trim().to_string())
+}
+
 /// Sets `key.path=value` in `table`, creating missing tables on the way.
 fn apply_override(table: &mut toml::Table, spec: &str) -> Result<(), ConfigError> {
     let bad = |msg: String| ConfigError::BadSet {
@@ -965,6 +1064,60 @@ preset = "linear"
         let text = format!("{MINIMAL}\n[optimizer]\nlr = \"fast\"\n");
         let e = parse(&text, &[]).unwrap_err().to_string();
         assert!(e.starts_with("c.toml:11:6:"), "{e}");
+    }
+
+    #[test]
+    fn changing_kind_drops_the_old_kinds_keys() {
+        let text = format!(
+            "{MINIMAL}\n[schedule]\nkind = \"cosine\"\nt_max = 9\neta_min = 0.1\n\
+             [optimizer]\nkind = \"sgd\"\nlr = 0.5\nmomentum = 0.9\n"
+        );
+        let c = parse(
+            &text,
+            &[
+                "schedule.kind=step",
+                "schedule.step_size=3",
+                "schedule.gamma=0.5",
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.schedule,
+            Some(ScheduleConfig::Step {
+                step_size: 3,
+                gamma: 0.5
+            })
+        );
+        // Keys both kinds accept (lr) stay; momentum goes.
+        let c = parse(&text, &["optimizer.kind=adam"]).unwrap();
+        assert!(matches!(c.optimizer, OptimizerConfig::Adam(o) if o.lr == 0.5));
+        // Order does not matter for keys the new kind accepts.
+        let c = parse(
+            &text,
+            &[
+                "schedule.step_size=3",
+                "schedule.gamma=0.5",
+                "schedule.kind=step",
+            ],
+        )
+        .unwrap();
+        assert!(matches!(
+            c.schedule,
+            Some(ScheduleConfig::Step { step_size: 3, .. })
+        ));
+        // A required key of the new kind is named.
+        let e = parse(&text, &["schedule.kind=step"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("schedule.step_size is required for kind = step"),
+            "{e}"
+        );
+        // A key set on the command line is never dropped silently.
+        let e = parse(&text, &["schedule.stepsize=3", "schedule.kind=step"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("stepsize"), "{e}");
     }
 
     #[test]
