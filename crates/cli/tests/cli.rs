@@ -593,6 +593,51 @@ fn cross_validation_reports_every_fold() {
     assert!(s["val_accuracy"]["std"].as_f64().unwrap() >= 0.0);
 }
 
+#[test]
+fn regression_target_is_standardized_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    // y = 1000 + 500 x + noise: in the target's units the trivial model's loss is about 2e5.
+    let mut csv = String::from("x,y\n");
+    let mut ys = Vec::new();
+    for i in 0..50 {
+        let x = i as f64 / 10.0;
+        let y = 1000.0 + 500.0 * x + 40.0 * ((i * 7 % 11) as f64 - 5.0);
+        ys.push(y);
+        csv += &format!("{x},{y}\n");
+    }
+    let train = write(dir.path(), "train.csv", &csv);
+    let config = write(
+        dir.path(),
+        "c.toml",
+        &format!(
+            "[data]\ntrain = \"{train}\"\ntarget = \"y\"\ntask = \"regression\"\n\
+             [model]\npreset = \"linear\"\n[optimizer]\nlr = 0.1\n\
+             [training]\nepochs = 100\nbatch_size = \"full\"\n"
+        ),
+    );
+    let run = dir.path().join("run");
+    let s = train_json(&config, &run, &[]);
+    // Losses are in standard units: the trivial model's is the variance of a standardized
+    // column, 1.
+    let baseline = f(&s, "baseline_train_loss");
+    assert!((baseline - 1.0).abs() < 0.05, "{baseline}");
+    let resolved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(resolved.contains("standardize_target = true"), "{resolved}");
+    // eval's MSE is in the target's units and agrees with the loss in standard units.
+    let model = run.join("model.safetensors").display().to_string();
+    let e = ok_json(&trainscope(&[
+        "eval", "--model", &model, "--data", &train, "--json",
+    ]));
+    let n = ys.len() as f64;
+    let mean = ys.iter().sum::<f64>() / n;
+    let var = ys.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / n;
+    let (loss, mse) = (f(&e, "loss"), f(&e, "mse"));
+    assert!(
+        (loss * var - mse).abs() <= 0.03 * mse,
+        "loss {loss} × {var} vs mse {mse}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bad input: one error line naming the file and position or the key, exit code 2, no panic,
 // no partial files.

@@ -123,6 +123,7 @@ fn linear_config(dir: &Path, epochs: usize, trajectory: bool) -> String {
         &p,
         format!(
             "seed = 1\nthreads = 1\n[data]\ntrain = {:?}\ntarget = \"y\"\ntask = \"regression\"\nstandardize = false\n\
+             standardize_target = false\n\
              [model]\npreset = \"linear\"\n[optimizer]\nkind = \"sgd\"\nlr = 0.3\n\
              [training]\nepochs = {epochs}\nbatch_size = \"full\"\nrecord_trajectory = {trajectory}\n",
             s(&csv)

@@ -128,9 +128,11 @@ pub struct DataConfig {
     /// Standardize features with the training set's mean and standard deviation.
     #[serde(default = "yes")]
     pub standardize: bool,
-    /// Regression: standardize the target too (predictions are converted back).
-    #[serde(default)]
-    pub standardize_target: bool,
+    /// Regression: standardize the target too (predictions are converted back). Unset means
+    /// yes for regression (see [`Config::standardizes_target`]); loading a file records the
+    /// choice so that a run directory's `config.toml` states it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standardize_target: Option<bool>,
     /// CSV: a test file, evaluated once at the end (never used to choose anything).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test: Option<PathBuf>,
@@ -403,6 +405,9 @@ impl Config {
         };
         config.resolve_paths(base);
         config.validate()?;
+        if config.task() == Task::Regression {
+            config.data.standardize_target = Some(config.standardizes_target());
+        }
         Ok(config)
     }
 
@@ -478,7 +483,10 @@ impl Config {
                     ("data.features", d.features.is_some()),
                     ("data.validation", d.validation.is_some()),
                     ("data.test", d.test.is_some()),
-                    ("data.standardize_target", d.standardize_target),
+                    (
+                        "data.standardize_target",
+                        d.standardize_target == Some(true),
+                    ),
                 ] {
                     if set {
                         return bad(key, "not used with data.format = \"idx\"".into());
@@ -525,7 +533,7 @@ impl Config {
                 );
             }
         }
-        if d.standardize_target && self.task() != Task::Regression {
+        if d.standardize_target == Some(true) && self.task() != Task::Regression {
             return bad(
                 "data.standardize_target",
                 "only a regression target can be standardized".into(),
@@ -670,6 +678,13 @@ impl Config {
             DataFormat::Idx => Task::Classification,
             DataFormat::Csv => self.data.task.unwrap_or(Task::Regression),
         }
+    }
+
+    /// Whether the regression target is standardized: `data.standardize_target`, by default
+    /// yes for regression (a target in the hundreds would otherwise need its own learning rate);
+    /// never for classification.
+    pub fn standardizes_target(&self) -> bool {
+        self.task() == Task::Regression && self.data.standardize_target.unwrap_or(true)
     }
 
     /// True when a validation set is configured.
@@ -1118,6 +1133,29 @@ preset = "linear"
             .unwrap_err()
             .to_string();
         assert!(e.contains("stepsize"), "{e}");
+    }
+
+    #[test]
+    fn regression_targets_are_standardized_by_default() {
+        let c = parse(MINIMAL, &[]).unwrap();
+        assert!(c.standardizes_target());
+        assert_eq!(c.data.standardize_target, Some(true));
+        assert!(c.to_toml().contains("standardize_target = true"));
+        let c = parse(MINIMAL, &["data.standardize_target=false"]).unwrap();
+        assert!(!c.standardizes_target());
+        let c = parse(MINIMAL, &["data.task=\"classification\""]).unwrap();
+        assert!(!c.standardizes_target());
+        assert_eq!(c.data.standardize_target, None);
+        let e = parse(
+            MINIMAL,
+            &[
+                "data.task=\"classification\"",
+                "data.standardize_target=true",
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("data.standardize_target"), "{e}");
     }
 
     #[test]
