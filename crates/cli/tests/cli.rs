@@ -666,6 +666,36 @@ fn bad_training_file(csv: &str, needles: &[&str]) {
 }
 
 #[test]
+fn semicolon_and_tab_separated_files_are_read() {
+    for (name, sep) in [("semicolon", ";"), ("tab", "\t")] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut csv = ["x1", "x2", "color"].join(sep) + "\n";
+        for i in 0..40 {
+            let label = if i % 2 == 0 { "red" } else { "blue" };
+            let row = [
+                format!("{}", i % 2),
+                format!("{}", i % 5),
+                label.to_string(),
+            ];
+            csv += &(row.join(sep) + "\n");
+        }
+        let train = write(dir.path(), "train.csv", &csv);
+        let config = write(
+            dir.path(),
+            "c.toml",
+            &format!(
+                "[data]\ntrain = \"{train}\"\ntarget = \"color\"\ntask = \"classification\"\n\
+                 [model]\npreset = \"linear\"\n[training]\nepochs = 2\n"
+            ),
+        );
+        let s = train_json(&config, &dir.path().join("run"), &[]);
+        let features = s["data_scales"]["features"].as_array().unwrap();
+        assert_eq!(features.len(), 2, "{name}: {s}");
+        assert_eq!(features[1]["name"], "x2", "{name}: {s}");
+    }
+}
+
+#[test]
 fn ragged_row_names_file_and_line() {
     bad_training_file(
         "a,b,y\n1,2,3\n4,5\n",
