@@ -498,7 +498,8 @@ fn predict_and_eval_round_trip_with_text_labels() {
     for (r, t) in rows.iter().zip(&truth) {
         assert!(r[0] == "benign" || r[0] == "malignant", "{r:?}");
         let (pb, pm): (f64, f64) = (r[1].parse().unwrap(), r[2].parse().unwrap());
-        assert!((pb + pm - 1.0).abs() < 1e-9);
+        // Each probability is written to f32 precision.
+        assert!((pb + pm - 1.0).abs() < 1e-6);
         assert_eq!(r[0] == "benign", pb >= 0.5);
         hits += usize::from(r[0] == t);
     }
@@ -636,6 +637,120 @@ fn regression_target_is_standardized_by_default() {
         (loss * var - mse).abs() <= 0.03 * mse,
         "loss {loss} × {var} vs mse {mse}"
     );
+}
+
+/// Significant digits of a number as written (`0.000123` → 3, `1.5e-7` → 2, `1200` → 2).
+fn significant_digits(cell: &str) -> usize {
+    let mantissa = cell
+        .split(['e', 'E'])
+        .next()
+        .unwrap()
+        .trim_start_matches('-');
+    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    digits.trim_start_matches('0').trim_end_matches('0').len()
+}
+
+#[test]
+fn predictions_and_timings_are_written_with_few_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("x1,x2,color\n");
+    for i in 0..60 {
+        let (a, b) = ((i % 7) as f64 / 3.0, (i % 5) as f64 / 7.0);
+        let label = if a + b > 1.2 { "red" } else { "blue" };
+        csv += &format!("{a},{b},{label}\n");
+    }
+    let train = write(dir.path(), "train.csv", &csv);
+    let config = write(
+        dir.path(),
+        "c.toml",
+        &format!(
+            "[data]\ntrain = \"{train}\"\ntarget = \"color\"\ntask = \"classification\"\n\
+             validation_fraction = 0.2\n[model]\npreset = \"linear\"\n[training]\nepochs = 3\n"
+        ),
+    );
+    let run = dir.path().join("run");
+    train_json(&config, &run, &[]);
+    let model = run.join("model.safetensors").display().to_string();
+    let cells = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["predict", "--model", &model, "--data", &train];
+        args.extend_from_slice(extra);
+        let out = stdout(&trainscope(&args));
+        out.lines()
+            .skip(1)
+            .flat_map(|l| l.split(',').skip(1).map(str::to_string).collect::<Vec<_>>())
+            .collect()
+    };
+    // The default: the shortest decimal that reads back as the same f32.
+    let default = cells(&[]);
+    assert_eq!(default.len(), 120);
+    for c in &default {
+        assert!(significant_digits(c) <= 9, "{c}");
+        let v: f32 = c.parse().unwrap();
+        assert_eq!(v.to_string().parse::<f32>().unwrap(), v);
+    }
+    for c in cells(&["--precision", "3"]) {
+        assert!(significant_digits(&c) <= 3, "{c}");
+    }
+    let o = trainscope(&[
+        "predict",
+        "--model",
+        &model,
+        "--data",
+        &train,
+        "--precision",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+
+    // batch-size: times with significant digits, not a fixed number of decimals.
+    let o = trainscope(&[
+        "batch-size",
+        &config,
+        "--sizes",
+        "4,full",
+        "--out",
+        &dir.path().join("b").display().to_string(),
+        "--quiet",
+        "--threads",
+        "1",
+    ]);
+    let text = stdout(&o);
+    let rows: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.contains("s / epoch"))
+        .skip(1)
+        .take(2)
+        .collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    for row in rows {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        for time in &cols[3..5] {
+            assert!(time.parse::<f64>().unwrap() > 0.0, "{row}");
+            assert!(significant_digits(time) <= 3, "{row}");
+        }
+    }
+}
+
+#[test]
+fn eval_json_has_rmse() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let config = write(
+        dir.path(),
+        "c.toml",
+        &format!("{}[training]\nepochs = 2\n", good_config()),
+    );
+    train_json(&config, &run, &[]);
+    let model = run.join("model.safetensors").display().to_string();
+    let e = ok_json(&trainscope(&[
+        "eval",
+        "--model",
+        &model,
+        "--data",
+        &data("diabetes.csv"),
+        "--json",
+    ]));
+    assert_eq!(f(&e, "rmse"), f(&e, "mse").sqrt());
 }
 
 // ---------------------------------------------------------------------------------------------
