@@ -69,6 +69,12 @@ pub fn num(x: f64) -> String {
     }
 }
 
+/// `x` rounded to `digits` significant digits, written without trailing zeros (and in
+/// scientific notation only where plain digits would be long): `0.000123456` → `0.000123`.
+pub fn significant(x: f64, digits: usize) -> String {
+    trainscope_train::round_significant(x, digits).to_string()
+}
+
 /// Sets the thread count of the matrix products and of rayon's global pool (0: every core).
 pub fn set_threads(n: usize) {
     trainscope_core::set_num_threads(n);

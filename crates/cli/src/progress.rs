@@ -72,6 +72,74 @@ impl Observer for Progress {
     }
 }
 
+/// Where the rows of a table computed one at a time (folds, batch sizes, seeds, rungs) go while
+/// they are computed, before the whole table is printed on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowMode {
+    /// `--quiet` or `--json`: nowhere.
+    Silent,
+    /// On a terminal: the latest row as one line that the next row replaces and that is
+    /// cleared before the table is printed, so the terminal shows every row once.
+    Transient,
+    /// Redirected stderr (a log): one line per row, kept.
+    Lines,
+}
+
+impl RowMode {
+    /// The mode for this process's stderr.
+    pub fn for_stderr(quiet: bool) -> RowMode {
+        RowMode::choose(quiet, std::io::stderr().is_terminal())
+    }
+
+    fn choose(quiet: bool, stderr_is_terminal: bool) -> RowMode {
+        match (quiet, stderr_is_terminal) {
+            (true, _) => RowMode::Silent,
+            (false, true) => RowMode::Transient,
+            (false, false) => RowMode::Lines,
+        }
+    }
+}
+
+/// Progress of a table's rows on stderr, in a [`RowMode`]; the transient line is cleared when
+/// this is dropped (also when the command fails).
+pub struct RowProgress {
+    mode: RowMode,
+    line: Option<ProgressBar>,
+}
+
+impl RowProgress {
+    pub fn new(quiet: bool) -> Self {
+        let mode = RowMode::for_stderr(quiet);
+        let line = (mode == RowMode::Transient).then(|| {
+            let line = ProgressBar::new_spinner();
+            line.set_style(
+                ProgressStyle::with_template("{spinner} {wide_msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            line.enable_steady_tick(Duration::from_millis(200));
+            line
+        });
+        RowProgress { mode, line }
+    }
+
+    /// Shows a finished row.
+    pub fn row(&self, text: String) {
+        match (&self.line, self.mode) {
+            (Some(line), _) => line.set_message(text),
+            (None, RowMode::Lines) => eprintln!("{text}"),
+            (None, _) => {}
+        }
+    }
+}
+
+impl Drop for RowProgress {
+    fn drop(&mut self) {
+        if let Some(line) = self.line.take() {
+            line.finish_and_clear();
+        }
+    }
+}
+
 /// `epoch  3/30  train_loss 0.12345  val_loss …  lr 0.00100  grad_norm 0.123  1.2s`
 pub fn epoch_line(m: &EpochMetrics, epochs: usize) -> String {
     let w = epochs.to_string().len();
@@ -96,4 +164,17 @@ pub fn epoch_line(m: &EpochMetrics, epochs: usize) -> String {
         m.elapsed_s
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RowMode;
+
+    #[test]
+    fn rows_are_printed_once_on_a_terminal() {
+        assert_eq!(RowMode::choose(true, true), RowMode::Silent);
+        assert_eq!(RowMode::choose(true, false), RowMode::Silent);
+        assert_eq!(RowMode::choose(false, true), RowMode::Transient);
+        assert_eq!(RowMode::choose(false, false), RowMode::Lines);
+    }
 }

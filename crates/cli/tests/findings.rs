@@ -517,6 +517,7 @@ fn a_network_started_on_a_saddle_is_stuck_at_a_critical_point() {
     let data = curve(d, "wave", 100, |x| 2.0 + (3.0 * x).sin());
     let body = format!(
         "[data]\ntrain = {data:?}\ntarget = \"y\"\ntask = \"regression\"\n\
+         standardize_target = false\n\
          [model]\npreset = \"mlp\"\nhidden = [8]\nactivation = \"tanh\"\n\
          [optimizer]\nkind = \"sgd\"\nlr = 0.1\n[training]\nepochs = 100\nbatch_size = \"full\"\n"
     );

@@ -123,6 +123,7 @@ fn linear_config(dir: &Path, epochs: usize, trajectory: bool) -> String {
         &p,
         format!(
             "seed = 1\nthreads = 1\n[data]\ntrain = {:?}\ntarget = \"y\"\ntask = \"regression\"\nstandardize = false\n\
+             standardize_target = false\n\
              [model]\npreset = \"linear\"\n[optimizer]\nkind = \"sgd\"\nlr = 0.3\n\
              [training]\nepochs = {epochs}\nbatch_size = \"full\"\nrecord_trajectory = {trajectory}\n",
             s(&csv)
@@ -301,7 +302,62 @@ fn hessian_directions_on_a_small_network() {
         "--grid",
         "9",
     ]));
-    assert_eq!(read_csv(&run.join("surface-random.csv")).len(), 81);
+    // The seed is in the file name, so another seed does not overwrite this slice.
+    assert_eq!(read_csv(&run.join("surface-random-seed3.csv")).len(), 81);
+    ok(&trainscope(&[
+        "surface",
+        &s(&run),
+        "--directions",
+        "random",
+        "--grid",
+        "5",
+    ]));
+    assert_eq!(read_csv(&run.join("surface-random.csv")).len(), 25);
+    assert_eq!(read_csv(&run.join("surface-random-seed3.csv")).len(), 81);
+}
+
+#[test]
+fn monkey_saddle_has_one_spelling_and_accepts_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = ok(&trainscope(&["surface", "--help"]));
+    assert!(
+        help.contains("monkey_saddle") && !help.contains("monkey-saddle,"),
+        "{help}"
+    );
+    for (i, name) in ["monkey-saddle", "monkey_saddle"].into_iter().enumerate() {
+        let out = dir.path().join(i.to_string());
+        let text = ok(&trainscope(&[
+            "surface",
+            "--analytic",
+            name,
+            "--grid",
+            "5",
+            "--out",
+            &s(&out),
+        ]));
+        assert!(text.starts_with("monkey_saddle = "), "{text}");
+        assert_eq!(read_csv(&out.join("surface-monkey_saddle.csv")).len(), 25);
+    }
+    fails_with(
+        &trainscope(&["surface", "--analytic", "monkey saddle"]),
+        &["monkey_saddle"],
+    );
+}
+
+#[test]
+fn threads_help_states_its_default_once() {
+    for command in ["predict", "eval", "diagnose", "surface"] {
+        let help = ok(&trainscope(&[command, "--help"]));
+        let after = help
+            .split("--threads")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{command}: no --threads in {help}"));
+        // The option's own lines: up to the next option.
+        let mut lines = after.lines();
+        let mut block = lines.next().unwrap_or("").to_string();
+        block.extend(lines.take_while(|l| !l.trim_start().starts_with('-')));
+        assert_eq!(block.matches("[default:").count(), 1, "{command}: {block}");
+    }
 }
 
 #[test]

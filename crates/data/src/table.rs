@@ -14,7 +14,8 @@ use crate::source;
 /// whether the task is regression or classification.
 ///
 /// The file must have a header row; it may be gzip-compressed (recognized by its first bytes,
-/// whatever its name). Cells are trimmed of surrounding spaces. Feature cells and regression
+/// whatever its name). Fields are separated by commas, semicolons or tabs, whichever the header
+/// line holds most of. Cells are trimmed of surrounding spaces. Feature cells and regression
 /// targets must be finite numbers; class labels may be any non-empty text (see [`LabelMap`] for
 /// how they become class indices).
 ///
@@ -187,6 +188,38 @@ struct Table {
     lines: Vec<u64>,
 }
 
+/// The delimiters a header line is checked for, the default first.
+const DELIMITERS: [u8; 3] = [b',', b';', b'\t'];
+
+/// The field delimiter of a CSV: whichever of comma, semicolon and tab occurs most often
+/// (outside quotes) in the first non-blank line, the header; comma on a tie or when none occurs.
+/// Spreadsheets in locales with a decimal comma write semicolons, and tab-separated exports are
+/// common; guessing from the header spares a setting (a one-column file has no delimiter to find).
+fn delimiter_of(bytes: &[u8]) -> u8 {
+    let header = bytes
+        .split(|&b| b == b'\n')
+        .find(|l| l.iter().any(|b| !b.is_ascii_whitespace()))
+        .unwrap_or(&[]);
+    let mut counts = [0usize; DELIMITERS.len()];
+    let mut quoted = false;
+    for &b in header {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            if let Some(i) = DELIMITERS.iter().position(|&d| d == b) {
+                counts[i] += 1;
+            }
+        }
+    }
+    let mut best = 0;
+    for i in 1..DELIMITERS.len() {
+        if counts[i] > counts[best] {
+            best = i;
+        }
+    }
+    DELIMITERS[best]
+}
+
 fn read_table(path: &Path, plan: &Plan<'_>) -> Result<Table> {
     // In memory, because the csv reader's own line numbers are wrong after blank lines and
     // with CRLF line ends; `Lines` recomputes them from the bytes.
@@ -203,6 +236,7 @@ fn read_table(path: &Path, plan: &Plan<'_>) -> Result<Table> {
     }
     let mut lines_of = Lines::new(&bytes);
     let mut reader = ReaderBuilder::new()
+        .delimiter(delimiter_of(&bytes))
         .has_headers(true)
         // Ragged rows are reported by us, with the expected and the found count.
         .flexible(true)
@@ -487,5 +521,22 @@ impl<'a> Lines<'a> {
             .count() as u64;
         self.scanned = start;
         self.breaks + 1
+    }
+}
+
+#[cfg(test)]
+mod delimiter_tests {
+    use super::delimiter_of;
+
+    #[test]
+    fn the_header_decides_the_delimiter() {
+        assert_eq!(delimiter_of(b"x1,x2,color\n1,2,red\n"), b',');
+        assert_eq!(delimiter_of(b"x1;x2;color\n1,5;2,5;red\n"), b';');
+        assert_eq!(delimiter_of(b"\n\nx1\tx2\tcolor\n1\t2\tred\n"), b'\t');
+        // Delimiters inside a quoted name do not count.
+        assert_eq!(delimiter_of(b"\"a;b;c\",y\n"), b',');
+        // One column, or nothing: the default.
+        assert_eq!(delimiter_of(b"y\n1\n"), b',');
+        assert_eq!(delimiter_of(b""), b',');
     }
 }

@@ -169,7 +169,7 @@ fn facts(epochs: &[EpochMetrics], config: Option<&Config>, summary: Option<&Summ
                 features: d.features.iter().map(col).collect(),
                 target: d.target.as_ref().map(col),
                 features_standardized: config.map_or(true, |c| c.data.standardize),
-                target_standardized: config.map_or(true, |c| c.data.standardize_target),
+                target_standardized: config.map_or(true, |c| c.standardizes_target()),
             }
         });
     }

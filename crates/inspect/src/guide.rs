@@ -264,7 +264,7 @@ pub fn baseline_loss(config: &Config, data: &Dataset) -> Result<f64> {
     let l = match data.targets() {
         Targets::Regression(y) => {
             let mut y = y.clone();
-            if config.data.standardize_target {
+            if config.standardizes_target() {
                 Standardizer::fit_targets(data)?.transform(&mut y)?;
             }
             let mean = y.iter().sum::<f64>() / n as f64;

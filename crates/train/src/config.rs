@@ -28,10 +28,14 @@ pub struct Config {
     pub dtype: DTypeName,
     /// Where the data comes from and how it is prepared.
     pub data: DataConfig,
-    /// The model.
+    /// The model; without a `[model]` table, [`ModelConfig::default`] (an MLP).
+    #[serde(default)]
     pub model: ModelConfig,
-    /// The optimizer (optim's configuration, selected by `kind`).
-    #[serde(default = "default_optimizer")]
+    /// The optimizer (optim's configuration, selected by `kind`, which defaults to `"adam"`).
+    #[serde(
+        default = "default_optimizer",
+        deserialize_with = "optimizer_adam_by_default"
+    )]
     pub optimizer: OptimizerConfig,
     /// An optional learning-rate schedule (optim's configuration, selected by `kind`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,6 +47,22 @@ pub struct Config {
 
 fn default_optimizer() -> OptimizerConfig {
     OptimizerConfig::Adam(AdamOptions::default())
+}
+
+/// The optimizer kind an `[optimizer]` table without `kind` selects (as the README says).
+const DEFAULT_OPTIMIZER_KIND: &str = "adam";
+
+/// Reads `[optimizer]`, taking a missing `kind` as [`DEFAULT_OPTIMIZER_KIND`]: the tagged enum
+/// alone would reject `[optimizer] lr = 0.1` with "missing field `kind`".
+fn optimizer_adam_by_default<'de, D: Deserializer<'de>>(d: D) -> Result<OptimizerConfig, D::Error> {
+    let mut table = toml::Table::deserialize(d)?;
+    table
+        .entry("kind")
+        .or_insert_with(|| toml::Value::String(DEFAULT_OPTIMIZER_KIND.into()));
+    // The message alone: the outer deserializer adds the table's position, which `located`
+    // then narrows to the key.
+    OptimizerConfig::deserialize(toml::Value::Table(table))
+        .map_err(|e| de::Error::custom(e.message().trim()))
 }
 
 /// `"f32"` or `"f64"`.
@@ -108,9 +128,11 @@ pub struct DataConfig {
     /// Standardize features with the training set's mean and standard deviation.
     #[serde(default = "yes")]
     pub standardize: bool,
-    /// Regression: standardize the target too (predictions are converted back).
-    #[serde(default)]
-    pub standardize_target: bool,
+    /// Regression: standardize the target too (predictions are converted back). Unset means
+    /// yes for regression (see [`Config::standardizes_target`]); loading a file records the
+    /// choice so that a run directory's `config.toml` states it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standardize_target: Option<bool>,
     /// CSV: a test file, evaluated once at the end (never used to choose anything).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test: Option<PathBuf>,
@@ -144,7 +166,7 @@ pub enum Preset {
     Mlp,
 }
 
-/// The `[model]` section.
+/// The `[model]` section. Without one, the model is [`ModelConfig::default`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
@@ -169,6 +191,22 @@ pub struct ModelConfig {
     /// A checkpoint whose model and weights start the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
+}
+
+impl Default for ModelConfig {
+    /// A small general-purpose model, used when the configuration has no `[model]` table:
+    /// `preset = "mlp"`, `hidden = [64]`, ReLU.
+    fn default() -> Self {
+        ModelConfig {
+            preset: Some(Preset::Mlp),
+            count: None,
+            hidden: Some(vec![64]),
+            activation: None,
+            batch_norm: false,
+            dropout: 0.0,
+            init: None,
+        }
+    }
 }
 
 /// `batch_size`: a number of rows, or `"full"` for full-batch gradient descent.
@@ -330,10 +368,11 @@ impl Config {
         } else {
             let base: toml::Table = toml::from_str(text).map_err(|e| located(path, text, &e))?;
             let mut table = base.clone();
+            let mut sets = Overrides::default();
             for o in overrides {
-                apply_override(&mut table, o)?;
+                sets.apply(&mut table, o)?;
             }
-            match deserialize(table) {
+            match deserialize(table.clone()) {
                 Ok(c) => c,
                 Err(e) => {
                     let msg = e.message().trim().to_string();
@@ -342,10 +381,12 @@ impl Config {
                             return Err(located(path, text, fe));
                         }
                     }
+                    sets.missing_after_kind_change(&table)?;
                     // Name the override that brings the error in.
                     let mut table = base;
+                    let mut sets = Overrides::default();
                     for o in overrides {
-                        apply_override(&mut table, o)?;
+                        sets.apply(&mut table, o)?;
                         if let Err(e) = deserialize(table.clone()) {
                             if e.message().trim() == msg {
                                 return Err(ConfigError::BadSet {
@@ -364,6 +405,9 @@ impl Config {
         };
         config.resolve_paths(base);
         config.validate()?;
+        if config.task() == Task::Regression {
+            config.data.standardize_target = Some(config.standardizes_target());
+        }
         Ok(config)
     }
 
@@ -439,7 +483,10 @@ impl Config {
                     ("data.features", d.features.is_some()),
                     ("data.validation", d.validation.is_some()),
                     ("data.test", d.test.is_some()),
-                    ("data.standardize_target", d.standardize_target),
+                    (
+                        "data.standardize_target",
+                        d.standardize_target == Some(true),
+                    ),
                 ] {
                     if set {
                         return bad(key, "not used with data.format = \"idx\"".into());
@@ -486,7 +533,7 @@ impl Config {
                 );
             }
         }
-        if d.standardize_target && self.task() != Task::Regression {
+        if d.standardize_target == Some(true) && self.task() != Task::Regression {
             return bad(
                 "data.standardize_target",
                 "only a regression target can be standardized".into(),
@@ -636,6 +683,13 @@ impl Config {
         }
     }
 
+    /// Whether the regression target is standardized: `data.standardize_target`, by default
+    /// yes for regression (a target in the hundreds would otherwise need its own learning rate);
+    /// never for classification.
+    pub fn standardizes_target(&self) -> bool {
+        self.task() == Task::Regression && self.data.standardize_target.unwrap_or(true)
+    }
+
     /// True when a validation set is configured.
     pub fn has_validation(&self) -> bool {
         self.data.validation.is_some() || self.data.validation_fraction.is_some()
@@ -726,12 +780,10 @@ fn optimizer_error(text: &str, start: usize) -> Option<(usize, String)> {
         .map(str::len)
         .sum::<usize>();
     let body = &text[body_start..body_start + body_len];
-    let kind = body
-        .parse::<toml::Table>()
-        .ok()?
-        .get("kind")?
-        .as_str()?
-        .to_string();
+    let kind = match body.parse::<toml::Table>().ok()?.get("kind") {
+        Some(k) => k.as_str()?.to_string(),
+        None => DEFAULT_OPTIMIZER_KIND.to_string(),
+    };
     // Blank the `kind` line (keeping its length) so positions stay those of the file.
     let blanked: String = body
         .split_inclusive('\n')
@@ -794,6 +846,102 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
+}
+
+/// The sections whose `kind` selects which other keys they accept.
+const KINDED: [&str; 2] = ["optimizer", "schedule"];
+
+/// Applies `--set` overrides in order, remembering what they set, so that changing a
+/// section's `kind` can drop the keys the file gave for the previous kind.
+#[derive(Default)]
+struct Overrides {
+    /// Dotted keys set by an override so far (never dropped: a mistyped one must be reported).
+    explicit: Vec<String>,
+    /// `(section, new kind, the override)` for every override that changed a section's kind.
+    kind_changes: Vec<(&'static str, String, String)>,
+}
+
+impl Overrides {
+    fn apply(&mut self, table: &mut toml::Table, spec: &str) -> Result<(), ConfigError> {
+        let old_kind = |table: &toml::Table, section: &str| {
+            let t = table.get(section)?.as_table()?;
+            match t.get("kind") {
+                Some(k) => k.as_str().map(str::to_string),
+                None if section == "optimizer" => Some(DEFAULT_OPTIMIZER_KIND.to_string()),
+                None => None,
+            }
+        };
+        let key = spec.split_once('=').map_or(spec, |(k, _)| k);
+        let key: String = key.split('.').map(str::trim).collect::<Vec<_>>().join(".");
+        let section = KINDED
+            .into_iter()
+            .find(|s| key.strip_prefix(s) == Some(".kind"));
+        let before = section.and_then(|s| old_kind(table, s));
+        apply_override(table, spec)?;
+        self.explicit.push(key);
+        let Some(section) = section else {
+            return Ok(());
+        };
+        let after = old_kind(table, section);
+        if before.is_some() && before != after {
+            self.drop_keys_of_old_kind(table, section);
+            if let Some(kind) = after {
+                self.kind_changes.push((section, kind, spec.to_string()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes, one by one, the keys of `section` that its new kind rejects as unknown, unless
+    /// an override set them.
+    fn drop_keys_of_old_kind(&self, table: &mut toml::Table, section: &str) {
+        while let Err(msg) = check_section(table, section) {
+            let Some(name) = msg
+                .strip_prefix("unknown field `")
+                .and_then(|r| r.split('`').next())
+            else {
+                return;
+            };
+            let dotted = format!("{section}.{name}");
+            let Some(t) = table.get_mut(section).and_then(|t| t.as_table_mut()) else {
+                return;
+            };
+            if self.explicit.contains(&dotted) || t.remove(name).is_none() {
+                return;
+            }
+        }
+    }
+
+    /// After a kind change, a key the new kind requires is named with the override that
+    /// changed the kind (the deserializer alone says only "missing field").
+    fn missing_after_kind_change(&self, table: &toml::Table) -> Result<(), ConfigError> {
+        for (section, kind, spec) in &self.kind_changes {
+            if let Err(msg) = check_section(table, section) {
+                if let Some(field) = msg
+                    .strip_prefix("missing field `")
+                    .and_then(|r| r.split('`').next())
+                {
+                    return Err(ConfigError::BadSet {
+                        spec: spec.clone(),
+                        msg: format!("{section}.{field} is required for kind = {kind}"),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Deserializes one kind-selected section on its own; the error message when it fails.
+fn check_section(table: &toml::Table, section: &str) -> Result<(), String> {
+    let Some(value) = table.get(section).cloned() else {
+        return Ok(());
+    };
+    let result = match section {
+        "optimizer" => optimizer_adam_by_default(value).map(drop),
+        _ => ScheduleConfig::deserialize(value).map(drop),
+    };
+    result.map_err(|e| e.message().trim().to_string())
 }
 
 /// Sets `key.path=value` in `table`, creating missing tables on the way.
@@ -917,6 +1065,109 @@ preset = "linear"
         assert!(e.contains("epochz"), "{e}");
         let e = parse(MINIMAL, &["seed.x=5"]).unwrap_err().to_string();
         assert!(e.contains("seed.x"), "{e}");
+    }
+
+    #[test]
+    fn optimizer_kind_defaults_to_adam() {
+        let text = format!("{MINIMAL}\n[optimizer]\nlr = 0.1\n");
+        let c = parse(&text, &[]).unwrap();
+        assert!(matches!(c.optimizer, OptimizerConfig::Adam(o) if o.lr == 0.1));
+        // `--set` creates the table without a kind.
+        let c = parse(MINIMAL, &["optimizer.lr=0.1"]).unwrap();
+        assert!(matches!(c.optimizer, OptimizerConfig::Adam(o) if o.lr == 0.1));
+        // A mistyped key without `kind` is still pinned to its line and column.
+        let text = format!("{MINIMAL}\n[optimizer]\nlr = 0.1\n  betaz = 0.5\n");
+        let e = parse(&text, &[]).unwrap_err().to_string();
+        assert!(e.contains("betaz") && e.starts_with("c.toml:12:3:"), "{e}");
+        let text = format!("{MINIMAL}\n[optimizer]\nlr = \"fast\"\n");
+        let e = parse(&text, &[]).unwrap_err().to_string();
+        assert!(e.starts_with("c.toml:11:6:"), "{e}");
+    }
+
+    #[test]
+    fn changing_kind_drops_the_old_kinds_keys() {
+        let text = format!(
+            "{MINIMAL}\n[schedule]\nkind = \"cosine\"\nt_max = 9\neta_min = 0.1\n\
+             [optimizer]\nkind = \"sgd\"\nlr = 0.5\nmomentum = 0.9\n"
+        );
+        let c = parse(
+            &text,
+            &[
+                "schedule.kind=step",
+                "schedule.step_size=3",
+                "schedule.gamma=0.5",
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.schedule,
+            Some(ScheduleConfig::Step {
+                step_size: 3,
+                gamma: 0.5
+            })
+        );
+        // Keys both kinds accept (lr) stay; momentum goes.
+        let c = parse(&text, &["optimizer.kind=adam"]).unwrap();
+        assert!(matches!(c.optimizer, OptimizerConfig::Adam(o) if o.lr == 0.5));
+        // Order does not matter for keys the new kind accepts.
+        let c = parse(
+            &text,
+            &[
+                "schedule.step_size=3",
+                "schedule.gamma=0.5",
+                "schedule.kind=step",
+            ],
+        )
+        .unwrap();
+        assert!(matches!(
+            c.schedule,
+            Some(ScheduleConfig::Step { step_size: 3, .. })
+        ));
+        // A required key of the new kind is named.
+        let e = parse(&text, &["schedule.kind=step"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("schedule.step_size is required for kind = step"),
+            "{e}"
+        );
+        // A key set on the command line is never dropped silently.
+        let e = parse(&text, &["schedule.stepsize=3", "schedule.kind=step"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("stepsize"), "{e}");
+    }
+
+    #[test]
+    fn regression_targets_are_standardized_by_default() {
+        let c = parse(MINIMAL, &[]).unwrap();
+        assert!(c.standardizes_target());
+        assert_eq!(c.data.standardize_target, Some(true));
+        assert!(c.to_toml().contains("standardize_target = true"));
+        let c = parse(MINIMAL, &["data.standardize_target=false"]).unwrap();
+        assert!(!c.standardizes_target());
+        let c = parse(MINIMAL, &["data.task=\"classification\""]).unwrap();
+        assert!(!c.standardizes_target());
+        assert_eq!(c.data.standardize_target, None);
+        let e = parse(
+            MINIMAL,
+            &[
+                "data.task=\"classification\"",
+                "data.standardize_target=true",
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("data.standardize_target"), "{e}");
+    }
+
+    #[test]
+    fn model_defaults_to_an_mlp() {
+        let text = "[data]\ntrain = \"d.csv\"\ntarget = \"y\"\ntask = \"regression\"\n";
+        let c = parse(text, &[]).unwrap();
+        assert_eq!(c.model, ModelConfig::default());
+        assert_eq!(c.model.preset, Some(Preset::Mlp));
+        assert_eq!(c.model.hidden, Some(vec![64]));
     }
 
     #[test]

@@ -40,7 +40,9 @@ pub use data::{load_run_data, load_training_data, RunData};
 pub use error::{ConfigError, Result, TrainError};
 pub use evidence::{ColumnStats, DataScales, LayerInfo, Named, ReluActivity};
 pub use meta::{keys as metadata_keys, write_atomic, ModelMeta};
-pub use predict::{Evaluation, Predictions, TrainedModel};
+pub use predict::{
+    format_number, round_significant, Digits, Evaluation, Predictions, TrainedModel,
+};
 pub use trainer::{
     files, model_spec, resolve_loss, train, Divergence, EpochMetrics, Observer, Position, RunInfo,
     RunOptions, Silent, Summary,

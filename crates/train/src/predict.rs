@@ -61,6 +61,8 @@ pub struct Evaluation {
     pub mse: Option<f64>,
     /// Regression: mean absolute error in the target's original units.
     pub mae: Option<f64>,
+    /// Regression: root mean squared error in the target's original units, `√mse`.
+    pub rmse: Option<f64>,
 }
 
 impl TrainedModel {
@@ -194,6 +196,7 @@ impl TrainedModel {
             accuracy: None,
             mse: None,
             mae: None,
+            rmse: None,
         };
         let out_t = Tensor::from_vec(out.clone(), &[n, k]).context(|| "outputs".into())?;
         let l = match data.targets() {
@@ -210,6 +213,7 @@ impl TrainedModel {
                         .sum::<f64>()
                         / n as f64,
                 );
+                e.rmse = e.mse.map(f64::sqrt);
                 e.mae =
                     Some(pred.iter().zip(y).map(|(p, t)| (p - t).abs()).sum::<f64>() / n as f64);
                 let mut yt = y.clone();
@@ -297,13 +301,18 @@ impl Predictions {
 
     /// Writes the predictions as CSV: regression, one column named after the target;
     /// classification, the predicted label under the target's name, then one probability
-    /// column per class, `p_<label>`.
+    /// column per class, `p_<label>`. Numbers are written with [`Digits::ShortestF32`].
     pub fn write_csv(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        self.write_csv_with(w, Digits::default())
+    }
+
+    /// [`Predictions::write_csv`] with numbers written to `digits`.
+    pub fn write_csv_with(&self, w: &mut dyn Write, digits: Digits) -> std::io::Result<()> {
         match self.task {
             Task::Regression => {
                 writeln!(w, "{}", csv_field(&self.target))?;
-                for v in &self.values {
-                    writeln!(w, "{v}")?;
+                for &v in &self.values {
+                    writeln!(w, "{}", format_number(v, digits))?;
                 }
             }
             Task::Classification => {
@@ -315,8 +324,8 @@ impl Predictions {
                 let k = self.class_labels.len();
                 for (label, probs) in self.labels.iter().zip(self.probabilities.chunks_exact(k)) {
                     write!(w, "{}", csv_field(label))?;
-                    for p in probs {
-                        write!(w, ",{p}")?;
+                    for &p in probs {
+                        write!(w, ",{}", format_number(p, digits))?;
                     }
                     writeln!(w)?;
                 }
@@ -326,11 +335,74 @@ impl Predictions {
     }
 }
 
+/// How many digits a written prediction has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Digits {
+    /// The shortest decimal that reads back as the same `f32` (at most 9 significant digits):
+    /// a model trained in `f32` computes no more, and the `f64` value it is widened to would
+    /// print 17 meaningless digits.
+    #[default]
+    ShortestF32,
+    /// This many significant digits (1 to 17), trailing zeros dropped.
+    Significant(usize),
+}
+
+/// `x` rounded to `digits` significant digits (at least 1); zero and non-finite values are
+/// returned as they are. `round_significant(0.000123456, 3) == 0.000123`.
+pub fn round_significant(x: f64, digits: usize) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    // Decimal rounding through the formatter, which rounds exactly (unlike scaling by 10^k).
+    format!("{:.*e}", digits.max(1) - 1, x).parse().unwrap_or(x)
+}
+
+/// `x` written to `digits`: plain decimals for magnitudes in [1e-4, 1e16), scientific notation
+/// outside (where plain decimals would be long runs of zeros).
+pub fn format_number(x: f64, digits: Digits) -> String {
+    fn plain_or_exp<T: std::fmt::Display + std::fmt::LowerExp>(v: T, magnitude: f64) -> String {
+        if magnitude == 0.0 || !magnitude.is_finite() || (1e-4..1e16).contains(&magnitude) {
+            format!("{v}")
+        } else {
+            format!("{v:e}")
+        }
+    }
+    match digits {
+        Digits::ShortestF32 => plain_or_exp(x as f32, x.abs()),
+        Digits::Significant(n) => {
+            let r = round_significant(x, n);
+            plain_or_exp(r, r.abs())
+        }
+    }
+}
+
 /// Quotes a field when CSV needs it.
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod number_tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_short() {
+        let p = 0.1f32 as f64; // 0.10000000149011612 as f64
+        assert_eq!(format_number(p, Digits::ShortestF32), "0.1");
+        assert_eq!(format_number(1.0 / 3.0, Digits::ShortestF32), "0.33333334");
+        assert_eq!(format_number(1.0 / 3.0, Digits::Significant(3)), "0.333");
+        assert_eq!(format_number(2.5e-9, Digits::Significant(3)), "2.5e-9");
+        assert_eq!(format_number(1234.5678, Digits::Significant(2)), "1200");
+        assert_eq!(format_number(0.0, Digits::Significant(3)), "0");
+        assert_eq!(round_significant(0.000123456, 3), 0.000123);
+        // The default reads back as the same f32.
+        for x in [0.7310586f32, 1e-7, 123456.79, -0.0034] {
+            let s = format_number(x as f64, Digits::ShortestF32);
+            assert_eq!(s.parse::<f32>().unwrap(), x, "{s}");
+        }
     }
 }

@@ -611,7 +611,7 @@ impl<T: Element> Session<T> {
         } else {
             None
         };
-        let target_std = if config.data.standardize_target {
+        let target_std = if config.standardizes_target() {
             Some(Standardizer::fit_targets(train).context(|| "data.standardize_target".into())?)
         } else {
             None

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use trainscope_inspect::{batch_size_comparison, BatchChoice, BatchOptions, BatchRow};
 use trainscope_train::Config;
 
-use crate::output::{self, num};
+use crate::output::{self, num, significant};
+use crate::progress::RowProgress;
 
 /// The lectures' small-versus-large batch comparison on your data: time per update, time per
 /// epoch, final training and validation loss, with the same epochs (default) or the same
@@ -51,12 +52,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| super::default_out(&args.config, "batch-size")),
     };
     let quiet = args.quiet || args.json;
+    let rows = RowProgress::new(quiet);
     let mut on_row = |r: &BatchRow| {
-        if !quiet {
-            eprintln!("{}", line(r));
-        }
+        rows.row(line(r));
     };
     let c = batch_size_comparison(&config, &opts, &mut on_row)?;
+    // The transient line goes before the table is printed.
+    drop(rows);
     if args.json {
         output::json(&c)?;
         return Ok(ExitCode::SUCCESS);
@@ -91,12 +93,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn line(r: &BatchRow) -> String {
     format!(
-        "{:>6} {:>7} {:>8} {:>14.4} {:>14.4} {:>11} {:>11}",
+        "{:>6} {:>7} {:>8} {:>14} {:>14} {:>11} {:>11}",
         r.batch_size,
         r.epochs,
         r.updates,
-        1e3 * r.time_per_update,
-        r.time_per_epoch,
+        significant(1e3 * r.time_per_update, 3),
+        significant(r.time_per_epoch, 3),
         num(r.train_loss),
         r.val_loss.map_or("–".into(), num)
     )

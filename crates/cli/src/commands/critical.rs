@@ -8,6 +8,7 @@ use trainscope_inspect::{critical_experiment, CriticalRow, ExperimentOptions};
 use trainscope_train::Config;
 
 use crate::output::{self, num};
+use crate::progress::RowProgress;
 
 /// The most seeds `critical` takes: each is a training run, and the list of seeds is built
 /// up front, so a typo such as 10⁹ must not allocate it.
@@ -73,12 +74,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         analysis: AnalysisOptions::default(),
     };
     let quiet = args.quiet || args.json;
+    let rows = RowProgress::new(quiet);
     let mut on_row = |r: &CriticalRow| {
-        if !quiet {
-            eprintln!("{}", line(r));
-        }
+        rows.row(line(r));
     };
     let exp = critical_experiment(&config, &opts, &mut on_row)?;
+    // The transient line goes before the table is printed.
+    drop(rows);
     if args.json {
         output::json(&exp)?;
         return Ok(ExitCode::SUCCESS);

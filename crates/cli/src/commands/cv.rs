@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use trainscope_train::{cross_validate, Config, CvFold, MeanStd, Silent};
 
 use crate::output::{self, num, percent};
+use crate::progress::RowProgress;
 
 /// K-fold cross validation: train the configuration K times, each time validating on one fold;
 /// report each fold and the mean ± standard deviation of the final losses and accuracies.
@@ -35,12 +36,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     output::set_threads(args.threads.unwrap_or(config.threads));
     let k = args.folds;
     let quiet = args.quiet;
+    let rows = RowProgress::new(quiet);
     let mut on_fold = |f: &CvFold| {
-        if !quiet {
-            eprintln!("{}", fold_line(f, k));
-        }
+        rows.row(fold_line(f, k));
     };
     let s = cross_validate(&config, k, &mut Silent, &mut on_fold)?;
+    // The transient line goes before the table is printed.
+    drop(rows);
     if args.json {
         output::json(&s)?;
         return Ok(ExitCode::SUCCESS);

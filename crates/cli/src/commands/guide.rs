@@ -7,6 +7,7 @@ use trainscope_inspect::{guide, GuideOptions, GuideReport, GuideRules, Rung};
 use trainscope_train::Config;
 
 use crate::output::{self, num};
+use crate::progress::RowProgress;
 
 /// The general guide ("why is my model bad?"): train a ladder of models from linear to deep on
 /// the same data with the same optimizer, compare training and validation (and test) losses,
@@ -65,12 +66,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         rules: GuideRules::default(),
     };
     let quiet = args.quiet || args.json;
+    let rows = RowProgress::new(quiet);
     let mut on_rung = |r: &Rung| {
-        if !quiet {
-            eprintln!("{}", line(r));
-        }
+        rows.row(line(r));
     };
     let g = guide(&config, &opts, &mut on_rung)?;
+    // The transient line goes before the table is printed.
+    drop(rows);
     if args.json {
         output::json(&g)?;
     } else {

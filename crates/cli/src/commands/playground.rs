@@ -15,7 +15,8 @@ use crate::output;
 /// lectures' story replayed and checked (`--preset lecture`).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The surface: bowl, rosenbrock, saddle, monkey-saddle [default: the file's, else bowl].
+    /// The surface: bowl, rosenbrock, saddle, monkey_saddle (`-` works too) [default: the
+    /// file's, else bowl].
     #[arg(long, value_name = "NAME")]
     surface: Option<String>,
     /// A run: `KIND[,KEY=VALUE…]` with the `[optimizer]` keys, `schedule.KEY=VALUE` and

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use trainscope_train::{write_atomic, TrainedModel};
+use trainscope_train::{write_atomic, Digits, TrainedModel};
 
 use crate::output;
 
@@ -22,8 +22,12 @@ pub struct Args {
     /// Write the predictions here instead of stdout.
     #[arg(long, value_name = "P.csv")]
     out: Option<PathBuf>,
+    /// Significant digits of the written numbers, 1 to 17 [default: the shortest that reads
+    /// back as the same f32, at most 9].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=17))]
+    precision: Option<u8>,
     /// Threads for the matrix products [default: all cores].
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     threads: usize,
 }
 
@@ -32,7 +36,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let model = TrainedModel::load(&args.model)?;
     let predictions = model.predict_file(&args.data)?;
     let mut csv = Vec::new();
-    predictions.write_csv(&mut csv)?;
+    let digits = match args.precision {
+        Some(n) => Digits::Significant(usize::from(n)),
+        None => Digits::ShortestF32,
+    };
+    predictions.write_csv_with(&mut csv, digits)?;
     match &args.out {
         // Atomic, so a failed run never leaves a partial file.
         Some(path) => {

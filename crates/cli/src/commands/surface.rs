@@ -19,7 +19,7 @@ use crate::output;
 pub struct Args {
     /// A run directory or a checkpoint (omit with --analytic).
     run: Option<PathBuf>,
-    /// An analytic surface instead: bowl, rosenbrock, saddle, monkey-saddle.
+    /// An analytic surface instead: bowl, rosenbrock, saddle, monkey_saddle (`-` works too).
     #[arg(long, value_name = "NAME", conflicts_with = "run")]
     analytic: Option<String>,
     /// Analytic window: x_min,x_max,y_min,y_max [default: the surface's own].
@@ -47,7 +47,7 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Threads [default: all cores].
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     threads: usize,
 }
 
@@ -139,9 +139,12 @@ fn model(args: &Args, run: &Path) -> anyhow::Result<ExitCode> {
         .or_else(|| problem.run_dir.clone())
         .unwrap_or_else(|| PathBuf::from("."));
     let stem = match &directions {
-        Directions::Parameters(..) => "surface-params",
-        Directions::Random(_) => "surface-random",
-        Directions::Hessian => "surface-hessian",
+        Directions::Parameters(..) => "surface-params".to_string(),
+        // Each seed is another slice: its own files, so comparing seeds overwrites nothing.
+        // Seed 0 (the default) keeps the plain name.
+        Directions::Random(0) => "surface-random".to_string(),
+        Directions::Random(seed) => format!("surface-random-seed{seed}"),
+        Directions::Hessian => "surface-hessian".to_string(),
     };
     let mut paths = Vec::new();
     if let Some(t) = &s.trajectory {
@@ -159,7 +162,7 @@ fn model(args: &Args, run: &Path) -> anyhow::Result<ExitCode> {
         mark: Some(s.trained),
         ..Default::default()
     };
-    let files = save(&s.grid, &paths, &opts, &out, stem)?;
+    let files = save(&s.grid, &paths, &opts, &out, &stem)?;
     let (i, j, min) = s.grid.argmin().unwrap_or((0, 0, f64::NAN));
     let mut r = format!(
         "slice: {}\ntrained weights at ({}, {}); grid {}×{}; lowest loss {} at ({}, {})\n",
