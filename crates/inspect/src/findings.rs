@@ -201,11 +201,7 @@ pub fn run_findings(run_dir: &Path, summary: Option<&Summary>) -> Result<Option<
 /// `train --json` and `diagnose --json`): a critical point or a learning rate too large to
 /// settle, each a plateau.
 pub fn stuck_from_findings(report: &Report) -> StuckReport {
-    let plateaus = report
-        .findings
-        .iter()
-        .filter_map(|f| plateau(f, report))
-        .collect();
+    let plateaus = report.findings.iter().filter_map(plateau).collect();
     StuckReport {
         epochs: report.epochs,
         plateaus,
@@ -217,7 +213,7 @@ pub fn stuck_from_findings(report: &Report) -> StuckReport {
     }
 }
 
-fn plateau(f: &Finding, _report: &Report) -> Option<Plateau> {
+fn plateau(f: &Finding) -> Option<Plateau> {
     let kind = match f.kind {
         Kind::CriticalPoint => PlateauKind::CriticalPoint,
         Kind::LrTooLarge => PlateauKind::Oscillating,

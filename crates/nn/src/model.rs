@@ -247,27 +247,9 @@ impl<T: Element> Sequential<T> {
         self.forward_visiting(params, x, mode, ctx, &mut |_, _, _| {})
     }
 
-    /// An eval-mode forward pass with the model's own parameters, without recording, that
-    /// shows `visit(i, layer, input)` each layer's input: how diagnostics look inside (which
-    /// ReLU units ever fire).
-    pub fn visit_layer_inputs(
-        &self,
-        x: &Tensor<T>,
-        visit: &mut dyn FnMut(usize, &Layer, &Tensor<T>),
-    ) -> CoreResult<()> {
-        no_grad(|| {
-            self.forward_visiting(
-                &self.params,
-                x,
-                Mode::Eval,
-                &mut ForwardCtx::without_rng(),
-                visit,
-            )
-        })
-        .map(|_| ())
-    }
-
-    fn forward_visiting(
+    /// [`Sequential::forward_with`] that also shows `visit(i, layer, input)` each layer's
+    /// input: how diagnostics look inside (which ReLU units ever fire) without a second pass.
+    pub fn forward_visiting(
         &self,
         params: &[Tensor<T>],
         x: &Tensor<T>,

@@ -135,59 +135,59 @@ pub struct ReluActivity {
     pub dead: usize,
 }
 
-/// Rows per forward pass when looking at the units: the same trade-off as evaluation.
-const CHUNK: usize = 1024;
+/// Which units of each ReLU layer receive a positive input on some row, gathered from the
+/// layer inputs a forward pass shows (see `Sequential::forward_visiting`).
+pub(crate) struct ReluTracker {
+    /// Indices of the ReLU layers.
+    layers: Vec<usize>,
+    /// Per ReLU layer, per unit: fired on some row so far.
+    fired: Vec<Vec<bool>>,
+}
 
-/// For every ReLU layer, the units that never receive a positive input on the `n` rows of `x`
-/// (`n × d`, row-major), in eval mode.
-pub(crate) fn relu_activity<T: Element>(
-    model: &Sequential<T>,
-    x: &[T],
-    d: usize,
-) -> trainscope_core::Result<Vec<ReluActivity>> {
-    let relus: Vec<usize> = model
-        .spec()
-        .layers
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| matches!(l, Layer::Relu))
-        .map(|(i, _)| i)
-        .collect();
-    if relus.is_empty() || d == 0 {
-        return Ok(Vec::new());
+impl ReluTracker {
+    pub fn new<T: Element>(model: &Sequential<T>) -> Self {
+        let layers: Vec<usize> = model
+            .spec()
+            .layers
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| matches!(l, Layer::Relu))
+            .map(|(i, _)| i)
+            .collect();
+        ReluTracker {
+            fired: vec![Vec::new(); layers.len()],
+            layers,
+        }
     }
-    let mut fired: Vec<Vec<bool>> = vec![Vec::new(); relus.len()];
-    let n = x.len() / d;
-    let mut start = 0;
-    while start < n {
-        let end = (start + CHUNK).min(n);
-        let xb = Tensor::from_slice(&x[start * d..end * d], &[end - start, d])?;
-        model.visit_layer_inputs(&xb, &mut |i, _, h| {
-            let Some(k) = relus.iter().position(|&r| r == i) else {
-                return;
-            };
-            let width = h.dims().last().copied().unwrap_or(0);
-            let f = &mut fired[k];
-            if f.len() != width {
-                *f = vec![false; width];
+
+    /// Layer `i`'s input `h` (`[rows, units]`).
+    pub fn see<T: Element>(&mut self, i: usize, h: &Tensor<T>) {
+        let Some(k) = self.layers.iter().position(|&r| r == i) else {
+            return;
+        };
+        let width = h.dims().last().copied().unwrap_or(0);
+        let f = &mut self.fired[k];
+        if f.len() != width {
+            *f = vec![false; width];
+        }
+        for row in h.data().chunks_exact(width.max(1)) {
+            for (u, &v) in row.iter().enumerate() {
+                f[u] |= v > T::zero();
             }
-            for row in h.data().chunks_exact(width.max(1)) {
-                for (u, &v) in row.iter().enumerate() {
-                    f[u] |= v > T::zero();
-                }
-            }
-        })?;
-        start = end;
+        }
     }
-    Ok(relus
-        .iter()
-        .zip(fired)
-        .map(|(&i, f)| ReluActivity {
-            layer: i.to_string(),
-            units: f.len(),
-            dead: f.iter().filter(|&&x| !x).count(),
-        })
-        .collect())
+
+    pub fn finish(self) -> Vec<ReluActivity> {
+        self.layers
+            .iter()
+            .zip(self.fired)
+            .map(|(&i, f)| ReluActivity {
+                layer: i.to_string(),
+                units: f.len(),
+                dead: f.iter().filter(|&&x| !x).count(),
+            })
+            .collect()
+    }
 }
 
 /// Mean and standard deviation of one raw column (population form; 0 for a constant one).

@@ -877,68 +877,26 @@ pub(crate) fn predicted_class<T: Element>(row: &[T]) -> usize {
     }
 }
 
-/// Mean loss and accuracy on `a` in Eval mode, without recording, in chunks.
-fn evaluate<T: Element>(
+/// Eval-mode forward passes over `a` in chunks of [`EVAL_CHUNK`] rows: `each(rows, out, loss)`
+/// gets every chunk's output and mean loss, `visit` every layer's input.
+fn eval_chunks<T: Element>(
     model: &Sequential<T>,
     loss: Loss,
     a: &Arrays<T>,
-) -> trainscope_core::Result<(f64, Option<f64>)> {
-    no_grad(|| {
-        let (d, k) = (a.d, model.output_size());
-        let (mut sum, mut correct) = (0.0, 0);
-        let mut start = 0;
-        while start < a.n {
-            let end = (start + EVAL_CHUNK).min(a.n);
-            let b = end - start;
-            let x = Tensor::from_slice(&a.x[start * d..end * d], &[b, d])?;
-            let out = model.forward_with(
-                model.parameters(),
-                &x,
-                Mode::Eval,
-                &mut ForwardCtx::without_rng(),
-            )?;
-            let classes = if a.classes.is_empty() {
-                &[][..]
-            } else {
-                &a.classes[start..end]
-            };
-            let l = batch_loss(loss, &out, &a.values[start..end], classes)?;
-            sum += l.item()?.to_f64() * b as f64;
-            if let Some(labels) = &a.labels {
-                correct += count_correct(out.data(), k, &labels[start..end]);
-            }
-            start = end;
-        }
-        let n = a.n as f64;
-        Ok((sum / n, a.labels.as_ref().map(|_| correct as f64 / n)))
-    })
-}
-
-/// The gradient of the mean loss over all of `a` (Eval mode, in chunks, summed in f64) at the
-/// model's weights: its global norm and each layer's. Mini-batch norms include sampling noise
-/// (`E‖g_B‖² = ‖g‖² + tr Σ / B`); this one tells a vanishing gradient from a noisy one.
-fn full_gradient_norms<T: Element>(
-    model: &Sequential<T>,
-    loss: Loss,
-    a: &Arrays<T>,
-    groups: &LayerGroups,
-) -> trainscope_core::Result<(f64, Vec<f64>)> {
+    visit: &mut dyn FnMut(usize, &Layer, &Tensor<T>),
+    mut each: impl FnMut(std::ops::Range<usize>, &Tensor<T>, &Tensor<T>) -> trainscope_core::Result<()>,
+) -> trainscope_core::Result<()> {
     let d = a.d;
-    let mut sums: Vec<Vec<f64>> = model
-        .parameters()
-        .iter()
-        .map(|p| vec![0.0; p.numel()])
-        .collect();
     let mut start = 0;
     while start < a.n {
         let end = (start + EVAL_CHUNK).min(a.n);
-        let b = end - start;
-        let x = Tensor::from_slice(&a.x[start * d..end * d], &[b, d])?;
-        let out = model.forward_with(
+        let x = Tensor::from_slice(&a.x[start * d..end * d], &[end - start, d])?;
+        let out = model.forward_visiting(
             model.parameters(),
             &x,
             Mode::Eval,
             &mut ForwardCtx::without_rng(),
+            visit,
         )?;
         let classes = if a.classes.is_empty() {
             &[][..]
@@ -946,18 +904,69 @@ fn full_gradient_norms<T: Element>(
             &a.classes[start..end]
         };
         let l = batch_loss(loss, &out, &a.values[start..end], classes)?;
-        let w = b as f64 / a.n as f64;
-        for (acc, g) in sums.iter_mut().zip(grad(&l, model.parameters(), false)?) {
-            for (s, &v) in acc.iter_mut().zip(g.data()) {
-                *s += w * v.to_f64();
-            }
-        }
+        each(start..end, &out, &l)?;
         start = end;
     }
+    Ok(())
+}
+
+/// Mean loss and accuracy on `a` in Eval mode, without recording, in chunks.
+fn evaluate<T: Element>(
+    model: &Sequential<T>,
+    loss: Loss,
+    a: &Arrays<T>,
+) -> trainscope_core::Result<(f64, Option<f64>)> {
+    no_grad(|| {
+        let k = model.output_size();
+        let (mut sum, mut correct) = (0.0, 0);
+        eval_chunks(model, loss, a, &mut |_, _, _| {}, |rows, out, l| {
+            sum += l.item()?.to_f64() * rows.len() as f64;
+            if let Some(labels) = &a.labels {
+                correct += count_correct(out.data(), k, &labels[rows]);
+            }
+            Ok(())
+        })?;
+        let n = a.n as f64;
+        Ok((sum / n, a.labels.as_ref().map(|_| correct as f64 / n)))
+    })
+}
+
+/// What one pass over the training rows at the final weights tells the findings: the gradient
+/// of the mean loss over all of `a` (Eval mode, summed in f64) as a global norm and per layer,
+/// and which ReLU units ever fire. Mini-batch norms include sampling noise
+/// (`E‖g_B‖² = ‖g‖² + tr Σ / B`); this one tells a vanishing gradient from a noisy one.
+fn end_of_run_facts<T: Element>(
+    model: &Sequential<T>,
+    loss: Loss,
+    a: &Arrays<T>,
+    groups: &LayerGroups,
+) -> trainscope_core::Result<(f64, Vec<f64>, Vec<ReluActivity>)> {
+    let mut sums: Vec<Vec<f64>> = model
+        .parameters()
+        .iter()
+        .map(|p| vec![0.0; p.numel()])
+        .collect();
+    let mut relus = evidence::ReluTracker::new(model);
+    eval_chunks(
+        model,
+        loss,
+        a,
+        &mut |i, _, h| relus.see(i, h),
+        |rows, _, l| {
+            let w = rows.len() as f64 / a.n as f64;
+            for (acc, g) in sums.iter_mut().zip(grad(l, model.parameters(), false)?) {
+                for (s, &v) in acc.iter_mut().zip(g.data()) {
+                    *s += w * v.to_f64();
+                }
+            }
+            Ok(())
+        },
+    )?;
     let per_tensor: Vec<f64> = sums.iter().map(|v| v.iter().map(|x| x * x).sum()).collect();
     Ok((
         per_tensor.iter().sum::<f64>().sqrt(),
         groups.norms(&per_tensor),
+        relus.finish(),
     ))
 }
 
@@ -1623,9 +1632,7 @@ fn run_epochs<T: Element>(
             summary.test_loss = Some(l);
             summary.test_accuracy = a;
         }
-        let units = evidence::relu_activity(&s.model, &s.train.x, s.train.d)
-            .context(|| "unit activity".into())?;
-        let (norm, per_layer) = full_gradient_norms(&s.model, s.loss, &s.train, &groups)
+        let (norm, per_layer, units) = end_of_run_facts(&s.model, s.loss, &s.train, &groups)
             .context(|| "full-data gradient".into())?;
         summary.relu_units = units;
         summary.full_grad_norm = Some(norm);
