@@ -8,6 +8,7 @@ use trainscope_diag::{
     analyse, escape_from, AnalysisMode, AnalysisOptions, EscapeOptions, EscapeReport, EvalOptions,
     HessianReport, StuckReport, Verdict,
 };
+use trainscope_record::{files, Stamp};
 use trainscope_viz::plot::{line_plot, spectrum_histogram_plot, LineOptions, Series};
 
 use crate::error::{invalid, Result};
@@ -31,6 +32,8 @@ pub struct DiagnoseOptions {
 /// `min_ratio`, `verdict`, `course_verdict`, …) next to the fields below.
 #[derive(Debug, Clone, Serialize)]
 pub struct Diagnosis {
+    /// What was analysed: the checkpoint by content hash, its epoch, the rows.
+    pub stamp: Stamp,
     /// The checkpoint analysed.
     pub checkpoint: PathBuf,
     /// The rows the loss is over.
@@ -53,6 +56,9 @@ pub struct Diagnosis {
     pub findings: Option<trainscope_findings::Report>,
     /// The spectrum plot written.
     pub plot: Option<PathBuf>,
+    /// Where the result was saved: `diagnose.json` in the run directory analysed.
+    #[serde(skip)]
+    pub saved: Option<PathBuf>,
 }
 
 /// The stuck-loss findings of a run directory in the earlier plateau form; `None` when the
@@ -88,6 +94,12 @@ pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
     let resolved = resolve_checkpoint(target)?;
     let subject = Subject::load(&resolved.checkpoint)?;
     let (rows, source) = subject.data(opts.data.as_deref(), resolved.config.as_deref())?;
+    let stamp = Stamp::of_checkpoint(
+        &resolved.checkpoint,
+        Some(subject.meta.epoch),
+        Some((source.clone(), rows.n_rows())),
+        trainscope_train::VERSION,
+    )?;
     let meta = subject.meta.clone();
     let f = loss_function(&meta, subject.model, &rows, EvalOptions::default())?;
     let theta = f.initial_parameters();
@@ -142,7 +154,8 @@ pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
         }
         None => None,
     };
-    Ok(Diagnosis {
+    let mut d = Diagnosis {
+        stamp,
         checkpoint: resolved.checkpoint,
         data: SubjectData {
             source,
@@ -156,7 +169,23 @@ pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
         stuck,
         findings,
         plot,
-    })
+        saved: None,
+    };
+    if let Some(dir) = &resolved.run_dir {
+        d.saved = Some(save_analysis(dir, files::DIAGNOSE, &d)?);
+    }
+    Ok(d)
+}
+
+/// Writes an analysis into a run directory (atomically), as `--json` prints it.
+pub fn save_analysis<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<PathBuf> {
+    let path = dir.join(name);
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| invalid(format!("{}: cannot write JSON: {e}", path.display())))?;
+    text.push('\n');
+    trainscope_train::write_atomic(&path, text.as_bytes())
+        .map_err(|e| invalid(format!("{}: cannot write: {e}", path.display())))?;
+    Ok(path)
 }
 
 /// The exact spectrum as a histogram; in iterative mode the estimated density as a curve.
@@ -166,9 +195,10 @@ fn spectrum_plot(h: &HessianReport, out: &Path) -> Result<()> {
         spectrum_histogram_plot(ev, bins, h.zero_tolerance, out)?;
         return Ok(());
     }
-    let d = h.density.as_ref().ok_or_else(|| {
-        crate::error::invalid("--plot: the iterative analysis estimated no spectral density")
-    })?;
+    let d = h
+        .density
+        .as_ref()
+        .ok_or_else(|| invalid("--plot: the iterative analysis estimated no spectral density"))?;
     let opts = LineOptions {
         title: format!(
             "Hessian spectral density (stochastic Lanczos quadrature, {} parameters)",

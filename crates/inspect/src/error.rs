@@ -24,6 +24,9 @@ pub enum Error {
     /// Tensor arithmetic.
     #[error(transparent)]
     Tensor(#[from] trainscope_core::Error),
+    /// A run directory's file.
+    #[error(transparent)]
+    Record(#[from] trainscope_record::RecordError),
     /// An argument, path or combination that cannot work; the message names it.
     #[error("{0}")]
     Invalid(String),

@@ -15,21 +15,7 @@ use crate::error::{invalid, Result};
 
 /// The per-epoch records of a run's `metrics.jsonl`; errors name the file and line.
 pub fn read_epochs(path: &Path) -> Result<Vec<EpochMetrics>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| invalid(format!("{}: cannot read: {e}", path.display())))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| {
-                invalid(format!(
-                    "{}:{}: not a metrics record: {e}",
-                    path.display(),
-                    i + 1
-                ))
-            })
-        })
-        .collect()
+    Ok(trainscope_record::read_metrics(path)?)
 }
 
 /// What the detectors need, gathered from a run directory; `None` without `metrics.jsonl`.

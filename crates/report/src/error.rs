@@ -19,6 +19,9 @@ pub enum ReportError {
         /// What is wrong.
         msg: String,
     },
+    /// A run directory's file.
+    #[error(transparent)]
+    Record(#[from] trainscope_record::RecordError),
     /// An argument or a combination of inputs that cannot work.
     #[error("{0}")]
     Invalid(String),

@@ -78,6 +78,7 @@ pub fn render_report(run: &Run, work_dir: &Path) -> Result<String> {
         escape(&run.dir.display().to_string())
     );
     summary(&mut h, run);
+    freshness_notes(&mut h, run);
     h.push_str("<h2>Figures</h2>\n");
     for f in &figures {
         figure(&mut h, f)?;
@@ -195,6 +196,26 @@ fn summary(h: &mut String, run: &Run) {
     h.push_str("</table>\n");
 }
 
+/// Analyses whose stamp does not match the run's weights are left out, and said so; those
+/// without a stamp are shown, marked.
+fn freshness_notes(h: &mut String, run: &Run) {
+    for (name, why) in &run.stale {
+        let _ = writeln!(
+            h,
+            "<div class=\"verdict warn stale\"><strong>Left out: <code>{}</code></strong> — {}.</div>",
+            escape(name),
+            escape(why)
+        );
+    }
+    for name in &run.unstamped {
+        let _ = writeln!(
+            h,
+            "<div class=\"verdict warn unstamped\"><strong><code>{}</code> has no stamp</strong> — it was saved by hand or by an older version, so which weights it describes cannot be told; run the command again to replace it.</div>",
+            escape(name)
+        );
+    }
+}
+
 fn figure(h: &mut String, f: &FigureFile) -> Result<()> {
     let Some(path) = f.files.first() else {
         return Ok(());
@@ -261,9 +282,9 @@ fn diagnosis(h: &mut String, run: &Run) {
     let Some(d) = &run.diagnose else {
         let _ = writeln!(
             h,
-            "<p>This run directory has no <code>{}</code>. Run <code>trainscope diagnose</code> on the run with <code>--json</code> and save its output as <code>{}</code> in the run directory, then build this report again: it adds the Hessian's verdict (minimum, saddle point, …) and its spectrum.</p>",
+            "<p>No current <code>{}</code> in this run directory. Run <code>trainscope diagnose {}</code> (it saves its result there) and build this report again: it adds the Hessian's verdict (minimum, saddle point, …) and its spectrum.</p>",
             extras::DIAGNOSE,
-            escape(&run.dir.join(extras::DIAGNOSE).display().to_string())
+            escape(&run.dir.display().to_string())
         );
         return;
     };

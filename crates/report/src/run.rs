@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+use trainscope_record::{freshness_of, Freshness};
 use trainscope_train::{files, EpochMetrics};
 
 use crate::error::{ReportError, Result};
@@ -10,15 +11,7 @@ use crate::error::{ReportError, Result};
 /// Names of the JSON files other commands save in a run directory (each holds the command's
 /// `--json` output); read only when present.
 pub mod extras {
-    use trainscope_train::files::ANALYSES;
-    /// `trainscope diagnose … --json`.
-    pub const DIAGNOSE: &str = ANALYSES[0];
-    /// `trainscope critical … --json`.
-    pub const CRITICAL: &str = ANALYSES[1];
-    /// `trainscope guide … --json`.
-    pub const GUIDE: &str = ANALYSES[2];
-    /// `trainscope batch-size … --json`.
-    pub const BATCH_SIZE: &str = ANALYSES[3];
+    pub use trainscope_record::files::{BATCH_SIZE, CRITICAL, DIAGNOSE, GUIDE};
 }
 
 /// What a run directory holds.
@@ -40,6 +33,15 @@ pub struct Run {
     pub batch_size: Option<Value>,
     /// `summary.json` (what `train --json` printed), if present.
     pub summary: Option<trainscope_train::Summary>,
+    /// Analyses found but set aside because their stamp does not match the run's current
+    /// weights (file name, why): never drawn or shown as if they described this run.
+    pub stale: Vec<(String, String)>,
+    /// Analyses without a stamp (saved by hand or by an older version): shown, marked as
+    /// of unknown weights.
+    pub unstamped: Vec<String>,
+    /// `surface-*.json` records of the loss slices drawn for this run (current ones only),
+    /// by file name, in name order.
+    pub surfaces: Vec<(String, Value)>,
 }
 
 impl Run {
@@ -64,12 +66,50 @@ impl Run {
             ),
             None => None,
         };
+        let mut stale = Vec::new();
+        let mut unstamped = Vec::new();
+        let mut analysis = |name: &str| -> Result<Option<Value>> {
+            let Some(v) = read_optional_json(&dir.join(name))? else {
+                return Ok(None);
+            };
+            match freshness_of(&v, &dir) {
+                Freshness::Current => Ok(Some(v)),
+                Freshness::Stale(why) => {
+                    stale.push((name.to_string(), why));
+                    Ok(None)
+                }
+                Freshness::Unstamped => {
+                    unstamped.push(name.to_string());
+                    Ok(Some(v))
+                }
+            }
+        };
+        let diagnose = analysis(extras::DIAGNOSE)?;
+        let critical = analysis(extras::CRITICAL)?;
+        let guide = analysis(extras::GUIDE)?;
+        let batch_size = analysis(extras::BATCH_SIZE)?;
+        let mut surfaces = Vec::new();
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .map_err(|e| ReportError::io(&dir, e))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(files::SURFACE_PREFIX) && n.ends_with(".json"))
+            .collect();
+        names.sort();
+        for name in names {
+            if let Some(v) = analysis(&name)? {
+                surfaces.push((name, v));
+            }
+        }
         Ok(Run {
             summary,
-            diagnose: read_optional_json(&dir.join(extras::DIAGNOSE))?,
-            critical: read_optional_json(&dir.join(extras::CRITICAL))?,
-            guide: read_optional_json(&dir.join(extras::GUIDE))?,
-            batch_size: read_optional_json(&dir.join(extras::BATCH_SIZE))?,
+            diagnose,
+            critical,
+            guide,
+            batch_size,
+            stale,
+            unstamped,
+            surfaces,
             dir,
             metrics,
             config_text,
@@ -79,16 +119,7 @@ impl Run {
 
 /// Reads `metrics.jsonl`; errors name the file and line.
 pub fn read_metrics_jsonl(path: &Path) -> Result<Vec<EpochMetrics>> {
-    let text = std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let m: EpochMetrics = serde_json::from_str(line)
-            .map_err(|e| ReportError::malformed(path, format!("line {}: {e}", i + 1)))?;
-        out.push(m);
-    }
+    let out = trainscope_record::read_metrics(path)?;
     if out.is_empty() {
         return Err(ReportError::malformed(path, "no epoch recorded yet"));
     }
@@ -106,32 +137,12 @@ fn read_optional_json(path: &Path) -> Result<Option<Value>> {
 }
 
 /// Flat parameters by epoch, as `trajectory.jsonl` holds them.
-pub type Trajectory = Vec<(usize, Vec<f64>)>;
+pub use trainscope_record::Trajectory;
 
-/// Reads `trajectory.jsonl` (written with `training.record_trajectory = true`): the flat
-/// parameters at each recorded epoch, in order. `None` when the run did not record one.
+/// Reads `trajectory.jsonl` (written with `training.record_trajectory = true`); `None` when
+/// the run did not record one.
 pub fn read_trajectory(dir: &Path) -> Result<Option<Trajectory>> {
-    let path = dir.join(files::TRAJECTORY);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ReportError::io(&path, e)),
-    };
-    #[derive(serde::Deserialize)]
-    struct Line {
-        epoch: usize,
-        params: Vec<f64>,
-    }
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let l: Line = serde_json::from_str(line)
-            .map_err(|e| ReportError::malformed(&path, format!("line {}: {e}", i + 1)))?;
-        out.push((l.epoch, l.params));
-    }
-    Ok(Some(out))
+    Ok(trainscope_record::read_trajectory(dir)?)
 }
 
 /// Every JSON object anywhere in `v` (depth first, `v` itself included).

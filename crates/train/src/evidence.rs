@@ -1,51 +1,11 @@
 //! What a run leaves for its diagnosis besides the losses: per-layer gradient norms, which
 //! ReLU units still fire at the end, and the raw scales of the data.
 
-use serde::de::{MapAccess, Visitor};
-use serde::ser::SerializeMap;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::fmt;
+use serde::{Deserialize, Serialize};
 use trainscope_core::{Element, Tensor};
 use trainscope_data::Dataset;
 use trainscope_nn::{Layer, Sequential};
-
-/// Values by name in a fixed order, written as a JSON object in that order
-/// (`{"0": 0.12, "2": 0.031}`): layers stay input-first even past ten of them.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Named(pub Vec<(String, f64)>);
-
-impl Serialize for Named {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for Named {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Named;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of numbers by layer name")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Named, A::Error> {
-                let mut out = Vec::new();
-                while let Some((k, v)) = a.next_entry::<String, f64>()? {
-                    out.push((k, v));
-                }
-                Ok(Named(out))
-            }
-            fn visit_unit<E>(self) -> Result<Named, E> {
-                Ok(Named::default())
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
+pub use trainscope_record::Named;
 
 /// The layers that hold parameters, and for each parameter tensor the layer it belongs to.
 #[derive(Clone, Debug)]

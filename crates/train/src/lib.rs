@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+mod confusion;
 mod cv;
 mod data;
 mod error;
@@ -35,6 +36,7 @@ pub use config::{
     BatchSize, Config, DTypeName, DataConfig, DataFormat, LossChoice, ModelConfig, Preset,
     TrainingConfig,
 };
+pub use confusion::{ClassScores, Confusion};
 pub use cv::{cross_validate, CvFold, CvSummary, MeanStd};
 pub use data::{load_run_data, load_training_data, RunData};
 pub use error::{ConfigError, Result, TrainError};

@@ -63,6 +63,9 @@ pub struct Evaluation {
     pub mae: Option<f64>,
     /// Regression: root mean squared error in the target's original units, `√mse`.
     pub rmse: Option<f64>,
+    /// Classification: the confusion matrix and per-class precision, recall and F1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confusion: Option<crate::Confusion>,
 }
 
 impl TrainedModel {
@@ -197,6 +200,7 @@ impl TrainedModel {
             mse: None,
             mae: None,
             rmse: None,
+            confusion: None,
         };
         let out_t = Tensor::from_vec(out.clone(), &[n, k]).context(|| "outputs".into())?;
         let l = match data.targets() {
@@ -225,12 +229,14 @@ impl TrainedModel {
                 loss.compute(&out_t, Target::Values(&t))
             }
             Targets::Classes(c) => {
-                let hits = out
-                    .chunks_exact(k)
-                    .zip(c)
-                    .filter(|(row, &label)| predicted_class(row) == label)
-                    .count();
+                let predicted: Vec<usize> = out.chunks_exact(k).map(predicted_class).collect();
+                let hits = predicted.iter().zip(c).filter(|(p, t)| p == t).count();
                 e.accuracy = Some(hits as f64 / n as f64);
+                let labels = match &self.meta.schema.label_map {
+                    Some(m) => m.labels().to_vec(),
+                    None => (0..k.max(2)).map(|i| i.to_string()).collect(),
+                };
+                e.confusion = Some(crate::Confusion::of(labels, c, &predicted));
                 if loss.takes_classes() {
                     let c32: Vec<u32> = c.iter().map(|&x| x as u32).collect();
                     loss.compute(&out_t, Target::Classes(&c32))

@@ -15,45 +15,17 @@ use trainscope_nn::{ForwardCtx, Layer, Loss, Mode, ModelSpec, Sequential, Target
 use trainscope_optim::{Optimizer, OptimizerOptions, OptimizerState, ScheduleConfig};
 
 use crate::config::{BatchSize, Config, DTypeName, LossChoice, Preset};
+use crate::confusion::Confusion;
 use crate::data::{Arrays, RunData};
 use crate::error::{io_err, Context, Result, TrainError};
-use crate::evidence::{self, DataScales, LayerGroups, LayerInfo, Named, ReluActivity};
+use crate::evidence::{self, DataScales, LayerGroups, LayerInfo, ReluActivity};
 use crate::meta::{write_atomic, ModelMeta};
 use crate::stamp::{self, DataStamp};
+pub use trainscope_record::EpochMetrics;
+use trainscope_record::Named;
 
-/// File names inside a run directory.
-pub mod files {
-    /// The resolved configuration.
-    pub const CONFIG: &str = "config.toml";
-    /// One JSON object per epoch.
-    pub const METRICS: &str = "metrics.jsonl";
-    /// The final weights (during a run: those of the last completed epoch).
-    pub const MODEL: &str = "model.safetensors";
-    /// The weights with the lowest validation loss so far.
-    pub const BEST: &str = "best.safetensors";
-    /// Everything needed to continue the run exactly.
-    pub const RESUME: &str = "resume.json";
-    /// With `training.record_trajectory`: one line per epoch (epoch 0 = the initial weights),
-    /// `{"epoch": k, "params": [...]}`, every parameter flattened in `state_dict` order.
-    pub const TRAJECTORY: &str = "trajectory.jsonl";
-    /// The run's outcome (what `train --json` prints), written when the run ends.
-    pub const SUMMARY: &str = "summary.json";
-    /// Analyses of the run's weights that other commands' `--json` output saved here; a new
-    /// run in the directory removes them, as they describe weights that no longer exist.
-    pub const ANALYSES: [&str; 4] = [
-        "diagnose.json",
-        "critical.json",
-        "guide.json",
-        "batch_size.json",
-    ];
-
-    /// The checkpoint a run directory stands for, in every command that takes one:
-    /// `model.safetensors`, the run's model — the final weights, or the best epoch's when
-    /// early stopping restored them — whose losses `train` reports.
-    pub fn checkpoint_of(dir: &std::path::Path) -> std::path::PathBuf {
-        dir.join(MODEL)
-    }
-}
+/// The run directory layout (re-exported from the run record).
+pub use trainscope_record::files;
 
 /// Rows per forward pass when evaluating: large enough to keep the matrix products efficient,
 /// small enough that a big validation set does not need a big graph-free buffer.
@@ -98,38 +70,6 @@ pub struct Divergence {
     pub step: u64,
     /// What became non-finite, e.g. `the loss became NaN`.
     pub what: String,
-}
-
-/// One line of `metrics.jsonl`. The field names are a stable interface.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochMetrics {
-    /// 1-based epoch.
-    pub epoch: usize,
-    /// Updates so far (all epochs).
-    pub step: u64,
-    /// Mean of the epoch's batch losses weighted by batch size (Train mode: dropout on, batch
-    /// statistics in batch norm).
-    pub train_loss: f64,
-    /// Loss on the validation set after the epoch (Eval mode), or `null`.
-    pub val_loss: Option<f64>,
-    /// Classification: fraction of the epoch's training rows classified correctly as the model
-    /// was when it saw them (like `train_loss`); `null` for regression.
-    pub train_accuracy: Option<f64>,
-    /// Classification: validation accuracy after the epoch; `null` otherwise.
-    pub val_accuracy: Option<f64>,
-    /// Mean over the epoch's updates of the global L2 norm of the batch gradient (before
-    /// clipping), `‖g‖ = sqrt(Σ over every parameter element of g²)`.
-    pub grad_norm: f64,
-    /// Global L2 norm of the last update's batch gradient.
-    pub grad_norm_last: f64,
-    /// Mean over the epoch's updates of each parameterized layer's gradient norm (weight and
-    /// bias together, before clipping), by layer name: `{"0": 0.41, "2": 0.12}`.
-    #[serde(default)]
-    pub grad_norm_per_layer: Named,
-    /// Learning rate of the epoch's last update.
-    pub lr: f64,
-    /// Seconds since the run started (resumed runs include the time before the interruption).
-    pub elapsed_s: f64,
 }
 
 /// What an [`Observer`] learns before the first epoch.
@@ -188,6 +128,13 @@ pub struct Summary {
     pub test_loss: Option<f64>,
     /// Accuracy on the test set with the final weights (classification).
     pub test_accuracy: Option<f64>,
+    /// Classification: the confusion matrix and per-class scores of the final weights on the
+    /// validation rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_confusion: Option<Confusion>,
+    /// Classification: the same on the test rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_confusion: Option<Confusion>,
     /// Validation loss of the trivial model: a constant prediction, the training mean
     /// (regression) or the training class frequencies (classification).
     pub baseline_val_loss: Option<f64>,
@@ -931,6 +878,29 @@ fn evaluate<T: Element>(
     })
 }
 
+/// The confusion matrix of `model` on the labelled rows of `a` (Eval mode).
+fn confusion<T: Element>(
+    model: &Sequential<T>,
+    loss: Loss,
+    a: &Arrays<T>,
+    labels: Vec<String>,
+) -> trainscope_core::Result<Confusion> {
+    let mut m = Confusion::new(labels);
+    let Some(truth) = &a.labels else {
+        return Ok(m.finish());
+    };
+    let k = model.output_size();
+    no_grad(|| {
+        eval_chunks(model, loss, a, &mut |_, _, _| {}, |rows, out, _| {
+            for (row, &t) in out.data().chunks_exact(k).zip(&truth[rows]) {
+                m.add(t, predicted_class(row));
+            }
+            Ok(())
+        })
+    })?;
+    Ok(m.finish())
+}
+
 /// What one pass over the training rows at the final weights tells the findings: the gradient
 /// of the mean loss over all of `a` (Eval mode, summed in f64) as a global norm and per layer,
 /// and which ReLU units ever fire. Mini-batch norms include sampling noise
@@ -1018,16 +988,16 @@ fn train_typed<T: Element>(
                 files::RESUME,
                 files::TRAJECTORY,
                 files::SUMMARY,
-            ]
-            .into_iter()
-            .chain(files::ANALYSES)
-            {
+            ] {
                 let p = dir.join(f);
                 if p.exists() {
                     fs::remove_file(&p)
                         .map_err(io_err(&p, "cannot remove the earlier run's file"))?;
                 }
             }
+            // Analyses of the earlier weights would describe a model that no longer exists.
+            files::remove_analyses(dir)
+                .map_err(io_err(dir, "cannot remove the earlier run's analyses"))?;
         }
     }
     let result = (|| {
@@ -1632,6 +1602,21 @@ fn run_epochs<T: Element>(
             summary.test_loss = Some(l);
             summary.test_accuracy = a;
         }
+        if let Some(labels) = &s.meta.schema.label_map {
+            let labels = labels.labels().to_vec();
+            if let Some(v) = &s.val {
+                summary.val_confusion = Some(
+                    confusion(&s.model, s.loss, v, labels.clone())
+                        .context(|| "validation confusion matrix".into())?,
+                );
+            }
+            if let Some(t) = &s.test {
+                summary.test_confusion = Some(
+                    confusion(&s.model, s.loss, t, labels)
+                        .context(|| "test confusion matrix".into())?,
+                );
+            }
+        }
         let (norm, per_layer, units) = end_of_run_facts(&s.model, s.loss, &s.train, &groups)
             .context(|| "full-data gradient".into())?;
         summary.relu_units = units;
@@ -1673,6 +1658,8 @@ fn summarize<T: Element>(
         val_accuracy: reported.and_then(|m| m.val_accuracy),
         test_loss: None,
         test_accuracy: None,
+        val_confusion: None,
+        test_confusion: None,
         baseline_val_loss: s.baseline.0,
         baseline_val_accuracy: s.baseline.1,
         baseline_train_loss: s.baseline_train,

@@ -59,8 +59,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let c = batch_size_comparison(&config, &opts, &mut on_row)?;
     // The transient line goes before the table is printed.
     drop(rows);
+    let (stamped, saved) = super::save_experiment(
+        &opts.out_dir,
+        trainscope_record::files::BATCH_SIZE,
+        &config,
+        Some(c.train_rows),
+        &c,
+    )?;
     if args.json {
-        output::json(&c)?;
+        output::json(&stamped)?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut r = format!(
@@ -87,6 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for p in &c.plots {
         r += &format!("plot: {}\n", p.display());
     }
+    r += &format!("saved: {}\n", saved.display());
     output::stdout(&r)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -78,11 +78,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut on_row = |r: &CriticalRow| {
         rows.row(line(r));
     };
+    let out_dir = opts.out_dir.clone();
     let exp = critical_experiment(&config, &opts, &mut on_row)?;
     // The transient line goes before the table is printed.
     drop(rows);
+    let (stamped, saved) = super::save_experiment(
+        &out_dir,
+        trainscope_record::files::CRITICAL,
+        &config,
+        Some(exp.rows_in_loss),
+        &exp,
+    )?;
     if args.json {
-        output::json(&exp)?;
+        output::json(&stamped)?;
         return Ok(ExitCode::SUCCESS);
     }
     let t = &exp.thresholds;
@@ -116,6 +124,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for p in &exp.plots {
         r += &format!("plot: {}\n", p.display());
     }
+    r += &format!("saved: {}\n", saved.display());
     output::stdout(&r)?;
     Ok(ExitCode::SUCCESS)
 }

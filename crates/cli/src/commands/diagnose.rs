@@ -15,7 +15,8 @@ use crate::output::{self, num};
 /// directory, plateaus of its run.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A run directory (its best.safetensors if present, else model.safetensors) or a checkpoint.
+    /// A run directory (its model.safetensors; the result is also saved there as
+    /// diagnose.json) or a checkpoint file.
     target: PathBuf,
     /// The rows to evaluate the loss on [default: the run's training rows, from its config.toml].
     #[arg(long, value_name = "FILE")]
@@ -111,7 +112,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         output::json(&d)?;
     } else {
-        output::stdout(&report(&d))?;
+        let mut text = report(&d);
+        if let Some(p) = &d.saved {
+            text += &format!("saved: {}\n", p.display());
+        }
+        output::stdout(&text)?;
     }
     Ok(ExitCode::SUCCESS)
 }

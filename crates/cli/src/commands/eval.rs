@@ -42,6 +42,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(a) = e.accuracy {
         r += &format!("accuracy  {}\n", percent(a));
     }
+    if let Some(c) = &e.confusion {
+        r.push('\n');
+        r += &c.to_text();
+    }
     if let (Some(mse), Some(mae)) = (e.mse, e.mae) {
         r += &format!(
             "mse       {}\nrmse      {}\nmae       {}\n",

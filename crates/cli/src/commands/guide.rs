@@ -73,10 +73,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let g = guide(&config, &opts, &mut on_rung)?;
     // The transient line goes before the table is printed.
     drop(rows);
+    let (stamped, saved) = super::save_experiment(
+        &opts.out_dir,
+        trainscope_record::files::GUIDE,
+        &config,
+        None,
+        &g,
+    )?;
     if args.json {
-        output::json(&g)?;
+        output::json(&stamped)?;
     } else {
-        output::stdout(&report(&g))?;
+        output::stdout(&format!("{}saved: {}\n", report(&g), saved.display()))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -67,3 +67,41 @@ fn default_out(config: &std::path::Path, what: &str) -> std::path::PathBuf {
         .unwrap_or_else(|| "run".into());
     std::path::PathBuf::from("runs").join(format!("{stem}-{what}"))
 }
+
+/// Saves an experiment's result in its output directory as `name`, stamped with the resolved
+/// configuration (written beside it as `config.toml`) and the training rows; returns the JSON
+/// that `--json` prints (the same object) and the file written.
+fn save_experiment<T: serde::Serialize>(
+    out: &std::path::Path,
+    name: &str,
+    config: &trainscope_train::Config,
+    rows: Option<usize>,
+    value: &T,
+) -> anyhow::Result<(serde_json::Value, std::path::PathBuf)> {
+    use anyhow::Context;
+    use trainscope_record::{files, write_analysis, Stamp};
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let config_copy = out.join(files::CONFIG);
+    trainscope_train::write_atomic(&config_copy, config.to_toml().as_bytes())
+        .with_context(|| format!("cannot write {}", config_copy.display()))?;
+    let data = config
+        .data
+        .train
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .or_else(|| {
+            config
+                .data
+                .train_images
+                .as_ref()
+                .map(|p| p.display().to_string())
+        });
+    let data = match (data, rows) {
+        (Some(d), Some(r)) => Some((d, r)),
+        _ => None,
+    };
+    let stamp = Stamp::of_config(&config_copy, data, trainscope_train::VERSION)?;
+    let value = write_analysis(&stamp, value)?;
+    let path = trainscope_inspect::save_analysis(out, name, &value)?;
+    Ok((value, path))
+}

@@ -32,6 +32,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         f => bail!("--format {f:?}: expected svg, png or both"),
     };
     let run = Run::open(&args.run)?;
+    for (name, why) in &run.stale {
+        eprintln!("warning: {name} not drawn: {why}");
+    }
+    for name in &run.unstamped {
+        eprintln!("warning: {name} has no stamp: which weights it describes cannot be told");
+    }
     let out = args.out.clone().unwrap_or_else(|| args.run.join("plots"));
     let figures = plot_run(&run, &out, &formats)?;
     let mut r = String::new();

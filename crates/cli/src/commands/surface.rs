@@ -162,8 +162,39 @@ fn model(args: &Args, run: &Path) -> anyhow::Result<ExitCode> {
         mark: Some(s.trained),
         ..Default::default()
     };
-    let files = save(&s.grid, &paths, &opts, &out, &stem)?;
+    let mut files = save(&s.grid, &paths, &opts, &out, &stem)?;
     let (i, j, min) = s.grid.argmin().unwrap_or((0, 0, f64::NAN));
+    // What the slice shows and which weights it was cut through, for the report and for
+    // telling a current slice from one of weights that have since been retrained.
+    let stamp = trainscope_record::Stamp::of_checkpoint(
+        &problem.checkpoint,
+        None,
+        Some((
+            args.data.as_ref().map_or_else(
+                || "the run's training rows".to_string(),
+                |d| d.display().to_string(),
+            ),
+            problem.rows,
+        )),
+        trainscope_train::VERSION,
+    )?;
+    let record = trainscope_record::write_analysis(
+        &stamp,
+        &serde_json::json!({
+            "slice": s.description,
+            "grid": args.grid,
+            "radius": args.radius,
+            "trained": s.trained,
+            "lowest": {"loss": min, "x": s.grid.x[i], "y": s.grid.y[j]},
+            "trajectory_epochs": s.trajectory.as_ref().map(|t| t.len()),
+            "files": files.iter().map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned())).collect::<Vec<_>>(),
+        }),
+    )?;
+    files.push(trainscope_inspect::save_analysis(
+        &out,
+        &format!("{stem}.json"),
+        &record,
+    )?);
     let mut r = format!(
         "slice: {}\ntrained weights at ({}, {}); grid {}×{}; lowest loss {} at ({}, {})\n",
         s.description,

@@ -1,0 +1,240 @@
+//! What an analysis describes. Every result written into a run directory carries a [`Stamp`]:
+//! the checkpoint it analysed by content hash (or, for experiments that train their own
+//! models, the configuration), the checkpoint's epoch and the rows used. Comparing the stamp
+//! with the directory's current checkpoint tells a current result from a stale one.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::error::{RecordError, Result};
+use crate::files;
+
+/// What kind of file an analysis was computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subject {
+    /// Trained weights (`diagnose`, `surface`).
+    Checkpoint,
+    /// A configuration whose models the command trained itself (`critical`, `guide`,
+    /// `batch-size`).
+    Config,
+}
+
+/// The identity of what an analysis describes, stored under `stamp` in its JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// A checkpoint or a configuration.
+    pub subject: Subject,
+    /// The file analysed, as the command was given it.
+    pub file: String,
+    /// XXH3-128 of the file's bytes, 32 hex digits.
+    pub xxh3: String,
+    /// The checkpoint's epoch (`trainscope.epoch`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<usize>,
+    /// The rows analysed: a data file, or the training rows of a configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// How many rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<usize>,
+    /// The trainscope version that computed the result.
+    pub version: String,
+}
+
+/// Whether an analysis found in a run directory still describes the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Freshness {
+    /// Computed from the directory's current checkpoint (or an unchanged configuration).
+    Current,
+    /// Computed from something that has changed since; the text says what.
+    Stale(String),
+    /// Written without a stamp (by hand, or by an older version): which weights it describes
+    /// cannot be told.
+    Unstamped,
+}
+
+impl Stamp {
+    /// The stamp of an analysis of the checkpoint at `path` (hashed now).
+    pub fn of_checkpoint(
+        path: &Path,
+        epoch: Option<usize>,
+        data: Option<(String, usize)>,
+        version: &str,
+    ) -> Result<Stamp> {
+        Ok(Stamp {
+            subject: Subject::Checkpoint,
+            file: path.display().to_string(),
+            xxh3: hash_file(path)?,
+            epoch,
+            rows: data.as_ref().map(|d| d.1),
+            data: data.map(|d| d.0),
+            version: version.to_string(),
+        })
+    }
+
+    /// The stamp of an experiment run from the configuration at `path` (hashed now).
+    pub fn of_config(path: &Path, data: Option<(String, usize)>, version: &str) -> Result<Stamp> {
+        Ok(Stamp {
+            subject: Subject::Config,
+            file: path.display().to_string(),
+            xxh3: hash_file(path)?,
+            epoch: None,
+            rows: data.as_ref().map(|d| d.1),
+            data: data.map(|d| d.0),
+            version: version.to_string(),
+        })
+    }
+
+    /// Reads the `stamp` of an analysis' JSON; `None` when it has none.
+    pub fn of_json(value: &serde_json::Value) -> Option<Stamp> {
+        serde_json::from_value(value.get("stamp")?.clone()).ok()
+    }
+
+    /// Whether this stamp still describes the run directory `dir`: for a checkpoint, whether
+    /// the directory's checkpoint ([`files::checkpoint_of`]) has the same content; for a
+    /// configuration, whether the file (if it can still be found) is unchanged.
+    pub fn freshness(&self, dir: &Path) -> Freshness {
+        match self.subject {
+            Subject::Checkpoint => {
+                let current = files::checkpoint_of(dir);
+                match hash_file(&current) {
+                    Ok(h) if h == self.xxh3 => Freshness::Current,
+                    Ok(_) => Freshness::Stale(format!(
+                        "computed for other weights{} than the run's {} now holds; run the \
+                         command again",
+                        self.epoch
+                            .map(|e| format!(" (epoch {e})"))
+                            .unwrap_or_default(),
+                        files::MODEL
+                    )),
+                    Err(_) => Freshness::Stale(format!(
+                        "the run directory has no {} any more",
+                        files::MODEL
+                    )),
+                }
+            }
+            Subject::Config => {
+                // The configuration as the command saw it is kept beside the result when it
+                // wrote one; else the path it was given.
+                let copy = dir.join(files::CONFIG);
+                let path = if copy.is_file() {
+                    copy
+                } else {
+                    Path::new(&self.file).to_path_buf()
+                };
+                match hash_file(&path) {
+                    Ok(h) if h == self.xxh3 => Freshness::Current,
+                    Ok(_) => Freshness::Stale(format!(
+                        "{} has changed since this was computed; run the command again",
+                        path.display()
+                    )),
+                    // Nothing to compare with: the result stands as computed.
+                    Err(_) => Freshness::Current,
+                }
+            }
+        }
+    }
+}
+
+/// The freshness of an analysis' JSON in the run directory `dir`.
+pub fn freshness_of(value: &serde_json::Value, dir: &Path) -> Freshness {
+    match Stamp::of_json(value) {
+        Some(s) => s.freshness(dir),
+        None => Freshness::Unstamped,
+    }
+}
+
+/// XXH3-128 of a file's bytes, as 32 hex digits; read in pieces, so large files need little
+/// memory.
+pub fn hash_file(path: &Path) -> Result<String> {
+    let mut f = File::open(path).map_err(|e| RecordError::io(path, e))?;
+    let mut h = Xxh3::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| RecordError::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(format!("{:032x}", h.digest128()))
+}
+
+/// `value` (a JSON object) with `stamp` added as its first field, as written into a run
+/// directory and printed by `--json`.
+pub fn write_analysis<T: Serialize>(stamp: &Stamp, value: &T) -> Result<serde_json::Value> {
+    let to_json = |e: serde_json::Error| RecordError::Malformed {
+        path: stamp.file.clone().into(),
+        msg: format!("cannot write the analysis as JSON: {e}"),
+    };
+    let body = serde_json::to_value(value).map_err(to_json)?;
+    let mut out = serde_json::Map::new();
+    out.insert(
+        "stamp".into(),
+        serde_json::to_value(stamp).map_err(to_json)?,
+    );
+    match body {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                if k != "stamp" {
+                    out.insert(k, v);
+                }
+            }
+        }
+        other => {
+            out.insert("result".into(), other);
+        }
+    }
+    Ok(serde_json::Value::Object(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_stamp_is_current_until_the_weights_change() {
+        let d = tempfile::tempdir().unwrap();
+        let model = files::checkpoint_of(d.path());
+        std::fs::write(&model, b"weights of epoch 3").unwrap();
+        let s = Stamp::of_checkpoint(&model, Some(3), Some(("train.csv".into(), 10)), "0").unwrap();
+        assert_eq!(s.freshness(d.path()), Freshness::Current);
+        std::fs::write(&model, b"weights of epoch 9").unwrap();
+        match s.freshness(d.path()) {
+            Freshness::Stale(why) => assert!(why.contains("epoch 3"), "{why}"),
+            f => panic!("expected stale, got {f:?}"),
+        }
+        std::fs::remove_file(&model).unwrap();
+        assert!(matches!(s.freshness(d.path()), Freshness::Stale(_)));
+    }
+
+    #[test]
+    fn the_stamp_travels_inside_the_json_and_unstamped_files_are_told_apart() {
+        let d = tempfile::tempdir().unwrap();
+        let model = files::checkpoint_of(d.path());
+        std::fs::write(&model, b"w").unwrap();
+        let s = Stamp::of_checkpoint(&model, None, None, "0").unwrap();
+        let v = write_analysis(&s, &serde_json::json!({"verdict": "saddle"})).unwrap();
+        assert_eq!(v.as_object().unwrap().keys().next().unwrap(), "stamp");
+        assert_eq!(Stamp::of_json(&v), Some(s));
+        assert_eq!(freshness_of(&v, d.path()), Freshness::Current);
+        let old = serde_json::json!({"verdict": "saddle"});
+        assert_eq!(freshness_of(&old, d.path()), Freshness::Unstamped);
+    }
+
+    #[test]
+    fn a_config_stamp_follows_the_configuration_kept_in_the_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let cfg = d.path().join(files::CONFIG);
+        std::fs::write(&cfg, "seed = 1").unwrap();
+        let s = Stamp::of_config(&cfg, None, "0").unwrap();
+        assert_eq!(s.freshness(d.path()), Freshness::Current);
+        std::fs::write(&cfg, "seed = 2").unwrap();
+        assert!(matches!(s.freshness(d.path()), Freshness::Stale(_)));
+    }
+}
