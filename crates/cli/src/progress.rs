@@ -15,6 +15,7 @@ pub struct Progress {
     terminal: bool,
     bar: Option<ProgressBar>,
     epochs: usize,
+    show_model: bool,
 }
 
 impl Progress {
@@ -24,13 +25,26 @@ impl Progress {
             terminal: std::io::stderr().is_terminal(),
             bar: None,
             epochs: 0,
+            show_model: false,
         }
+    }
+
+    /// Prints the model's table when the run starts (`train --verbose`).
+    pub fn show_model(mut self, yes: bool) -> Self {
+        self.show_model = yes;
+        self
     }
 }
 
 impl Observer for Progress {
     fn on_start(&mut self, info: &RunInfo) {
         self.epochs = info.epochs;
+        if self.show_model && !self.quiet {
+            eprint!(
+                "{}",
+                trainscope_nn::summary_text(info.model.inputs, &info.model.summary())
+            );
+        }
         if self.quiet || !self.terminal {
             return;
         }

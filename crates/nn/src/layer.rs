@@ -95,6 +95,26 @@ impl Layer {
         Layer::Dropout { p }
     }
 
+    /// Trainable scalars of the layer (weights, biases, γ and β), or `None` on overflow.
+    pub fn parameter_count(&self) -> Option<usize> {
+        Some(match *self {
+            Layer::Linear {
+                in_features,
+                out_features,
+            } => in_features.checked_add(1)?.checked_mul(out_features)?,
+            Layer::BatchNorm1d { num_features, .. } => num_features.checked_mul(2)?,
+            _ => 0,
+        })
+    }
+
+    /// Width of the output for an input of width `inputs`.
+    pub fn output_width(&self, inputs: usize) -> usize {
+        match *self {
+            Layer::Linear { out_features, .. } => out_features,
+            _ => inputs,
+        }
+    }
+
     /// A short name for messages, e.g. `Linear(4 → 8)`.
     pub fn describe(&self) -> String {
         match self {

@@ -43,6 +43,7 @@ mod layer;
 mod loss;
 mod model;
 mod spec;
+mod summary;
 
 pub use checkpoint::{remove_stale_temps, write_atomic, Checkpoint, MODEL_KEY};
 pub use error::{Error, Result};
@@ -50,3 +51,4 @@ pub use layer::{Activation, Layer, Mode};
 pub use loss::{Loss, Target};
 pub use model::{BatchStats, ForwardCtx, Sequential};
 pub use spec::{ModelSpec, MAX_PARAMETERS};
+pub use summary::{summary_text, LayerRow};

@@ -44,15 +44,7 @@ impl ModelSpec {
     pub fn parameter_count(&self) -> Option<usize> {
         let mut total: usize = 0;
         for layer in &self.layers {
-            let n = match *layer {
-                Layer::Linear {
-                    in_features,
-                    out_features,
-                } => in_features.checked_add(1)?.checked_mul(out_features)?,
-                Layer::BatchNorm1d { num_features, .. } => num_features.checked_mul(2)?,
-                _ => 0,
-            };
-            total = total.checked_add(n)?;
+            total = total.checked_add(layer.parameter_count()?)?;
         }
         Some(total)
     }

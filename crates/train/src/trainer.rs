@@ -91,6 +91,8 @@ pub struct RunInfo {
     pub loss: Loss,
     /// Regression or classification.
     pub task: Task,
+    /// The model's layers (`ModelSpec::summary` gives its table).
+    pub model: ModelSpec,
 }
 
 /// Follows a run: progress bars, log lines, or nothing.
@@ -166,6 +168,12 @@ pub struct Summary {
     pub loss: String,
     /// Scalar parameters of the model.
     pub parameters: usize,
+    /// The model as a table: every layer with its output shape and parameters.
+    #[serde(default)]
+    pub model: Vec<trainscope_nn::LayerRow>,
+    /// Features the model takes.
+    #[serde(default)]
+    pub inputs: usize,
     /// The layers that hold parameters, input side first.
     #[serde(default)]
     pub layers: Vec<LayerInfo>,
@@ -1272,6 +1280,7 @@ fn run_epochs<T: Element>(
         val_rows: s.val.as_ref().map(|v| v.n),
         loss: s.loss,
         task: s.meta.task,
+        model: s.model.spec().clone(),
     });
     let (d, k) = (s.train.d, s.model.output_size());
     // Reused across updates so that steady training allocates no batch buffers.
@@ -1675,6 +1684,8 @@ fn summarize<T: Element>(
         loss: s.loss.name().to_string(),
         parameters: s.model.num_parameters(),
         layers: evidence::layer_infos(&s.model),
+        model: s.model.spec().summary(),
+        inputs: s.model.input_size(),
         relu_units: Vec::new(),
         full_grad_norm: None,
         full_grad_norm_per_layer: Named::default(),

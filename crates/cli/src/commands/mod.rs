@@ -11,6 +11,7 @@ mod playground;
 mod plot;
 mod predict;
 mod report;
+mod summary;
 mod surface;
 mod train;
 
@@ -36,6 +37,7 @@ pub enum Command {
     Critical(critical::Args),
     Guide(guide::Args),
     BatchSize(batch_size::Args),
+    Summary(summary::Args),
     Surface(surface::Args),
     Playground(playground::Args),
     Plot(plot::Args),
@@ -52,6 +54,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Critical(a) => critical::run(a),
         Command::Guide(a) => guide::run(a),
         Command::BatchSize(a) => batch_size::run(a),
+        Command::Summary(a) => summary::run(a),
         Command::Surface(a) => surface::run(a),
         Command::Playground(a) => playground::run(a),
         Command::Plot(a) => plot::run(a),

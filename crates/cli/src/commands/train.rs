@@ -35,7 +35,8 @@ pub struct Args {
     /// No progress output.
     #[arg(long, short)]
     quiet: bool,
-    /// After training, every remedy of each finding with its evidence and rule.
+    /// The model's table (layers, output shapes, parameters) at the start; after training,
+    /// every remedy of each finding with its evidence and rule.
     #[arg(long, short)]
     verbose: bool,
     /// Stop after epoch K as if interrupted (continue with --resume).
@@ -64,7 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         stop_after_epoch: args.stop_after_epoch,
         stop: Some(Arc::clone(&stop)),
     };
-    let mut progress = Progress::new(args.quiet);
+    let mut progress = Progress::new(args.quiet).show_model(args.verbose);
     let summary = match train(&config, &data, &opts, &mut progress) {
         Ok(summary) => summary,
         Err(e) => {

@@ -1,0 +1,75 @@
+//! `trainscope summary CONFIG|RUN|CHECKPOINT`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use trainscope_nn::{summary_text, Checkpoint, LayerRow, ModelSpec};
+use trainscope_train::{files, load_run_data, model_spec, resolve_loss, Config};
+
+use crate::output;
+
+/// The model as a table: each layer with its name (as in the checkpoint's tensor names), its
+/// output shape and its parameters, and the total. For a configuration the data is read to
+/// know the model's inputs and outputs.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A configuration (.toml), a run directory (its model.safetensors) or a checkpoint.
+    target: PathBuf,
+    /// Override a configuration value, e.g. `--set model.hidden=[32,32]` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(serde::Serialize)]
+struct Table {
+    inputs: usize,
+    layers: Vec<LayerRow>,
+    parameters: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let spec = spec_of(&args)?;
+    let layers = spec.summary();
+    if args.json {
+        output::json(&Table {
+            inputs: spec.inputs,
+            parameters: layers.iter().map(|l| l.parameters).sum(),
+            layers,
+        })?;
+    } else {
+        output::stdout(&summary_text(spec.inputs, &layers))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn spec_of(args: &Args) -> anyhow::Result<ModelSpec> {
+    let t = &args.target;
+    let is_config = t.extension().is_some_and(|e| e == "toml");
+    if !is_config && !args.set.is_empty() {
+        anyhow::bail!("--set applies to a configuration, not to {}", t.display());
+    }
+    if t.is_dir() {
+        return checkpoint_spec(&files::checkpoint_of(t));
+    }
+    if !is_config {
+        return checkpoint_spec(t);
+    }
+    let config = Config::load(t, &args.set)?;
+    if let Some(init) = &config.model.init {
+        return checkpoint_spec(init);
+    }
+    let data = load_run_data(&config)?;
+    let train = &data.train;
+    let (_, outputs) = resolve_loss(config.training.loss, train.task(), train.num_classes())?;
+    model_spec(&config, train.n_features(), outputs)
+        .with_context(|| format!("{}: no model described", t.display()))
+}
+
+fn checkpoint_spec(path: &std::path::Path) -> anyhow::Result<ModelSpec> {
+    let c: Checkpoint<f64> = trainscope_nn::Sequential::<f64>::load(path)?;
+    Ok(c.model.spec().clone())
+}
