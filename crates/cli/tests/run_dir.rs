@@ -3,6 +3,7 @@
 
 mod support;
 
+use serde_json::Value;
 use support::{ok, ok_json, s, trainscope};
 
 fn sinc_run(out: &std::path::Path) {
@@ -83,10 +84,203 @@ fn retraining_removes_the_analyses_of_the_old_weights() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("sinc");
     sinc_run(&run);
-    let d = ok(&trainscope(&["diagnose", &s(&run), "--json"]));
-    std::fs::write(run.join("diagnose.json"), d).unwrap();
+    // The analyses save themselves into the run directory.
+    let d = ok(&trainscope(&["diagnose", &s(&run)]));
+    assert!(d.contains("saved: "), "{d}");
+    ok(&trainscope(&[
+        "surface",
+        &s(&run),
+        "--directions",
+        "random",
+        "--grid",
+        "5",
+    ]));
+    for f in ["diagnose.json", "surface-random.json", "surface-random.csv"] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
     std::fs::write(run.join("guide.json"), "{}").unwrap();
+    std::fs::write(run.join("notes.txt"), "mine").unwrap();
     sinc_run(&run);
-    assert!(!run.join("diagnose.json").exists());
-    assert!(!run.join("guide.json").exists());
+    for f in [
+        "diagnose.json",
+        "guide.json",
+        "surface-random.json",
+        "surface-random.csv",
+        "surface-random.png",
+    ] {
+        assert!(!run.join(f).exists(), "{f} survived the new run");
+    }
+    assert!(
+        run.join("notes.txt").is_file(),
+        "a file of the user's was removed"
+    );
+}
+
+fn json_file(p: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+#[test]
+fn analyses_of_weights_that_have_changed_are_left_out_of_plots_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("sinc");
+    let train = |extra: &[&str]| {
+        let r = s(&run);
+        let mut args = vec![
+            "train",
+            "examples/sinc.toml",
+            "--out",
+            &r,
+            "--quiet",
+            "--set",
+            "training.epochs=20",
+            "--set",
+            "model.hidden=[16]",
+        ];
+        args.extend_from_slice(extra);
+        ok(&trainscope(&args));
+    };
+    train(&["--stop-after-epoch", "10"]);
+    let d = ok_json(&trainscope(&["diagnose", &s(&run), "--json"]));
+    // What is printed is what is saved, stamped with the checkpoint's content and epoch.
+    assert_eq!(json_file(&run.join("diagnose.json")), d);
+    assert_eq!(d["stamp"]["subject"], "checkpoint");
+    assert_eq!(d["stamp"]["epoch"], 10);
+    assert_eq!(d["stamp"]["rows"], d["data"]["rows"]);
+    ok(&trainscope(&[
+        "surface",
+        &s(&run),
+        "--directions",
+        "random",
+        "--grid",
+        "5",
+    ]));
+    // Every command means the same checkpoint by a run directory.
+    let surface = json_file(&run.join("surface-random.json"));
+    assert_eq!(surface["stamp"]["xxh3"], d["stamp"]["xxh3"]);
+
+    // While the weights are the same, the report shows both.
+    ok(&trainscope(&["report", &s(&run)]));
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(!html.contains("Left out"), "nothing is stale yet");
+    assert!(html.contains("positive eigenvalues") && html.contains("id=\"surface-random\""));
+
+    // Training goes on: the saved analyses now describe weights that are gone.
+    train(&["--resume"]);
+    let o = trainscope(&["plot", &s(&run), "--format", "svg"]);
+    let warnings = support::text(&o.stderr);
+    ok(&o);
+    assert!(
+        warnings.contains("diagnose.json not drawn") && warnings.contains("epoch 10"),
+        "{warnings}"
+    );
+    assert!(
+        !run.join("plots/spectrum.svg").exists(),
+        "a stale spectrum was drawn"
+    );
+    ok(&trainscope(&["report", &s(&run)]));
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        html.contains("Left out: <code>diagnose.json</code>"),
+        "stale diagnosis not marked"
+    );
+    assert!(html.contains("Left out: <code>surface-random.json</code>"));
+    assert!(
+        !html.contains("positive eigenvalues"),
+        "a stale verdict is shown"
+    );
+
+    // Diagnosing again makes it current.
+    ok(&trainscope(&["diagnose", &s(&run)]));
+    ok(&trainscope(&["report", &s(&run)]));
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(!html.contains("Left out: <code>diagnose.json"));
+    assert!(html.contains("positive eigenvalues"));
+    assert!(html.contains("(epoch 20)"), "the stamp's epoch is shown");
+
+    // A hand-saved result without a stamp is shown, marked.
+    let mut old = d.clone();
+    old.as_object_mut().unwrap().remove("stamp");
+    std::fs::write(run.join("diagnose.json"), old.to_string()).unwrap();
+    ok(&trainscope(&["report", &s(&run)]));
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(html.contains("has no stamp"), "unstamped file not marked");
+}
+
+#[test]
+fn the_model_table_counts_every_parameter() {
+    let t = ok(&trainscope(&["summary", "examples/sinc.toml"]));
+    assert!(
+        t.contains("Linear(1 → 128)") && t.contains("[N, 128]"),
+        "{t}"
+    );
+    assert!(t.contains("total parameters: 385"), "{t}");
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("sinc");
+    sinc_run(&run);
+    let j = ok_json(&trainscope(&["summary", &s(&run), "--json"]));
+    let summary = json_file(&run.join("summary.json"));
+    assert_eq!(j["parameters"], summary["parameters"]);
+    assert_eq!(j["layers"], summary["model"]);
+    let o = trainscope(&["summary", "examples/sinc.toml", "--set", "model.hidden=[0]"]);
+    assert_eq!(o.status.code(), Some(2), "{}", support::text(&o.stderr));
+}
+
+#[test]
+fn a_classifier_reports_its_confusion_matrix_in_eval_and_in_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("bc");
+    ok(&trainscope(&[
+        "train",
+        "examples/breast_cancer.toml",
+        "--out",
+        &s(&run),
+        "--quiet",
+        "--set",
+        "training.epochs=3",
+    ]));
+    let e = ok_json(&trainscope(&[
+        "eval",
+        "--model",
+        &s(&run),
+        "--data",
+        "examples/data/breast_cancer.csv",
+        "--json",
+    ]));
+    let c = &e["confusion"];
+    let counts: Vec<Vec<u64>> = serde_json::from_value(c["counts"].clone()).unwrap();
+    let rows = e["rows"].as_u64().unwrap();
+    assert_eq!(counts.iter().flatten().sum::<u64>(), rows);
+    let hits: u64 = (0..counts.len()).map(|i| counts[i][i]).sum();
+    assert!((hits as f64 / rows as f64 - e["accuracy"].as_f64().unwrap()).abs() < 1e-12);
+    for (k, class) in c["classes"].as_array().unwrap().iter().enumerate() {
+        let support: u64 = counts[k].iter().sum();
+        assert_eq!(class["support"].as_u64().unwrap(), support);
+        let recall = counts[k][k] as f64 / support as f64;
+        assert!((class["recall"].as_f64().unwrap() - recall).abs() < 1e-12);
+    }
+    let text = ok(&trainscope(&[
+        "eval",
+        "--model",
+        &s(&run),
+        "--data",
+        "examples/data/breast_cancer.csv",
+    ]));
+    assert!(
+        text.contains("precision") && text.contains("macro F1"),
+        "{text}"
+    );
+    // The run keeps the validation set's matrix, and the report shows it.
+    let summary = json_file(&run.join("summary.json"));
+    let val: u64 =
+        serde_json::from_value::<Vec<Vec<u64>>>(summary["val_confusion"]["counts"].clone())
+            .unwrap()
+            .iter()
+            .flatten()
+            .sum();
+    assert!(val > 0 && val < rows);
+    ok(&trainscope(&["report", &s(&run)]));
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(html.contains("Confusion matrix on the validation rows"));
+    assert!(html.contains("id=\"model\""));
 }

@@ -8,7 +8,6 @@ use trainscope_train::{
     files, load_run_data, train, BatchSize, Config, RunOptions, Silent, TrainedModel,
 };
 use trainscope_viz::plot::{bar_table_plot, BarPanel, BarTable};
-use trainscope_viz::write_json;
 
 use crate::error::{invalid, Error, Result};
 
@@ -91,6 +90,9 @@ pub struct BatchRow {
 /// The comparison (`batch_size.json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct BatchComparison {
+    /// What was run: the resolved configuration (saved beside the result) by content hash,
+    /// the training data and its rows.
+    pub stamp: trainscope_record::Stamp,
     /// One row per size, in the order given.
     pub rows: Vec<BatchRow>,
     /// `same epochs (N)` or `same budget (S s)`.
@@ -212,6 +214,7 @@ pub fn batch_size_comparison(
         plots.push(p);
     }
     let cmp = BatchComparison {
+        stamp: crate::saved::config_stamp(&opts.out_dir, config, Some(n))?,
         rows,
         mode,
         train_rows: n,
@@ -224,6 +227,6 @@ pub fn batch_size_comparison(
             "optimization and generalization: small batches tend to be better".into(),
         ],
     };
-    write_json(&cmp, opts.out_dir.join("batch_size.json"))?;
+    crate::saved::save_analysis(&opts.out_dir, trainscope_record::files::BATCH_SIZE, &cmp)?;
     Ok(cmp)
 }

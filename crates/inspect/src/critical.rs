@@ -11,7 +11,6 @@ use trainscope_diag::{
 };
 use trainscope_train::{files, load_run_data, train, Config, RunOptions, Silent};
 use trainscope_viz::plot::min_ratio_scatter_plot_grouped;
-use trainscope_viz::write_json;
 
 use crate::error::{invalid, Result};
 use crate::subject::{loss_function, Subject};
@@ -71,6 +70,9 @@ pub struct CriticalRow {
 /// The experiment's result (`critical.json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct CriticalExperiment {
+    /// What was run: the resolved configuration (saved beside the result) by content hash,
+    /// the training data and its rows.
+    pub stamp: trainscope_record::Stamp,
     /// One row per seed.
     pub rows: Vec<CriticalRow>,
     /// Parameters of the model.
@@ -162,6 +164,7 @@ pub fn critical_experiment(
         plots.push(p);
     }
     let exp = CriticalExperiment {
+        stamp: crate::saved::config_stamp(&opts.out_dir, config, Some(rows_in_loss))?,
         rows,
         parameters,
         rows_in_loss,
@@ -170,7 +173,7 @@ pub fn critical_experiment(
         eval_mode_note: note,
         plots,
     };
-    write_json(&exp, opts.out_dir.join("critical.json"))?;
+    crate::saved::save_analysis(&opts.out_dir, trainscope_record::files::CRITICAL, &exp)?;
     Ok(exp)
 }
 

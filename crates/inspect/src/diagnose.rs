@@ -12,6 +12,7 @@ use trainscope_record::{files, Stamp};
 use trainscope_viz::plot::{line_plot, spectrum_histogram_plot, LineOptions, Series};
 
 use crate::error::{invalid, Result};
+use crate::saved::save_analysis;
 use crate::subject::{loss_function, resolve_checkpoint, save_parameters, Subject, SubjectData};
 
 /// Options of [`diagnose`].
@@ -175,17 +176,6 @@ pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
         d.saved = Some(save_analysis(dir, files::DIAGNOSE, &d)?);
     }
     Ok(d)
-}
-
-/// Writes an analysis into a run directory (atomically), as `--json` prints it.
-pub fn save_analysis<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<PathBuf> {
-    let path = dir.join(name);
-    let mut text = serde_json::to_string_pretty(value)
-        .map_err(|e| invalid(format!("{}: cannot write JSON: {e}", path.display())))?;
-    text.push('\n');
-    trainscope_train::write_atomic(&path, text.as_bytes())
-        .map_err(|e| invalid(format!("{}: cannot write: {e}", path.display())))?;
-    Ok(path)
 }
 
 /// The exact spectrum as a histogram; in iterative mode the estimated density as a curve.

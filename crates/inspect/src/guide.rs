@@ -12,7 +12,6 @@ use trainscope_train::{
     Config, Preset, RunOptions, Silent, TrainedModel,
 };
 use trainscope_viz::plot::{bias_complexity_plot, ComplexityPoint};
-use trainscope_viz::write_json;
 
 use crate::error::{invalid, Result};
 
@@ -228,6 +227,9 @@ pub struct Finding {
 /// What [`guide`] found (`guide.json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct GuideReport {
+    /// What was run: the resolved configuration (saved beside the result) by content hash,
+    /// the training data and its rows.
+    pub stamp: trainscope_record::Stamp,
     /// The ladder, shallow to deep.
     pub rungs: Vec<Rung>,
     /// The loss's name.
@@ -520,6 +522,7 @@ pub fn guide(
         plots.push(p);
     }
     let report = GuideReport {
+        stamp: crate::saved::config_stamp(&opts.out_dir, config, None)?,
         selected: rungs[sel].label.clone(),
         selected_val_loss: rungs[sel].val_loss,
         rungs,
@@ -533,7 +536,7 @@ pub fn guide(
         rules: opts.rules.clone(),
         plots,
     };
-    write_json(&report, opts.out_dir.join("guide.json"))?;
+    crate::saved::save_analysis(&opts.out_dir, trainscope_record::files::GUIDE, &report)?;
     Ok(report)
 }
 

@@ -34,17 +34,19 @@ mod diagnose;
 mod error;
 mod findings;
 mod guide;
+mod saved;
 mod subject;
 
 pub use batch::{batch_size_comparison, BatchChoice, BatchComparison, BatchOptions, BatchRow};
 pub use critical::{critical_experiment, CriticalExperiment, CriticalRow, ExperimentOptions};
-pub use diagnose::{diagnose, run_stuck, save_analysis, DiagnoseOptions, Diagnosis};
+pub use diagnose::{diagnose, run_stuck, DiagnoseOptions, Diagnosis};
 pub use error::{Error, Result};
 pub use findings::{read_epochs, run_facts, run_findings, stuck_from_findings};
 pub use guide::{
     baseline_loss, guide, Finding, FindingKind, GuideOptions, GuideReport, GuideRules, Rung,
     MAX_DEPTH,
 };
+pub use saved::{config_stamp, save_analysis};
 pub use subject::{
     loss_function, resolve_checkpoint, save_parameters, Resolved, Subject, SubjectData,
 };

@@ -165,32 +165,15 @@ pub fn hash_file(path: &Path) -> Result<String> {
     Ok(format!("{:032x}", h.digest128()))
 }
 
-/// `value` (a JSON object) with `stamp` added as its first field, as written into a run
-/// directory and printed by `--json`.
-pub fn write_analysis<T: Serialize>(stamp: &Stamp, value: &T) -> Result<serde_json::Value> {
-    let to_json = |e: serde_json::Error| RecordError::Malformed {
-        path: stamp.file.clone().into(),
-        msg: format!("cannot write the analysis as JSON: {e}"),
-    };
-    let body = serde_json::to_value(value).map_err(to_json)?;
-    let mut out = serde_json::Map::new();
-    out.insert(
-        "stamp".into(),
-        serde_json::to_value(stamp).map_err(to_json)?,
-    );
-    match body {
-        serde_json::Value::Object(m) => {
-            for (k, v) in m {
-                if k != "stamp" {
-                    out.insert(k, v);
-                }
-            }
-        }
-        other => {
-            out.insert("result".into(), other);
-        }
-    }
-    Ok(serde_json::Value::Object(out))
+/// A result with its stamp as the first field, as written into a run directory and printed
+/// by `--json` (the result's own fields follow in their order).
+#[derive(Debug, Serialize)]
+pub struct Stamped<'a, T: Serialize> {
+    /// What the result describes.
+    pub stamp: &'a Stamp,
+    /// The result; it must serialize as an object.
+    #[serde(flatten)]
+    pub result: &'a T,
 }
 
 #[cfg(test)]
@@ -219,8 +202,13 @@ mod tests {
         let model = files::checkpoint_of(d.path());
         std::fs::write(&model, b"w").unwrap();
         let s = Stamp::of_checkpoint(&model, None, None, "0").unwrap();
-        let v = write_analysis(&s, &serde_json::json!({"verdict": "saddle"})).unwrap();
-        assert_eq!(v.as_object().unwrap().keys().next().unwrap(), "stamp");
+        let text = serde_json::to_string(&Stamped {
+            stamp: &s,
+            result: &serde_json::json!({"verdict": "saddle"}),
+        })
+        .unwrap();
+        assert!(text.starts_with("{\"stamp\":"), "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(Stamp::of_json(&v), Some(s));
         assert_eq!(freshness_of(&v, d.path()), Freshness::Current);
         let old = serde_json::json!({"verdict": "saddle"});

@@ -5,12 +5,11 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
 use trainscope_findings::{Report as Findings, Severity};
 
 use crate::error::{ReportError, Result};
 use crate::figures::{plot_run, FigureFile, Format};
-use crate::run::{extras, objects, Run};
+use crate::run::{extras, Run};
 
 /// `&`, `<`, `>`, `"` and `'` as entities.
 pub fn escape(s: &str) -> String {
@@ -83,8 +82,14 @@ pub fn render_report(run: &Run, work_dir: &Path) -> Result<String> {
     for f in &figures {
         figure(&mut h, f)?;
     }
+    crate::sections::model(&mut h, run);
+    crate::sections::confusion(&mut h, run);
     findings_section(&mut h, &findings);
     diagnosis(&mut h, run);
+    crate::sections::surfaces(&mut h, run);
+    crate::sections::critical(&mut h, run);
+    crate::sections::guide(&mut h, run);
+    crate::sections::batch_size(&mut h, run);
     h.push_str("<h2>Configuration</h2>\n");
     match &run.config_text {
         Some(c) => {
@@ -288,33 +293,42 @@ fn diagnosis(h: &mut String, run: &Run) {
         );
         return;
     };
+    if run.unstamped.iter().any(|n| n == extras::DIAGNOSE) {
+        h.push_str(
+            "<p class=\"muted\">No stamp: which weights this describes cannot be told.</p>\n",
+        );
+    }
     let mut rows = Vec::new();
-    for key in [
-        "verdict",
-        "course_verdict",
-        "verdict_note",
-        "flat_note",
-        "loss",
-        "grad_norm",
-        "num_params",
-        "positive",
-        "negative",
-        "zero",
-        "flat_directions",
-        "min_ratio",
+    for (key, label) in [
+        ("verdict", "verdict (by the definitions)"),
+        ("course_verdict", "course verdict (minimum ratio > 0.5)"),
+        ("verdict_note", "note"),
+        ("flat_note", "flat directions"),
+        ("loss", "loss"),
+        ("grad_norm", "gradient norm ‖∇L‖"),
+        ("num_params", "parameters"),
+        ("positive", "positive eigenvalues"),
+        ("negative", "negative eigenvalues"),
+        ("zero", "zero eigenvalues"),
+        ("flat_directions", "flat directions"),
+        ("min_ratio", "minimum ratio (positive / all)"),
     ] {
-        if let Some(v) = objects(d).into_iter().find_map(|m| m.get(key)) {
+        if let Some(v) = d.get(key) {
             if !v.is_object() && !v.is_array() && !v.is_null() {
-                let text = match v {
-                    Value::String(s) => s.clone(),
-                    // Counts stay integers ("385", not "385.00000").
-                    Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
-                    Value::Number(n) => n.as_f64().map(fmt).unwrap_or_else(|| n.to_string()),
-                    v => v.to_string(),
-                };
-                rows.push((key, text));
+                rows.push((label, crate::sections::cell(key, v)));
             }
         }
+    }
+    if let Some(s) = trainscope_record::Stamp::of_json(d) {
+        rows.push((
+            "computed for",
+            format!(
+                "{}{} on {}",
+                s.file,
+                s.epoch.map(|e| format!(" (epoch {e})")).unwrap_or_default(),
+                s.data.unwrap_or_default()
+            ),
+        ));
     }
     if !rows.is_empty() {
         h.push_str("<table>\n");

@@ -20,6 +20,7 @@ pub mod figures;
 pub mod html;
 pub mod playground;
 pub mod run;
+mod sections;
 pub mod surface;
 pub mod tensorboard;
 

@@ -59,15 +59,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let c = batch_size_comparison(&config, &opts, &mut on_row)?;
     // The transient line goes before the table is printed.
     drop(rows);
-    let (stamped, saved) = super::save_experiment(
-        &opts.out_dir,
-        trainscope_record::files::BATCH_SIZE,
-        &config,
-        Some(c.train_rows),
-        &c,
-    )?;
+    let saved = opts.out_dir.join(trainscope_record::files::BATCH_SIZE);
     if args.json {
-        output::json(&stamped)?;
+        output::json(&c)?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut r = format!(

@@ -82,15 +82,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let exp = critical_experiment(&config, &opts, &mut on_row)?;
     // The transient line goes before the table is printed.
     drop(rows);
-    let (stamped, saved) = super::save_experiment(
-        &out_dir,
-        trainscope_record::files::CRITICAL,
-        &config,
-        Some(exp.rows_in_loss),
-        &exp,
-    )?;
+    let saved = out_dir.join(trainscope_record::files::CRITICAL);
     if args.json {
-        output::json(&stamped)?;
+        output::json(&exp)?;
         return Ok(ExitCode::SUCCESS);
     }
     let t = &exp.thresholds;

@@ -73,15 +73,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let g = guide(&config, &opts, &mut on_rung)?;
     // The transient line goes before the table is printed.
     drop(rows);
-    let (stamped, saved) = super::save_experiment(
-        &opts.out_dir,
-        trainscope_record::files::GUIDE,
-        &config,
-        None,
-        &g,
-    )?;
+    let saved = opts.out_dir.join(trainscope_record::files::GUIDE);
     if args.json {
-        output::json(&stamped)?;
+        output::json(&g)?;
     } else {
         output::stdout(&format!("{}saved: {}\n", report(&g), saved.display()))?;
     }

@@ -178,9 +178,7 @@ fn model(args: &Args, run: &Path) -> anyhow::Result<ExitCode> {
         )),
         trainscope_train::VERSION,
     )?;
-    let record = trainscope_record::write_analysis(
-        &stamp,
-        &serde_json::json!({
+    let body = serde_json::json!({
             "slice": s.description,
             "grid": args.grid,
             "radius": args.radius,
@@ -188,12 +186,14 @@ fn model(args: &Args, run: &Path) -> anyhow::Result<ExitCode> {
             "lowest": {"loss": min, "x": s.grid.x[i], "y": s.grid.y[j]},
             "trajectory_epochs": s.trajectory.as_ref().map(|t| t.len()),
             "files": files.iter().map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned())).collect::<Vec<_>>(),
-        }),
-    )?;
+    });
     files.push(trainscope_inspect::save_analysis(
         &out,
         &format!("{stem}.json"),
-        &record,
+        &trainscope_record::Stamped {
+            stamp: &stamp,
+            result: &body,
+        },
     )?);
     let mut r = format!(
         "slice: {}\ntrained weights at ({}, {}); grid {}×{}; lowest loss {} at ({}, {})\n",
