@@ -559,7 +559,7 @@ fn critical_experiment_writes_table_json_and_plots() {
         serde_json::from_str(&std::fs::read_to_string(out.join("critical.json")).unwrap()).unwrap();
     // Stamped with the resolved configuration, saved beside it.
     assert_eq!(j["stamp"]["subject"], "config");
-    assert!(out.join("config.toml").is_file());
+    assert!(out.join("critical.config.toml").is_file());
     assert!(table.contains("saved: "), "{table}");
     let rows = j["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2);

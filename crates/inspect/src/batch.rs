@@ -214,7 +214,10 @@ pub fn batch_size_comparison(
         plots.push(p);
     }
     let cmp = BatchComparison {
-        stamp: crate::saved::config_stamp(&opts.out_dir, config, Some(n))?,
+        stamp: crate::saved::config_stamp(
+            &opts.out_dir,
+            trainscope_record::files::BATCH_SIZE,
+            config, Some(n))?,
         rows,
         mode,
         train_rows: n,

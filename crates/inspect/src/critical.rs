@@ -164,7 +164,12 @@ pub fn critical_experiment(
         plots.push(p);
     }
     let exp = CriticalExperiment {
-        stamp: crate::saved::config_stamp(&opts.out_dir, config, Some(rows_in_loss))?,
+        stamp: crate::saved::config_stamp(
+            &opts.out_dir,
+            trainscope_record::files::CRITICAL,
+            config,
+            Some(rows_in_loss),
+        )?,
         rows,
         parameters,
         rows_in_loss,

@@ -522,7 +522,12 @@ pub fn guide(
         plots.push(p);
     }
     let report = GuideReport {
-        stamp: crate::saved::config_stamp(&opts.out_dir, config, None)?,
+        stamp: crate::saved::config_stamp(
+            &opts.out_dir,
+            trainscope_record::files::GUIDE,
+            config,
+            None,
+        )?,
         selected: rungs[sel].label.clone(),
         selected_val_loss: rungs[sel].val_loss,
         rungs,

@@ -20,12 +20,18 @@ pub fn save_analysis<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<
     Ok(path)
 }
 
-/// The stamp of an experiment run from `config`: the resolved configuration is written into
-/// `out` as `config.toml` and hashed, with the training data file and its rows.
-pub fn config_stamp(out: &Path, config: &Config, rows: Option<usize>) -> Result<Stamp> {
+/// The stamp of an experiment run from `config` whose result is saved in `out` as
+/// `analysis`: the resolved configuration is written beside it
+/// ([`files::config_copy_of`]) and hashed, with the training data file and its rows.
+pub fn config_stamp(
+    out: &Path,
+    analysis: &str,
+    config: &Config,
+    rows: Option<usize>,
+) -> Result<Stamp> {
     std::fs::create_dir_all(out)
         .map_err(|e| invalid(format!("{}: cannot create: {e}", out.display())))?;
-    let copy = out.join(files::CONFIG);
+    let copy = out.join(files::config_copy_of(analysis));
     trainscope_train::write_atomic(&copy, config.to_toml().as_bytes())
         .map_err(|e| invalid(format!("{}: cannot write: {e}", copy.display())))?;
     let data = config

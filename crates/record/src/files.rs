@@ -33,6 +33,12 @@ pub const SURFACE_PREFIX: &str = "surface-";
 /// Analyses that other commands write into a directory, each one JSON object with a `stamp`.
 pub const ANALYSES: [&str; 4] = [DIAGNOSE, CRITICAL, GUIDE, BATCH_SIZE];
 
+/// The resolved configuration an experiment ran, kept beside its result: `critical.json` →
+/// `critical.config.toml` (never the run's own `config.toml`).
+pub fn config_copy_of(analysis: &str) -> String {
+    format!("{}.config.toml", analysis.trim_end_matches(".json"))
+}
+
 /// True for a file that describes the weights of a run rather than the run itself: a new
 /// (not resumed) run in the directory removes these, as the weights they describe are gone.
 pub fn describes_weights(name: &str) -> bool {
@@ -58,9 +64,10 @@ pub fn remove_analyses(dir: &Path) -> std::io::Result<Vec<String>> {
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if (ANALYSES.contains(&name.as_str()) || describes_weights(&name))
-            && entry.file_type()?.is_file()
-        {
+        let analysis = ANALYSES
+            .iter()
+            .any(|a| name == *a || name == config_copy_of(a));
+        if (analysis || describes_weights(&name)) && entry.file_type()?.is_file() {
             std::fs::remove_file(entry.path())?;
             removed.push(name);
         }
@@ -79,6 +86,7 @@ mod tests {
         for f in [
             DIAGNOSE,
             CRITICAL,
+            "critical.config.toml",
             "surface-random.csv",
             "surface-random.json",
             METRICS,
@@ -91,6 +99,7 @@ mod tests {
         assert_eq!(
             removed,
             [
+                "critical.config.toml",
                 CRITICAL,
                 DIAGNOSE,
                 "surface-random.csv",

@@ -119,13 +119,11 @@ impl Stamp {
                 }
             }
             Subject::Config => {
-                // The configuration as the command saw it is kept beside the result when it
-                // wrote one; else the path it was given.
-                let copy = dir.join(files::CONFIG);
-                let path = if copy.is_file() {
-                    copy
-                } else {
-                    Path::new(&self.file).to_path_buf()
+                // The configuration as the command ran it is kept beside the result under a
+                // name of the command's own (found by name, so the directory may move).
+                let path = match Path::new(&self.file).file_name() {
+                    Some(name) if dir.join(name).is_file() => dir.join(name),
+                    _ => Path::new(&self.file).to_path_buf(),
                 };
                 match hash_file(&path) {
                     Ok(h) if h == self.xxh3 => Freshness::Current,
@@ -216,9 +214,9 @@ mod tests {
     }
 
     #[test]
-    fn a_config_stamp_follows_the_configuration_kept_in_the_directory() {
+    fn a_config_stamp_follows_the_configuration_kept_beside_the_result() {
         let d = tempfile::tempdir().unwrap();
-        let cfg = d.path().join(files::CONFIG);
+        let cfg = d.path().join("critical.config.toml");
         std::fs::write(&cfg, "seed = 1").unwrap();
         let s = Stamp::of_config(&cfg, None, "0").unwrap();
         assert_eq!(s.freshness(d.path()), Freshness::Current);

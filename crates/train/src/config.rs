@@ -193,6 +193,20 @@ pub struct ModelConfig {
     pub init: Option<PathBuf>,
 }
 
+impl ModelConfig {
+    /// A `[model]` table (or `--set model.…`) that names no preset and no checkpoint is the
+    /// default MLP with what it does give; an MLP without `hidden` has the default `[64]`.
+    /// `count` belongs to the sigmoids preset, which must be named.
+    fn fill_defaults(&mut self) {
+        if self.preset.is_none() && self.init.is_none() && self.count.is_none() {
+            self.preset = Some(Preset::Mlp);
+        }
+        if self.preset == Some(Preset::Mlp) && self.hidden.is_none() {
+            self.hidden = ModelConfig::default().hidden;
+        }
+    }
+}
+
 impl Default for ModelConfig {
     /// A small general-purpose model, used when the configuration has no `[model]` table:
     /// `preset = "mlp"`, `hidden = [64]`, ReLU.
@@ -404,6 +418,7 @@ impl Config {
             }
         };
         config.resolve_paths(base);
+        config.model.fill_defaults();
         config.validate()?;
         if config.task() == Task::Regression {
             config.data.standardize_target = Some(config.standardizes_target());
@@ -1159,6 +1174,21 @@ preset = "linear"
         .unwrap_err()
         .to_string();
         assert!(e.contains("data.standardize_target"), "{e}");
+    }
+
+    #[test]
+    fn a_model_table_without_a_preset_is_the_default_mlp_with_what_it_gives() {
+        let text = "[data]\ntrain = \"d.csv\"\ntarget = \"y\"\ntask = \"regression\"\n";
+        let c = parse(text, &["model.hidden=[8, 4]"]).unwrap();
+        assert_eq!(c.model.preset, Some(Preset::Mlp));
+        assert_eq!(c.model.hidden, Some(vec![8, 4]));
+        let c = parse(text, &["model.activation=\"tanh\""]).unwrap();
+        assert_eq!(c.model.hidden, Some(vec![64]));
+        let c = parse(text, &["model.preset=\"mlp\""]).unwrap();
+        assert_eq!(c.model.hidden, Some(vec![64]));
+        // The sigmoids' count without its preset stays an error naming the key.
+        let e = parse(text, &["model.count=3"]).unwrap_err().to_string();
+        assert!(e.contains("model.preset"), "{e}");
     }
 
     #[test]
