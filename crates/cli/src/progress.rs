@@ -1,5 +1,6 @@
-//! How a training run reports progress on stderr: a bar on a terminal, one line per epoch
-//! otherwise, nothing with `--quiet`.
+//! How a training run reports progress on stderr: a bar on a terminal, epoch lines (every
+//! epoch, or every N-th with `--log-every N`; a long run on a terminal every few epochs, fitted
+//! to the terminal's width), nothing with `--quiet`.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -16,6 +17,26 @@ pub struct Progress {
     bar: Option<ProgressBar>,
     epochs: usize,
     show_model: bool,
+    /// `--log-every N`; `None`: every epoch, or on a terminal about [`LINES_ON_A_TERMINAL`].
+    log_every: Option<usize>,
+    every: usize,
+    start_epoch: usize,
+    /// Columns of the terminal, when stderr is one.
+    width: Option<usize>,
+}
+
+/// About how many epoch lines a long run prints on a terminal by default.
+const LINES_ON_A_TERMINAL: usize = 50;
+
+/// The smallest 1-2-5 step (1, 2, 5, 10, 20, …) that shows at most `lines` of `epochs`.
+pub fn auto_every(epochs: usize, lines: usize) -> usize {
+    let mut step = 1;
+    let mut i = 0;
+    while epochs.div_ceil(step) > lines {
+        step = [1, 2, 5][(i + 1) % 3] * 10usize.pow(((i + 1) / 3) as u32);
+        i += 1;
+    }
+    step
 }
 
 impl Progress {
@@ -26,7 +47,17 @@ impl Progress {
             bar: None,
             epochs: 0,
             show_model: false,
+            log_every: None,
+            every: 1,
+            start_epoch: 0,
+            width: None,
         }
+    }
+
+    /// Print every `n`-th epoch's line (and the first and last); `None` chooses.
+    pub fn log_every(mut self, n: Option<usize>) -> Self {
+        self.log_every = n;
+        self
     }
 
     /// Prints the model's table when the run starts (`train --verbose`).
@@ -39,6 +70,20 @@ impl Progress {
 impl Observer for Progress {
     fn on_start(&mut self, info: &RunInfo) {
         self.epochs = info.epochs;
+        self.start_epoch = info.start_epoch;
+        if self.terminal {
+            self.width = console::Term::stderr()
+                .size_checked()
+                .map(|(_, cols)| usize::from(cols));
+        }
+        self.every = self.log_every.unwrap_or(if self.terminal {
+            auto_every(
+                info.epochs.saturating_sub(info.start_epoch),
+                LINES_ON_A_TERMINAL,
+            )
+        } else {
+            1
+        });
         if self.show_model && !self.quiet {
             eprint!(
                 "{}",
@@ -72,7 +117,12 @@ impl Observer for Progress {
         if self.quiet {
             return;
         }
-        let line = epoch_line(m, self.epochs);
+        let shown =
+            m.epoch % self.every == 0 || m.epoch == self.epochs || m.epoch == self.start_epoch + 1;
+        if !shown {
+            return;
+        }
+        let line = fit(&epoch_fields(m, self.epochs), self.width);
         match &self.bar {
             Some(bar) => bar.println(line),
             None => eprintln!("{line}"),
@@ -154,35 +204,102 @@ impl Drop for RowProgress {
     }
 }
 
-/// `epoch  3/30  train_loss 0.12345  val_loss …  lr 0.00100  grad_norm 0.123  1.2s`
-pub fn epoch_line(m: &EpochMetrics, epochs: usize) -> String {
+#[cfg(test)]
+fn epoch_line(m: &EpochMetrics, epochs: usize) -> String {
+    fit(&epoch_fields(m, epochs), None)
+}
+
+/// The fields of an epoch's line with their rank: lower ranks are dropped first when the line
+/// does not fit.
+fn epoch_fields(m: &EpochMetrics, epochs: usize) -> Vec<(u8, String)> {
     let w = epochs.to_string().len();
-    let mut s = format!(
-        "epoch {:>w$}/{epochs}  train_loss {}",
-        m.epoch,
-        num(m.train_loss)
-    );
+    let mut f = vec![
+        (9, format!("epoch {:>w$}/{epochs}", m.epoch)),
+        (9, format!("train_loss {}", num(m.train_loss))),
+    ];
     if let Some(a) = m.train_accuracy {
-        s += &format!("  train_acc {}", percent(a));
+        f.push((3, format!("train_acc {}", percent(a))));
     }
     if let Some(v) = m.val_loss {
-        s += &format!("  val_loss {}", num(v));
+        f.push((8, format!("val_loss {}", num(v))));
     }
     if let Some(a) = m.val_accuracy {
-        s += &format!("  val_acc {}", percent(a));
+        f.push((7, format!("val_acc {}", percent(a))));
     }
-    s += &format!(
-        "  lr {}  grad_norm {}  {:.1}s",
-        num(m.lr),
-        num(m.grad_norm),
-        m.elapsed_s
-    );
-    s
+    f.push((4, format!("lr {}", num(m.lr))));
+    f.push((5, format!("grad_norm {}", num(m.grad_norm))));
+    f.push((2, format!("{:.1}s", m.elapsed_s)));
+    f
+}
+
+/// The fields joined by two spaces, dropping the lowest-ranked ones until the line fits in
+/// `width` columns (never the epoch and the training loss).
+fn fit(fields: &[(u8, String)], width: Option<usize>) -> String {
+    let mut keep: Vec<bool> = vec![true; fields.len()];
+    let line = |keep: &[bool]| {
+        fields
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| **k)
+            .map(|(f, _)| f.1.as_str())
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    let Some(width) = width else {
+        return line(&keep);
+    };
+    let mut ranks: Vec<u8> = fields.iter().map(|f| f.0).filter(|&r| r < 9).collect();
+    ranks.sort_unstable();
+    ranks.dedup();
+    for r in ranks {
+        if line(&keep).chars().count() < width {
+            break;
+        }
+        for (k, f) in keep.iter_mut().zip(fields) {
+            if f.0 == r {
+                *k = false;
+            }
+        }
+    }
+    line(&keep)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::RowMode;
+    use super::*;
+
+    #[test]
+    fn long_runs_log_on_a_round_step_and_lines_fit_the_terminal() {
+        assert_eq!(auto_every(30, 50), 1);
+        assert_eq!(auto_every(50, 50), 1);
+        assert_eq!(auto_every(51, 50), 2);
+        assert_eq!(auto_every(1000, 50), 20);
+        assert_eq!(auto_every(240, 50), 5);
+        assert_eq!(auto_every(100_000, 50), 2000);
+        let m = EpochMetrics {
+            epoch: 7,
+            step: 70,
+            train_loss: 0.5,
+            val_loss: Some(0.6),
+            train_accuracy: Some(0.8),
+            val_accuracy: Some(0.75),
+            grad_norm: 1.25,
+            grad_norm_last: 1.0,
+            grad_norm_per_layer: Default::default(),
+            lr: 0.01,
+            elapsed_s: 12.3,
+        };
+        let full = epoch_line(&m, 1000);
+        assert!(full.chars().count() > 100, "{full}");
+        for width in [80, 60, 40] {
+            let l = fit(&epoch_fields(&m, 1000), Some(width));
+            assert!(l.starts_with("epoch    7/1000  train_loss 0.50000"), "{l}");
+            assert!(l.chars().count() < width || width < 40, "{width}: {l}");
+        }
+        let l80 = fit(&epoch_fields(&m, 1000), Some(80));
+        assert!(l80.contains("val_loss") && !l80.contains("12.3s"), "{l80}");
+        assert_eq!(fit(&epoch_fields(&m, 1000), Some(500)), full);
+    }
 
     #[test]
     fn rows_are_printed_once_on_a_terminal() {

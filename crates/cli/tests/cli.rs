@@ -1701,3 +1701,29 @@ checkpoint_interval_s = 100000
     assert_eq!(ok["diverged"], Value::Null);
     assert!(ok.as_object().unwrap().contains_key("diverged"));
 }
+
+#[test]
+fn log_every_prints_every_nth_epoch_and_the_first_and_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = trainscope(&[
+        "train",
+        "examples/sinc.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "training.epochs=12",
+        "--log-every",
+        "5",
+    ]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    let epochs: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("epoch "))
+        .map(|l| l.split('/').next().unwrap().trim())
+        .collect();
+    assert_eq!(epochs, ["1", "5", "10", "12"], "{err}");
+    let o = trainscope(&["train", "examples/sinc.toml", "--log-every", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+}

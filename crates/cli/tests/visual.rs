@@ -527,7 +527,11 @@ fn report_without_diagnosis_says_how_to_get_one() {
     ok(&small_sinc_run(&run, 2, &[]));
     ok(&trainscope(&["report", &s(&run)]));
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
-    assert!(html.contains("has no <code>diagnose.json</code>"), "{html}");
+    assert!(
+        html.contains("No current <code>diagnose.json</code>")
+            && html.contains("trainscope diagnose"),
+        "{html}"
+    );
     assert_eq!(html.matches("<figure").count(), 3);
 }
 

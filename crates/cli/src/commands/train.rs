@@ -39,6 +39,10 @@ pub struct Args {
     /// every remedy of each finding with its evidence and rule.
     #[arg(long, short)]
     verbose: bool,
+    /// Print every N-th epoch's line (and the first and last) [default: every epoch; on a
+    /// terminal, a 1-2-5 step that shows about 50 lines].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    log_every: Option<u64>,
     /// Stop after epoch K as if interrupted (continue with --resume).
     #[arg(long, value_name = "K", hide = true)]
     stop_after_epoch: Option<usize>,
@@ -65,7 +69,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         stop_after_epoch: args.stop_after_epoch,
         stop: Some(Arc::clone(&stop)),
     };
-    let mut progress = Progress::new(args.quiet).show_model(args.verbose);
+    let mut progress = Progress::new(args.quiet)
+        .show_model(args.verbose)
+        .log_every(args.log_every.map(|n| n as usize));
     let summary = match train(&config, &data, &opts, &mut progress) {
         Ok(summary) => summary,
         Err(e) => {
