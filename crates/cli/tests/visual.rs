@@ -413,6 +413,55 @@ fn playground_file_and_specs_run_together() {
     assert_svg(&dir.path().join("playground-rosenbrock.svg"));
 }
 
+#[test]
+fn playground_window_is_kept_and_a_runaway_path_does_not_shrink_the_surface() {
+    let dir = tempfile::tempdir().unwrap();
+    let extents = |csv: &Path| {
+        let rows = read_csv(csv);
+        let (lo, hi) = (rows[0], rows[rows.len() - 1]);
+        [lo[0], hi[0], lo[1], hi[1]]
+    };
+    // Gradient descent slides off the saddle along y, to |y| in the hundreds of thousands.
+    let a = dir.path().join("a");
+    ok(&trainscope(&[
+        "playground",
+        "--surface",
+        "saddle",
+        "--start=1,0.01",
+        "--optimizer",
+        "sgd,lr=0.1",
+        "--steps",
+        "60",
+        "--window=-1.5,1.5,-1,1",
+        "--out",
+        &s(&a),
+    ]));
+    assert_eq!(
+        extents(&a.join("playground-saddle.csv")),
+        [-1.5, 1.5, -1.0, 1.0]
+    );
+    let svg = std::fs::read_to_string(a.join("playground-saddle.svg")).unwrap();
+    assert!(
+        svg.contains("saddle point (0, 0)"),
+        "the saddle point is named"
+    );
+    let b = dir.path().join("b");
+    ok(&trainscope(&[
+        "playground",
+        "--surface",
+        "saddle",
+        "--start=1,0.01",
+        "--optimizer",
+        "sgd,lr=0.1",
+        "--steps",
+        "60",
+        "--out",
+        &s(&b),
+    ]));
+    let e = extents(&b.join("playground-saddle.csv"));
+    assert!(e[2] >= -6.0 && e[3] <= 6.0, "{e:?}");
+}
+
 /// JSON files as the other commands save them, for the optional figures.
 fn add_extras(run: &Path) {
     let w = |name: &str, v: Value| std::fs::write(run.join(name), v.to_string()).unwrap();
@@ -423,15 +472,24 @@ fn add_extras(run: &Path) {
     );
     w(
         "critical.json",
-        serde_json::json!({"points": [{"min_ratio": 0.6, "loss": 0.3}, {"min_ratio": 0.9, "loss": 0.1},
-            {"min_ratio": 1.0, "loss": 0.02}]}),
+        serde_json::json!({"rows": [
+            {"min_ratio": 0.6, "loss": 0.3, "verdict": "saddle_point", "course_verdict": "local_minimum_like"},
+            {"min_ratio": 0.9, "loss": 0.1, "verdict": "saddle_point", "course_verdict": "local_minimum_like"},
+            {"min_ratio": 1.0, "loss": 0.02, "verdict": "local_minimum_like", "course_verdict": "local_minimum_like"}],
+            "thresholds": {"grad_tol": 1e-3, "min_ratio": 0.5, "zero_tol": 1e-6}}),
     );
+    // As `batch-size` writes it.
+    let row = |size: &str, rows: usize, updates: u64, seconds: f64, train: f64, val: f64| {
+        serde_json::json!({"batch_size": size, "rows_per_batch": rows, "epochs": 10,
+            "updates": updates, "seconds": seconds, "time_per_update": seconds / updates as f64,
+            "time_per_epoch": seconds / 10.0, "train_loss": train, "val_loss": val})
+    };
     w(
         "batch_size.json",
-        serde_json::json!({"rows": [
-            {"batch_size": 1, "seconds_per_epoch": 2.0, "train_loss": 0.1, "val_loss": 0.2},
-            {"batch_size": 32, "seconds_per_epoch": 0.2, "train_loss": 0.12, "val_loss": 0.21},
-            {"batch_size": 1000, "seconds_per_epoch": 0.05, "train_loss": 0.3, "val_loss": 0.35}]}),
+        serde_json::json!({"rows": [row("1", 1, 2400, 2.0, 0.1, 0.2),
+            row("32", 32, 80, 0.2, 0.12, 0.21), row("full", 240, 10, 0.05, 0.3, 0.35)],
+            "mode": "same epochs (10)", "train_rows": 240, "loss_name": "mse", "plots": [],
+            "lecture": []}),
     );
     w(
         "guide.json",
