@@ -29,4 +29,4 @@ pub use html::{render_report, run_findings, write_report};
 pub use playground::{default_start, parse_spec, parse_surface, PlaygroundFile, RunEntry};
 pub use run::{extras, read_metrics_jsonl, read_trajectory, Run};
 pub use surface::{analytic_surface, model_surface, Directions, ModelSurface, TrainedProblem};
-pub use tensorboard::{export_tensorboard, EVENT_FILE_PREFIX};
+pub use tensorboard::{export_tensorboard, LiveExport, EVENT_FILE_PREFIX};
