@@ -589,68 +589,60 @@ fn report_without_diagnosis_says_how_to_get_one() {
     assert_eq!(html.matches("<figure").count(), 3);
 }
 
-/// The report in a real browser: rendered to a screenshot that is not blank, the DOM after
-/// loading holds every figure with image data, and the page logs no console error. Chromium's
-/// console messages go to stderr with `--enable-logging=stderr`; page errors appear there as
-/// `Uncaught …` or `ERROR:CONSOLE` lines.
-#[test]
-fn report_renders_in_headless_chromium() {
-    let chromium = Path::new("/usr/bin/chromium");
-    if !chromium.exists() && may_skip("/usr/bin/chromium") {
-        println!(
-            "SKIPPED report_renders_in_headless_chromium: /usr/bin/chromium not found \
-             (apt-get install chromium; .ci/run installs it)"
-        );
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (page, _) = report_fixture(dir.path());
+/// Chromium, headless, on the page `page` with the `extra` flags: exits cleanly and logs no
+/// console error. Its console messages go to stderr with `--enable-logging=stderr`; page
+/// errors appear there as `Uncaught …` or `ERROR:CONSOLE` lines.
+fn chromium(page: &Path, extra: &[String]) -> Output {
     let url = format!("file://{}", page.canonicalize().unwrap().display());
-    let browser = |extra: &[String]| -> Output {
-        let profile = tempfile::tempdir().unwrap();
-        let mut args: Vec<String> = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.push(format!("--user-data-dir={}", profile.path().display()));
-        args.extend_from_slice(extra);
-        args.push(url.clone());
-        let o = Command::new(chromium).args(&args).output().unwrap();
-        assert!(o.status.success(), "chromium failed: {}", text(&o.stderr));
-        let err = text(&o.stderr);
-        for line in err.lines() {
-            assert!(
-                !line.contains("Uncaught") && !line.contains("ERROR:CONSOLE"),
-                "console error: {line}"
-            );
-        }
-        o
-    };
+    let profile = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--enable-logging=stderr",
+        "--v=0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(format!("--user-data-dir={}", profile.path().display()));
+    args.extend_from_slice(extra);
+    args.push(url);
+    let o = Command::new("/usr/bin/chromium")
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "chromium failed: {}", text(&o.stderr));
+    let err = text(&o.stderr);
+    for line in err.lines() {
+        assert!(
+            !line.contains("Uncaught") && !line.contains("ERROR:CONSOLE"),
+            "console error: {line}"
+        );
+    }
+    o
+}
 
-    let shot = dir.path().join("report.png");
-    browser(&[
-        format!("--screenshot={}", shot.display()),
-        "--window-size=1200,3000".into(),
-    ]);
-    let (w, h) = assert_png(&shot);
-    assert_eq!((w, h), (1200, 3000));
-    println!("screenshot of the report: {}", shot.display());
-    // Keep the screenshot for a look after the test.
-    std::mem::forget(dir);
+/// Whether Chromium is there; without it the browser tests skip, except on CI.
+fn has_chromium(test: &str) -> bool {
+    if Path::new("/usr/bin/chromium").exists() {
+        return true;
+    }
+    may_skip("/usr/bin/chromium");
+    println!(
+        "SKIPPED {test}: /usr/bin/chromium not found (apt-get install chromium; .ci/run installs it)"
+    );
+    false
+}
 
-    let dom = text(&browser(&["--dump-dom".into()]).stdout);
-    for name in ALL_FIGURES {
+/// Each named figure is in the DOM with SVG image data.
+fn assert_figures_in_dom(dom: &str, names: &[&str]) {
+    for name in names {
         let tag = format!("<figure id=\"fig-{name}\"><img");
         let at = dom
             .find(&tag)
@@ -665,7 +657,148 @@ fn report_renders_in_headless_chromium() {
         let data = src.strip_prefix("data:image/svg+xml;base64,").unwrap();
         assert!(data.len() > 1000, "{name}: empty image in the DOM");
     }
+}
+
+/// The report in a real browser: rendered to a screenshot that is not blank, the DOM after
+/// loading holds every figure with image data, and the page logs no console error.
+#[test]
+fn report_renders_in_headless_chromium() {
+    if !has_chromium("report_renders_in_headless_chromium") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (page, _) = report_fixture(dir.path());
+    let shot = dir.path().join("report.png");
+    chromium(
+        &page,
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1200,3000".into(),
+        ],
+    );
+    let (w, h) = assert_png(&shot);
+    assert_eq!((w, h), (1200, 3000));
+    println!("screenshot of the report: {}", shot.display());
+    // Keep the screenshot for a look after the test.
+    std::mem::forget(dir);
+
+    let dom = text(&chromium(&page, &["--dump-dom".into()]).stdout);
+    assert_figures_in_dom(&dom, &ALL_FIGURES);
     assert!(dom.contains("<h2>Findings</h2>"));
+}
+
+/// `compare` over the runs `batch-size` wrote (given as their parent directory) and one more
+/// run: one page with the runs table, the differing settings and every curve, which loads in
+/// Chromium without a console error; `--out DIR` also writes the figures; `--json` and the
+/// table agree on the order (by validation loss).
+#[test]
+fn compare_page_of_several_runs_renders_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let sizes = dir.path().join("sizes");
+    ok(&trainscope(&[
+        "batch-size",
+        "examples/sinc.toml",
+        "--sizes",
+        "8,32,full",
+        "--out",
+        &s(&sizes),
+        "--quiet",
+        "--threads",
+        "1",
+        "--set",
+        "model.hidden=[8]",
+        "--set",
+        "training.epochs=4",
+    ]));
+    let other = dir.path().join("adam-fast");
+    ok(&small_sinc_run(&other, 4, &["--set", "optimizer.lr=0.05"]));
+    let out = dir.path().join("cmp");
+    let table = ok(&trainscope(&[
+        "compare",
+        &s(&sizes),
+        &s(&other),
+        "--out",
+        &s(&out),
+        "--smooth",
+        "0.5",
+    ]));
+    for name in [
+        "batch-8",
+        "batch-32",
+        "batch-full",
+        "adam-fast",
+        "training.batch_size",
+        "optimizer.lr",
+    ] {
+        assert!(table.contains(name), "{name} missing from: {table}");
+    }
+    let curves = ["train_loss", "val_loss", "grad_norm", "lr"];
+    for name in curves {
+        assert_svg(&out.join(format!("{name}.svg")));
+        assert_png(&out.join(format!("{name}.png")));
+    }
+    let json: Value = serde_json::from_str(
+        ok(&trainscope(&[
+            "compare",
+            &s(&sizes),
+            &s(&other),
+            "--json",
+            "--out",
+            &s(&dir.path().join("c.html")),
+        ]))
+        .trim(),
+    )
+    .unwrap();
+    let runs = json["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    let val: Vec<f64> = runs
+        .iter()
+        .map(|r| r["val_loss"].as_f64().unwrap())
+        .collect();
+    assert!(
+        val.windows(2).all(|w| w[0] <= w[1]),
+        "sorted by validation loss: {val:?}"
+    );
+    let keys: Vec<&str> = json["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["key"].as_str().unwrap())
+        .collect();
+    assert!(
+        keys.contains(&"training.batch_size") && keys.contains(&"optimizer.lr"),
+        "{keys:?}"
+    );
+    assert!(!keys.contains(&"seed"), "a shared setting listed: {keys:?}");
+
+    let page = out.join("compare.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    for bad in ["http://", "https://", "<script", "<link", "@import", "url("] {
+        assert!(!html.contains(bad), "the page contains {bad:?}");
+    }
+    if !has_chromium("compare_page_of_several_runs_renders_in_headless_chromium") {
+        return;
+    }
+    let dom = text(&chromium(&page, &["--dump-dom".into()]).stdout);
+    for section in ["id=\"runs\"", "id=\"settings\"", "id=\"figures\""] {
+        assert!(
+            dom.contains(section),
+            "section {section} missing from the DOM"
+        );
+    }
+    assert_figures_in_dom(&dom, &curves);
+    for name in ["batch-8", "batch-32", "batch-full", "adam-fast"] {
+        assert!(dom.contains(name), "run {name} missing from the DOM");
+    }
+    let shot = dir.path().join("compare.png");
+    chromium(
+        &page,
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1200,2400".into(),
+        ],
+    );
+    assert_png(&shot);
 }
 
 /// The event files in `run`.

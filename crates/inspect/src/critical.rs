@@ -90,7 +90,7 @@ pub struct CriticalExperiment {
 /// For each seed: trains `config` with that seed (run directory `out_dir/seed-<s>`), then
 /// minimizes `½‖∇L‖²` over the full training set from the trained weights until
 /// `‖∇L‖ < critical.target_grad_norm` (or the step budget ends), and analyses the Hessian
-/// there. Writes `critical.json` and the scatter of loss against minimum ratio
+/// there. Writes `critical.json` and the figure of loss against minimum ratio by verdict
 /// (`critical.svg`, `critical.png`). `on_row` sees each seed as it finishes.
 pub fn critical_experiment(
     config: &Config,

@@ -159,7 +159,7 @@ pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
     })
 }
 
-/// The exact spectrum as a histogram; in iterative mode the estimated density as a curve.
+/// The exact spectrum by sign; in iterative mode the estimated density as a curve.
 fn spectrum_figure(h: &HessianReport, out: &Path) -> Result<()> {
     if let Some(ev) = &h.eigenvalues {
         spectrum_plot(ev, h.zero_tolerance, out)?;
