@@ -413,6 +413,55 @@ fn playground_file_and_specs_run_together() {
     assert_svg(&dir.path().join("playground-rosenbrock.svg"));
 }
 
+#[test]
+fn playground_window_is_kept_and_a_runaway_path_does_not_shrink_the_surface() {
+    let dir = tempfile::tempdir().unwrap();
+    let extents = |csv: &Path| {
+        let rows = read_csv(csv);
+        let (lo, hi) = (rows[0], rows[rows.len() - 1]);
+        [lo[0], hi[0], lo[1], hi[1]]
+    };
+    // Gradient descent slides off the saddle along y, to |y| in the hundreds of thousands.
+    let a = dir.path().join("a");
+    ok(&trainscope(&[
+        "playground",
+        "--surface",
+        "saddle",
+        "--start=1,0.01",
+        "--optimizer",
+        "sgd,lr=0.1",
+        "--steps",
+        "60",
+        "--window=-1.5,1.5,-1,1",
+        "--out",
+        &s(&a),
+    ]));
+    assert_eq!(
+        extents(&a.join("playground-saddle.csv")),
+        [-1.5, 1.5, -1.0, 1.0]
+    );
+    let svg = std::fs::read_to_string(a.join("playground-saddle.svg")).unwrap();
+    assert!(
+        svg.contains("saddle point (0, 0)"),
+        "the saddle point is named"
+    );
+    let b = dir.path().join("b");
+    ok(&trainscope(&[
+        "playground",
+        "--surface",
+        "saddle",
+        "--start=1,0.01",
+        "--optimizer",
+        "sgd,lr=0.1",
+        "--steps",
+        "60",
+        "--out",
+        &s(&b),
+    ]));
+    let e = extents(&b.join("playground-saddle.csv"));
+    assert!(e[2] >= -6.0 && e[3] <= 6.0, "{e:?}");
+}
+
 /// JSON files as the other commands save them, for the optional figures.
 fn add_extras(run: &Path) {
     let w = |name: &str, v: Value| std::fs::write(run.join(name), v.to_string()).unwrap();
@@ -423,15 +472,24 @@ fn add_extras(run: &Path) {
     );
     w(
         "critical.json",
-        serde_json::json!({"points": [{"min_ratio": 0.6, "loss": 0.3}, {"min_ratio": 0.9, "loss": 0.1},
-            {"min_ratio": 1.0, "loss": 0.02}]}),
+        serde_json::json!({"rows": [
+            {"min_ratio": 0.6, "loss": 0.3, "verdict": "saddle_point", "course_verdict": "local_minimum_like"},
+            {"min_ratio": 0.9, "loss": 0.1, "verdict": "saddle_point", "course_verdict": "local_minimum_like"},
+            {"min_ratio": 1.0, "loss": 0.02, "verdict": "local_minimum_like", "course_verdict": "local_minimum_like"}],
+            "thresholds": {"grad_tol": 1e-3, "min_ratio": 0.5, "zero_tol": 1e-6}}),
     );
+    // As `batch-size` writes it.
+    let row = |size: &str, rows: usize, updates: u64, seconds: f64, train: f64, val: f64| {
+        serde_json::json!({"batch_size": size, "rows_per_batch": rows, "epochs": 10,
+            "updates": updates, "seconds": seconds, "time_per_update": seconds / updates as f64,
+            "time_per_epoch": seconds / 10.0, "train_loss": train, "val_loss": val})
+    };
     w(
         "batch_size.json",
-        serde_json::json!({"rows": [
-            {"batch_size": 1, "seconds_per_epoch": 2.0, "train_loss": 0.1, "val_loss": 0.2},
-            {"batch_size": 32, "seconds_per_epoch": 0.2, "train_loss": 0.12, "val_loss": 0.21},
-            {"batch_size": 1000, "seconds_per_epoch": 0.05, "train_loss": 0.3, "val_loss": 0.35}]}),
+        serde_json::json!({"rows": [row("1", 1, 2400, 2.0, 0.1, 0.2),
+            row("32", 32, 80, 0.2, 0.12, 0.21), row("full", 240, 10, 0.05, 0.3, 0.35)],
+            "mode": "same epochs (10)", "train_rows": 240, "loss_name": "mse", "plots": [],
+            "lecture": []}),
     );
     w(
         "guide.json",
@@ -535,68 +593,60 @@ fn report_without_diagnosis_says_how_to_get_one() {
     assert_eq!(html.matches("<figure").count(), 3);
 }
 
-/// The report in a real browser: rendered to a screenshot that is not blank, the DOM after
-/// loading holds every figure with image data, and the page logs no console error. Chromium's
-/// console messages go to stderr with `--enable-logging=stderr`; page errors appear there as
-/// `Uncaught …` or `ERROR:CONSOLE` lines.
-#[test]
-fn report_renders_in_headless_chromium() {
-    let chromium = Path::new("/usr/bin/chromium");
-    if !chromium.exists() {
-        println!(
-            "SKIPPED report_renders_in_headless_chromium: /usr/bin/chromium not found \
-             (apt-get install chromium; .ci/run installs it)"
-        );
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (page, _) = report_fixture(dir.path());
+/// Chromium, headless, on the page `page` with the `extra` flags: exits cleanly and logs no
+/// console error. Its console messages go to stderr with `--enable-logging=stderr`; page
+/// errors appear there as `Uncaught …` or `ERROR:CONSOLE` lines.
+fn chromium(page: &Path, extra: &[String]) -> Output {
     let url = format!("file://{}", page.canonicalize().unwrap().display());
-    let browser = |extra: &[String]| -> Output {
-        let profile = tempfile::tempdir().unwrap();
-        let mut args: Vec<String> = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.push(format!("--user-data-dir={}", profile.path().display()));
-        args.extend_from_slice(extra);
-        args.push(url.clone());
-        let o = Command::new(chromium).args(&args).output().unwrap();
-        assert!(o.status.success(), "chromium failed: {}", text(&o.stderr));
-        let err = text(&o.stderr);
-        for line in err.lines() {
-            assert!(
-                !line.contains("Uncaught") && !line.contains("ERROR:CONSOLE"),
-                "console error: {line}"
-            );
-        }
-        o
-    };
+    let profile = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--enable-logging=stderr",
+        "--v=0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(format!("--user-data-dir={}", profile.path().display()));
+    args.extend_from_slice(extra);
+    args.push(url);
+    let o = Command::new("/usr/bin/chromium")
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "chromium failed: {}", text(&o.stderr));
+    let err = text(&o.stderr);
+    for line in err.lines() {
+        assert!(
+            !line.contains("Uncaught") && !line.contains("ERROR:CONSOLE"),
+            "console error: {line}"
+        );
+    }
+    o
+}
 
-    let shot = dir.path().join("report.png");
-    browser(&[
-        format!("--screenshot={}", shot.display()),
-        "--window-size=1200,3000".into(),
-    ]);
-    let (w, h) = assert_png(&shot);
-    assert_eq!((w, h), (1200, 3000));
-    println!("screenshot of the report: {}", shot.display());
-    // Keep the screenshot for a look after the test.
-    std::mem::forget(dir);
+/// Whether Chromium is there; without it the browser tests skip, except on CI.
+fn has_chromium(test: &str) -> bool {
+    if Path::new("/usr/bin/chromium").exists() {
+        return true;
+    }
+    may_skip("/usr/bin/chromium");
+    println!(
+        "SKIPPED {test}: /usr/bin/chromium not found (apt-get install chromium; .ci/run installs it)"
+    );
+    false
+}
 
-    let dom = text(&browser(&["--dump-dom".into()]).stdout);
-    for name in ALL_FIGURES {
+/// Each named figure is in the DOM with SVG image data.
+fn assert_figures_in_dom(dom: &str, names: &[&str]) {
+    for name in names {
         let tag = format!("<figure id=\"fig-{name}\"><img");
         let at = dom
             .find(&tag)
@@ -611,16 +661,153 @@ fn report_renders_in_headless_chromium() {
         let data = src.strip_prefix("data:image/svg+xml;base64,").unwrap();
         assert!(data.len() > 1000, "{name}: empty image in the DOM");
     }
+}
+
+/// The report in a real browser: rendered to a screenshot that is not blank, the DOM after
+/// loading holds every figure with image data, and the page logs no console error.
+#[test]
+fn report_renders_in_headless_chromium() {
+    if !has_chromium("report_renders_in_headless_chromium") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (page, _) = report_fixture(dir.path());
+    let shot = dir.path().join("report.png");
+    chromium(
+        &page,
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1200,3000".into(),
+        ],
+    );
+    let (w, h) = assert_png(&shot);
+    assert_eq!((w, h), (1200, 3000));
+    println!("screenshot of the report: {}", shot.display());
+    // Keep the screenshot for a look after the test.
+    std::mem::forget(dir);
+
+    let dom = text(&chromium(&page, &["--dump-dom".into()]).stdout);
+    assert_figures_in_dom(&dom, &ALL_FIGURES);
     assert!(dom.contains("<h2>Findings</h2>"));
 }
 
+/// `compare` over the runs `batch-size` wrote (given as their parent directory) and one more
+/// run: one page with the runs table, the differing settings and every curve, which loads in
+/// Chromium without a console error; `--out DIR` also writes the figures; `--json` and the
+/// table agree on the order (by validation loss).
 #[test]
-fn train_writes_tensorboard_scalars_equal_to_the_metrics_once_per_epoch() {
+fn compare_page_of_several_runs_renders_in_headless_chromium() {
     let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("run");
-    ok(&small_sinc_run(&run, 6, &["--stop-after-epoch", "3"]));
-    ok(&small_sinc_run(&run, 6, &["--resume"]));
-    let events: Vec<PathBuf> = std::fs::read_dir(&run)
+    let sizes = dir.path().join("sizes");
+    ok(&trainscope(&[
+        "batch-size",
+        "examples/sinc.toml",
+        "--sizes",
+        "8,32,full",
+        "--out",
+        &s(&sizes),
+        "--quiet",
+        "--threads",
+        "1",
+        "--set",
+        "model.hidden=[8]",
+        "--set",
+        "training.epochs=4",
+    ]));
+    let other = dir.path().join("adam-fast");
+    ok(&small_sinc_run(&other, 4, &["--set", "optimizer.lr=0.05"]));
+    let out = dir.path().join("cmp");
+    let table = ok(&trainscope(&[
+        "compare",
+        &s(&sizes),
+        &s(&other),
+        "--out",
+        &s(&out),
+        "--smooth",
+        "0.5",
+    ]));
+    for name in [
+        "batch-8",
+        "batch-32",
+        "batch-full",
+        "adam-fast",
+        "training.batch_size",
+        "optimizer.lr",
+    ] {
+        assert!(table.contains(name), "{name} missing from: {table}");
+    }
+    let curves = ["train_loss", "val_loss", "grad_norm", "lr"];
+    for name in curves {
+        assert_svg(&out.join(format!("{name}.svg")));
+        assert_png(&out.join(format!("{name}.png")));
+    }
+    let json: Value = serde_json::from_str(
+        ok(&trainscope(&[
+            "compare",
+            &s(&sizes),
+            &s(&other),
+            "--json",
+            "--out",
+            &s(&dir.path().join("c.html")),
+        ]))
+        .trim(),
+    )
+    .unwrap();
+    let runs = json["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    let val: Vec<f64> = runs
+        .iter()
+        .map(|r| r["val_loss"].as_f64().unwrap())
+        .collect();
+    assert!(
+        val.windows(2).all(|w| w[0] <= w[1]),
+        "sorted by validation loss: {val:?}"
+    );
+    let keys: Vec<&str> = json["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["key"].as_str().unwrap())
+        .collect();
+    assert!(
+        keys.contains(&"training.batch_size") && keys.contains(&"optimizer.lr"),
+        "{keys:?}"
+    );
+    assert!(!keys.contains(&"seed"), "a shared setting listed: {keys:?}");
+
+    let page = out.join("compare.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    for bad in ["http://", "https://", "<script", "<link", "@import", "url("] {
+        assert!(!html.contains(bad), "the page contains {bad:?}");
+    }
+    if !has_chromium("compare_page_of_several_runs_renders_in_headless_chromium") {
+        return;
+    }
+    let dom = text(&chromium(&page, &["--dump-dom".into()]).stdout);
+    for section in ["id=\"runs\"", "id=\"settings\"", "id=\"figures\""] {
+        assert!(
+            dom.contains(section),
+            "section {section} missing from the DOM"
+        );
+    }
+    assert_figures_in_dom(&dom, &curves);
+    for name in ["batch-8", "batch-32", "batch-full", "adam-fast"] {
+        assert!(dom.contains(name), "run {name} missing from the DOM");
+    }
+    let shot = dir.path().join("compare.png");
+    chromium(
+        &page,
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1200,2400".into(),
+        ],
+    );
+    assert_png(&shot);
+}
+
+/// The event files in `run`.
+fn event_files(run: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(run)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| {
@@ -630,7 +817,13 @@ fn train_writes_tensorboard_scalars_equal_to_the_metrics_once_per_epoch() {
                 .unwrap()
                 .starts_with("events.out.tfevents.")
         })
-        .collect();
+        .collect()
+}
+
+/// `(tag, step)` of every scalar in the run's one event file, checked against
+/// `metrics.jsonl`: each epoch's value of each tag exactly once.
+fn check_events_match_metrics(run: &Path, epochs: usize) {
+    let events = event_files(run);
     assert_eq!(events.len(), 1, "{events:?}");
     let file = trainscope_viz::read_event_file(&events[0]).unwrap();
     assert_eq!(file.file_version.as_deref(), Some("brain.Event:2"));
@@ -639,7 +832,7 @@ fn train_writes_tensorboard_scalars_equal_to_the_metrics_once_per_epoch() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(metrics.len(), 6);
+    assert_eq!(metrics.len(), epochs);
     let tags = ["train_loss", "val_loss", "grad_norm", "lr"];
     assert_eq!(
         file.scalars.len(),
@@ -662,6 +855,70 @@ fn train_writes_tensorboard_scalars_equal_to_the_metrics_once_per_epoch() {
             );
         }
     }
+}
+
+/// Whether a test that needs an external tool may skip without it: not on CI, where
+/// `.ci/run` installs the tool and its absence is a failure.
+fn may_skip(what: &str) -> bool {
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    assert!(!ci, "{what} is missing, and CI is set: .ci/run installs it");
+    true
+}
+
+#[test]
+fn train_writes_tensorboard_scalars_equal_to_the_metrics_once_per_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    ok(&small_sinc_run(&run, 6, &["--stop-after-epoch", "3"]));
+    // Written epoch by epoch while training: the stopped run's file has its three epochs.
+    check_events_match_metrics(&run, 3);
+    ok(&small_sinc_run(&run, 6, &["--resume"]));
+    // The resumed run starts a new file (the old one removed) with the three earlier epochs,
+    // then appends its own: each epoch once.
+    check_events_match_metrics(&run, 6);
+
+    // TensorBoard's own reader over the whole directory sees each step once.
+    let has_tb = Command::new("python3")
+        .args(["-c", "import tensorboard"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !has_tb && may_skip("python3's tensorboard package") {
+        println!("SKIPPED TensorBoard's reader: python3 cannot import tensorboard");
+        return;
+    }
+    let mut want: std::collections::BTreeMap<String, Vec<(i64, f64)>> = Default::default();
+    for line in std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        let m: Value = serde_json::from_str(line).unwrap();
+        for tag in ["train_loss", "val_loss", "grad_norm", "lr"] {
+            want.entry(tag.into()).or_default().push((
+                m["epoch"].as_i64().unwrap(),
+                f64::from(m[tag].as_f64().unwrap() as f32),
+            ));
+        }
+    }
+    let json = dir.path().join("expected.json");
+    std::fs::write(&json, serde_json::to_string(&want).unwrap()).unwrap();
+    let script = root().join("crates/viz/tests/read_tensorboard.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(&run)
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "TensorBoard's reader: {stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("24 scalars in 4 tags; 0 differences"),
+        "{stdout}"
+    );
 }
 
 #[test]

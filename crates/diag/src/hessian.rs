@@ -108,10 +108,14 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// The bound below which an eigenvalue counts as zero: `zero_tol · max|λ|`.
+    pub fn zero_cut(eigenvalues: &[f64], zero_tol: f64) -> f64 {
+        zero_tol * eigenvalues.iter().fold(0.0f64, |m, l| m.max(l.abs()))
+    }
+
     /// Counts of `eigenvalues` with `|λ| ≤ zero_tol · max|λ|` as zero.
     pub fn of(eigenvalues: &[f64], zero_tol: f64) -> Counts {
-        let scale = eigenvalues.iter().fold(0.0f64, |m, l| m.max(l.abs()));
-        let cut = zero_tol * scale;
+        let cut = Counts::zero_cut(eigenvalues, zero_tol);
         let mut c = Counts {
             positive: 0,
             negative: 0,

@@ -1,9 +1,9 @@
 //! The lectures' small-versus-large batch comparison on the user's own data.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use trainscope_train::{
     files, load_run_data, train, BatchSize, Config, RunOptions, Silent, TrainedModel,
 };
@@ -65,7 +65,7 @@ pub struct BatchOptions {
 }
 
 /// One batch size's run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BatchRow {
     /// `32` or `full`.
     pub batch_size: String,
@@ -88,7 +88,7 @@ pub struct BatchRow {
 }
 
 /// The comparison (`batch_size.json`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BatchComparison {
     /// What was run: the resolved configuration (saved beside the result) by content hash,
     /// the training data and its rows.
@@ -172,45 +172,14 @@ pub fn batch_size_comparison(
         on_row(&row);
         rows.push(row);
     }
-    let categories: Vec<String> = rows.iter().map(|r| r.batch_size.clone()).collect();
-    let col = |f: &dyn Fn(&BatchRow) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
-    let mut loss_series = vec![("training".to_string(), col(&|r| r.train_loss))];
-    if rows.iter().all(|r| r.val_loss.is_some()) {
-        loss_series.push((
-            "validation".to_string(),
-            col(&|r| r.val_loss.unwrap_or(f64::NAN)),
-        ));
-    }
     let mode = match opts.budget_seconds {
         Some(b) => format!("same budget ({b} s)"),
         None => format!("same epochs ({})", config.training.epochs),
     };
-    let table = BarTable {
-        title: format!("Batch size on {n} training rows, {mode}"),
-        category_label: "batch size".into(),
-        categories,
-        panels: vec![
-            BarPanel {
-                title: "Time per update".into(),
-                y_label: "milliseconds".into(),
-                series: vec![("update".into(), col(&|r| 1e3 * r.time_per_update))],
-            },
-            BarPanel {
-                title: "Time per epoch".into(),
-                y_label: "seconds".into(),
-                series: vec![("epoch".into(), col(&|r| r.time_per_epoch))],
-            },
-            BarPanel {
-                title: "Final loss".into(),
-                y_label: loss_name.clone(),
-                series: loss_series,
-            },
-        ],
-    };
     let mut plots = Vec::new();
     for ext in ["svg", "png"] {
         let p = opts.out_dir.join(format!("batch_size.{ext}"));
-        bar_table_plot(&table, &p)?;
+        plot_comparison(&rows, n, &mode, &loss_name, &p)?;
         plots.push(p);
     }
     let cmp = BatchComparison {
@@ -232,4 +201,49 @@ pub fn batch_size_comparison(
     };
     crate::saved::save_analysis(&opts.out_dir, trainscope_record::files::BATCH_SIZE, &cmp)?;
     Ok(cmp)
+}
+
+/// The comparison's figure (`batch-size` draws it, and the report and `plot` redraw it from
+/// `batch_size.json`): time per update, time per epoch and the final losses, each panel in
+/// its own unit.
+pub fn plot_comparison(
+    rows: &[BatchRow],
+    train_rows: usize,
+    mode: &str,
+    loss_name: &str,
+    out: &Path,
+) -> Result<()> {
+    let categories: Vec<String> = rows.iter().map(|r| r.batch_size.clone()).collect();
+    let col = |f: &dyn Fn(&BatchRow) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
+    let mut loss_series = vec![("training".to_string(), col(&|r| r.train_loss))];
+    if rows.iter().all(|r| r.val_loss.is_some()) {
+        loss_series.push((
+            "validation".to_string(),
+            col(&|r| r.val_loss.unwrap_or(f64::NAN)),
+        ));
+    }
+    let table = BarTable {
+        title: format!("Batch size on {train_rows} training rows, {mode}"),
+        category_label: "batch size".into(),
+        categories,
+        panels: vec![
+            BarPanel {
+                title: "Time per update".into(),
+                y_label: "milliseconds".into(),
+                series: vec![("update".into(), col(&|r| 1e3 * r.time_per_update))],
+            },
+            BarPanel {
+                title: "Time per epoch".into(),
+                y_label: "seconds".into(),
+                series: vec![("epoch".into(), col(&|r| r.time_per_epoch))],
+            },
+            BarPanel {
+                title: "Final loss".into(),
+                y_label: loss_name.to_string(),
+                series: loss_series,
+            },
+        ],
+    };
+    bar_table_plot(&table, out)?;
+    Ok(())
 }

@@ -10,7 +10,7 @@ use trainscope_diag::{
     Verdict,
 };
 use trainscope_train::{files, load_run_data, train, Config, RunOptions, Silent};
-use trainscope_viz::plot::min_ratio_scatter_plot_grouped;
+use trainscope_viz::plot::{min_ratio_plot, VerdictPoint};
 
 use crate::error::{invalid, Result};
 use crate::subject::{loss_function, Subject};
@@ -92,7 +92,7 @@ pub struct CriticalExperiment {
 /// For each seed: trains `config` with that seed (run directory `out_dir/seed-<s>`), then
 /// minimizes `½‖∇L‖²` over the full training set from the trained weights until
 /// `‖∇L‖ < critical.target_grad_norm` (or the step budget ends), and analyses the Hessian
-/// there. Writes `critical.json` and the scatter of loss against minimum ratio
+/// there. Writes `critical.json` and the figure of loss against minimum ratio by verdict
 /// (`critical.svg`, `critical.png`). `on_row` sees each seed as it finishes.
 pub fn critical_experiment(
     config: &Config,
@@ -152,15 +152,14 @@ pub fn critical_experiment(
         on_row(&row);
         rows.push(row);
     }
-    let points: Vec<[f64; 2]> = rows
+    let points: Vec<VerdictPoint> = rows
         .iter()
-        .filter_map(|r| r.min_ratio.map(|m| [m, r.loss]))
+        .filter_map(|r| verdict_point(r.min_ratio?, r.loss, Some(r.verdict), r.course_verdict))
         .collect();
-    let groups = verdict_groups(&rows);
     let mut plots = Vec::new();
     for ext in ["svg", "png"] {
         let p = opts.out_dir.join(format!("critical.{ext}"));
-        min_ratio_scatter_plot_grouped(&groups, log_scale(&points), &p)?;
+        min_ratio_plot(&points, opts.analysis.thresholds.min_ratio, &p)?;
         plots.push(p);
     }
     let exp = CriticalExperiment {
@@ -182,30 +181,22 @@ pub fn critical_experiment(
     Ok(exp)
 }
 
-/// `[min ratio, loss]` grouped by verdict; a group whose course verdict differs says so in its
-/// label, since the plot's axis is the course's ratio.
-fn verdict_groups(rows: &[CriticalRow]) -> Vec<(String, Vec<[f64; 2]>)> {
-    let mut groups: Vec<(String, Vec<[f64; 2]>)> = Vec::new();
-    for r in rows {
-        let Some(m) = r.min_ratio else { continue };
-        let label = match r.course_verdict {
-            Some(c) if c != r.verdict => {
-                format!("{} (course: {})", r.verdict.describe(), c.describe())
-            }
-            _ => r.verdict.describe().to_string(),
-        };
-        match groups.iter_mut().find(|g| g.0 == label) {
-            Some(g) => g.1.push([m, r.loss]),
-            None => groups.push((label, vec![[m, r.loss]])),
-        }
-    }
-    groups
-}
-
-/// Losses spanning more than a decade read better on a log axis.
-fn log_scale(points: &[[f64; 2]]) -> bool {
-    let (lo, hi) = points.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), p| {
-        (lo.min(p[1]), hi.max(p[1]))
-    });
-    lo > 0.0 && hi / lo > 10.0
+/// A point of the minimum-ratio figure; its legend entry is the verdict by the definitions,
+/// and says so when the course's verdict differs (the figure's axis is the course's ratio).
+pub fn verdict_point(
+    min_ratio: f64,
+    loss: f64,
+    verdict: Option<Verdict>,
+    course: Option<Verdict>,
+) -> Option<VerdictPoint> {
+    let verdict = match (verdict, course) {
+        (Some(v), Some(c)) if c != v => format!("{} (course: {})", v.describe(), c.describe()),
+        (Some(v), _) => v.describe().to_string(),
+        (None, _) => "no verdict recorded".to_string(),
+    };
+    (min_ratio.is_finite() && loss.is_finite()).then_some(VerdictPoint {
+        min_ratio,
+        loss,
+        verdict,
+    })
 }

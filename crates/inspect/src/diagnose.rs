@@ -9,7 +9,7 @@ use trainscope_diag::{
     HessianReport, StuckReport, Verdict,
 };
 use trainscope_record::{files, Stamp};
-use trainscope_viz::plot::{line_plot, spectrum_histogram_plot, LineOptions, Series};
+use trainscope_viz::plot::{line_plot, spectrum_plot, LineOptions, Series};
 
 use crate::error::{invalid, Result};
 use crate::saved::save_analysis;
@@ -150,7 +150,7 @@ pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
     let stuck = findings.as_ref().map(crate::findings::stuck_from_findings);
     let plot = match &opts.plot {
         Some(p) => {
-            spectrum_plot(&hessian, p)?;
+            spectrum_figure(&hessian, p)?;
             Some(p.clone())
         }
         None => None,
@@ -178,11 +178,10 @@ pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
     Ok(d)
 }
 
-/// The exact spectrum as a histogram; in iterative mode the estimated density as a curve.
-fn spectrum_plot(h: &HessianReport, out: &Path) -> Result<()> {
+/// The exact spectrum by sign; in iterative mode the estimated density as a curve.
+fn spectrum_figure(h: &HessianReport, out: &Path) -> Result<()> {
     if let Some(ev) = &h.eigenvalues {
-        let bins = (ev.len() / 4).clamp(10, 80);
-        spectrum_histogram_plot(ev, bins, h.zero_tolerance, out)?;
+        spectrum_plot(ev, h.zero_tolerance, out)?;
         return Ok(());
     }
     let d = h

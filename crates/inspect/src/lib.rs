@@ -37,8 +37,12 @@ mod guide;
 mod saved;
 mod subject;
 
-pub use batch::{batch_size_comparison, BatchChoice, BatchComparison, BatchOptions, BatchRow};
-pub use critical::{critical_experiment, CriticalExperiment, CriticalRow, ExperimentOptions};
+pub use batch::{
+    batch_size_comparison, plot_comparison, BatchChoice, BatchComparison, BatchOptions, BatchRow,
+};
+pub use critical::{
+    critical_experiment, verdict_point, CriticalExperiment, CriticalRow, ExperimentOptions,
+};
 pub use diagnose::{diagnose, run_stuck, DiagnoseOptions, Diagnosis};
 pub use error::{Error, Result};
 pub use findings::{read_epochs, run_facts, run_findings, stuck_from_findings};

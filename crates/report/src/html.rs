@@ -56,7 +56,7 @@ pub fn run_findings(run: &Run) -> Result<Findings> {
         .unwrap_or_default())
 }
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+pub(crate) const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#f4f4f4}
 pre{background:#f7f7f7;border:1px solid #e2e2e2;padding:.8em;overflow-x:auto;font-size:.85em}
@@ -80,7 +80,7 @@ pub fn render_report(run: &Run, work_dir: &Path) -> Result<String> {
     freshness_notes(&mut h, run);
     h.push_str("<h2>Figures</h2>\n");
     for f in &figures {
-        figure(&mut h, f)?;
+        embed_figure(&mut h, f)?;
     }
     crate::sections::model(&mut h, run);
     crate::sections::confusion(&mut h, run);
@@ -221,7 +221,8 @@ fn freshness_notes(h: &mut String, run: &Run) {
     }
 }
 
-fn figure(h: &mut String, f: &FigureFile) -> Result<()> {
+/// `f` as a `<figure id="fig-NAME">` with its first file embedded as a `data:` URI.
+pub(crate) fn embed_figure(h: &mut String, f: &FigureFile) -> Result<()> {
     let Some(path) = f.files.first() else {
         return Ok(());
     };

@@ -3,8 +3,9 @@
 //! Seeing a run: its figures ([`plot_run`]), the loss surface of a trained model around its
 //! weights ([`model_surface`]; two named parameters, two filter-normalized random directions,
 //! or the Hessian's extreme eigenvectors, with the recorded training path projected on top),
-//! TensorBoard export of its metrics ([`export_tensorboard`]), optimizer playgrounds from a
-//! TOML file ([`PlaygroundFile`]), and one self-contained HTML page ([`write_report`]).
+//! TensorBoard export of its metrics ([`export_tensorboard`], [`LiveExport`] while it trains),
+//! optimizer playgrounds from a TOML file ([`PlaygroundFile`]), one self-contained HTML page
+//! ([`write_report`]), and several runs on one page ([`write_compare`]).
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -15,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod compare;
 mod error;
 pub mod figures;
 pub mod html;
@@ -24,10 +26,11 @@ mod sections;
 pub mod surface;
 pub mod tensorboard;
 
+pub use compare::{compare, find_runs, write_compare, Comparison, Difference, RunRow};
 pub use error::{ReportError, Result};
 pub use figures::{plot_run, FigureFile, Format};
 pub use html::{render_report, run_findings, write_report};
 pub use playground::{default_start, parse_spec, parse_surface, PlaygroundFile, RunEntry};
 pub use run::{extras, read_metrics_jsonl, read_trajectory, Run};
 pub use surface::{analytic_surface, model_surface, Directions, ModelSurface, TrainedProblem};
-pub use tensorboard::{export_tensorboard, EVENT_FILE_PREFIX};
+pub use tensorboard::{export_tensorboard, LiveExport, EVENT_FILE_PREFIX};

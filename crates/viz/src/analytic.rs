@@ -139,6 +139,21 @@ impl AnalyticSurface {
         }
     }
 
+    /// The points worth marking on a plot of the surface, named for the legend: the minimum,
+    /// or the saddle point.
+    pub fn marks(self) -> Vec<crate::plot::Mark> {
+        let (label, point) = match self {
+            AnalyticSurface::Bowl => ("minimum (0, 0)", [0.0, 0.0]),
+            AnalyticSurface::Rosenbrock => ("minimum (1, 1)", [1.0, 1.0]),
+            AnalyticSurface::Saddle => ("saddle point (0, 0)", [0.0, 0.0]),
+            AnalyticSurface::MonkeySaddle => ("monkey saddle point (0, 0)", [0.0, 0.0]),
+        };
+        vec![crate::plot::Mark {
+            label: label.into(),
+            point,
+        }]
+    }
+
     /// A window that shows the interesting part of the surface.
     pub fn default_window(self) -> Window {
         match self {

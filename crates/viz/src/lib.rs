@@ -13,8 +13,8 @@
 //!   parameters, two filter-normalized random directions, or two given directions (Hessian
 //!   eigenvectors) — computed in parallel, saved as CSV, with trajectories projected onto it;
 //! - [`plot`]: SVG or PNG figures (contours with paths, loss curves, loss beside gradient
-//!   norm, learning rate, Hessian spectrum, minimum-ratio scatter, grouped bars,
-//!   bias–complexity);
+//!   norm, learning rate, Hessian spectrum by sign, minimum ratio by verdict, grouped bars,
+//!   bias–complexity), every axis from [`ticks`] (round ticks, one log-scale rule);
 //! - [`tensorboard`]: a run's scalars as a TensorBoard event file, and a checking reader.
 //!
 //! ```no_run
@@ -33,7 +33,7 @@
 //!     .iter()
 //!     .map(|t| PathSeries { label: &t.label, points: &t.points })
 //!     .collect();
-//! let opts = ContourOptions { log_levels: true, mark: s.minimum(), ..Default::default() };
+//! let opts = ContourOptions { log_levels: true, marks: s.marks(), ..Default::default() };
 //! contour_plot(&grid, &paths, &opts, "lecture.png")?;
 //! # Ok::<(), trainscope_viz::VizError>(())
 //! ```
@@ -65,6 +65,7 @@ pub mod model_surface;
 pub mod playground;
 pub mod plot;
 pub mod tensorboard;
+pub mod ticks;
 
 pub use analytic::{AnalyticSurface, BOWL_COEFFICIENTS};
 pub use error::{Result, VizError};

@@ -1,12 +1,25 @@
 //! Figures as SVG or PNG files (the extension of the output path decides), drawn with
-//! `plotters`. Every function takes plain data and a path.
+//! `plotters`. Every function takes plain data and a path; each figure has exactly one
+//! function here, which every command calls.
+//!
+//! Every axis comes from [`crate::ticks`]: ticks at round values, labels without repeats or
+//! rounding noise, one rule for when a log scale is used ([`crate::ticks::wants_log`]).
 //!
 //! Text is set in DejaVu Sans, bundled with the crate, so PNGs render the same on a machine
 //! without fonts; SVGs name the `sans-serif` family and leave the glyphs to the viewer.
 
+mod contour;
+mod spectrum;
+
+pub use contour::{contour_plot, path_color_hex, ContourOptions, Mark, PathSeries};
+pub use spectrum::{spectrum_bins, spectrum_plot, SpectrumBin, SpectrumBins};
+
 use crate::error::{Result, VizError};
-use crate::grid::Grid;
+use crate::ticks::{finite_range, wants_log, Axis};
+use plotters::coord::cartesian::Cartesian2d;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use std::path::Path;
@@ -97,185 +110,97 @@ fn font(size: u32) -> TextStyle<'static> {
     (FAMILY, size).into_font().into()
 }
 
-/// `[lo, hi]` padded by 5 % (or ±0.5 when flat) so lines do not sit on the frame.
-fn padded(lo: f64, hi: f64) -> (f64, f64) {
-    if !(lo.is_finite() && hi.is_finite()) {
-        return (0.0, 1.0);
-    }
-    if hi - lo <= f64::EPSILON * hi.abs().max(1.0) {
-        return (lo - 0.5, hi + 0.5);
-    }
-    let pad = 0.05 * (hi - lo);
-    (lo - pad, hi + pad)
+/// A linear coordinate over an [`Axis`] whose only key points are the axis's ticks (plotters
+/// would otherwise choose its own, and its own labels).
+struct Ticked {
+    lo: f64,
+    hi: f64,
+    ticks: Vec<f64>,
 }
 
-fn finite_range<'a>(values: impl IntoIterator<Item = &'a f64>) -> Option<(f64, f64)> {
-    values
-        .into_iter()
-        .copied()
-        .filter(|v| v.is_finite())
-        .fold(None, |acc, v| match acc {
-            None => Some((v, v)),
-            Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
-        })
-}
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
 
-/// Tick labels: compact, with scientific notation for very small or large magnitudes.
-fn tick(v: f64) -> String {
-    let a = v.abs();
-    if a == 0.0 {
-        "0".into()
-    } else if !(1e-3..1e5).contains(&a) {
-        format!("{v:.1e}")
-    } else if a >= 100.0 {
-        format!("{v:.0}")
-    } else {
-        let s = format!("{v:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
-
-/// Labels of a log10-transformed axis: the value `10^v`.
-fn log_tick(v: f64) -> String {
-    tick(10f64.powf(v))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Contour plots
-
-/// A labeled path in the plane of a contour plot, e.g. an optimizer's trajectory.
-#[derive(Debug, Clone, Copy)]
-pub struct PathSeries<'a> {
-    /// Legend entry.
-    pub label: &'a str,
-    /// Points in plot coordinates, in order.
-    pub points: &'a [[f64; 2]],
-}
-
-/// Settings of [`contour_plot`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct ContourOptions {
-    /// Title above the plot.
-    pub title: String,
-    /// Number of contour lines.
-    pub levels: usize,
-    /// Space levels (and colors) logarithmically in `v − min`, for surfaces spanning many
-    /// orders of magnitude (Rosenbrock, the elongated bowl).
-    pub log_levels: bool,
-    /// A point to mark with a star (the minimum, the trained model).
-    pub mark: Option<[f64; 2]>,
-    /// Pixels, width × height.
-    pub size: (u32, u32),
-}
-
-impl Default for ContourOptions {
-    fn default() -> Self {
-        ContourOptions {
-            title: String::new(),
-            levels: 12,
-            log_levels: false,
-            mark: None,
-            size: (900, 700),
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        let t = (v - self.lo) / (self.hi - self.lo);
+        let len = limit.1 - limit.0;
+        if len == 0 || !t.is_finite() {
+            return limit.1;
         }
+        limit.0 + (f64::from(len) * t + 1e-3).floor() as i32
     }
-}
 
-/// Viridis, sampled at nine points and interpolated linearly.
-fn viridis(t: f64) -> RGBColor {
-    const STOPS: [(u8, u8, u8); 9] = [
-        (68, 1, 84),
-        (71, 44, 122),
-        (59, 81, 139),
-        (44, 113, 142),
-        (33, 144, 141),
-        (39, 173, 129),
-        (92, 200, 99),
-        (170, 220, 50),
-        (253, 231, 37),
-    ];
-    let t = if t.is_finite() {
-        t.clamp(0.0, 1.0)
-    } else {
-        1.0
-    };
-    let x = t * (STOPS.len() - 1) as f64;
-    let i = (x.floor() as usize).min(STOPS.len() - 2);
-    let f = x - i as f64;
-    let lerp = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
-    let (a, b) = (STOPS[i], STOPS[i + 1]);
-    RGBColor(lerp(a.0, b.0), lerp(a.1, b.1), lerp(a.2, b.2))
-}
-
-/// Maps values to `[0, 1]` for colors and contour levels, linearly or by `log10(v − min + δ)`.
-struct Scale {
-    log: bool,
-    min: f64,
-    delta: f64,
-    t0: f64,
-    t1: f64,
-}
-
-impl Scale {
-    fn new(lo: f64, hi: f64, log: bool) -> Self {
-        let delta = ((hi - lo) * 1e-6).max(f64::MIN_POSITIVE);
-        let mut s = Scale {
-            log,
-            min: lo,
-            delta,
-            t0: 0.0,
-            t1: 1.0,
-        };
-        s.t0 = s.raw(lo);
-        s.t1 = s.raw(hi);
-        if s.t1 <= s.t0 {
-            s.t1 = s.t0 + 1.0;
-        }
-        s
-    }
-    fn raw(&self, v: f64) -> f64 {
-        if self.log {
-            (v - self.min + self.delta).max(self.delta).log10()
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
         } else {
-            v
+            self.ticks.clone()
         }
     }
-    fn unit(&self, v: f64) -> f64 {
-        (self.raw(v) - self.t0) / (self.t1 - self.t0)
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.lo..self.hi
     }
 }
 
-/// Segments of the curve `u = level` through one grid cell (marching squares); corners in
-/// the order (x0,y0), (x1,y0), (x1,y1), (x0,y1). The ambiguous saddle cases are split by
-/// the cell's mean.
-fn cell_segments(c: [[f64; 2]; 4], u: [f64; 4], level: f64, out: &mut Vec<[[f64; 2]; 2]>) {
-    let inside = |k: usize| u[k] > level;
-    let cross = |a: usize, b: usize| {
-        let t = (level - u[a]) / (u[b] - u[a]);
-        [
-            c[a][0] + t * (c[b][0] - c[a][0]),
-            c[a][1] + t * (c[b][1] - c[a][1]),
-        ]
-    };
-    let edges = [(0, 1), (1, 2), (2, 3), (3, 0)];
-    let hits: Vec<[f64; 2]> = edges
-        .iter()
-        .filter(|&&(a, b)| inside(a) != inside(b))
-        .map(|&(a, b)| cross(a, b))
-        .collect();
-    match hits.len() {
-        2 => out.push([hits[0], hits[1]]),
-        4 => {
-            let mean = u.iter().sum::<f64>() / 4.0;
-            if (mean > level) == inside(0) {
-                out.push([hits[0], hits[1]]);
-                out.push([hits[2], hits[3]]);
-            } else {
-                out.push([hits[0], hits[3]]);
-                out.push([hits[1], hits[2]]);
-            }
-        }
-        _ => {}
+/// Plot coordinates with the ticks of two [`Axis`] values.
+type Coords = Cartesian2d<Ticked, Ticked>;
+
+fn coord_spec(a: &Axis) -> Ticked {
+    Ticked {
+        lo: a.lo,
+        hi: a.hi,
+        ticks: a.ticks.clone(),
     }
+}
+
+/// A chart on `area` over the axes `x` and `y`, with its frame, ticks, labels and a faint grid
+/// at the ticks.
+fn chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    title_size: u32,
+    (x, x_desc): (&Axis, &str),
+    (y, y_desc): (&Axis, &str),
+) -> std::result::Result<ChartContext<'a, DB, Coords>, Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, font(title_size))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(75)
+        .build_cartesian_2d(coord_spec(x), coord_spec(y))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .axis_desc_style(font(16))
+        .label_style(font(13))
+        .bold_line_style(BLACK.mix(0.10))
+        .x_label_formatter(&|v| x.label(*v))
+        .y_label_formatter(&|v| y.label(*v))
+        .draw()?;
+    Ok(chart)
+}
+
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Coords>,
+    at: SeriesLabelPosition,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(at)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.6))
+        .label_font(font(14))
+        .draw()?;
+    Ok(())
 }
 
 /// Splits a path into pieces ready to draw with thick lines: drops points closer than one
@@ -389,206 +314,6 @@ fn clip_segment(
     Some((at(t0), at(t1)))
 }
 
-struct ContourFigure<'a> {
-    grid: &'a Grid,
-    paths: &'a [PathSeries<'a>],
-    opts: &'a ContourOptions,
-}
-
-impl Figure for ContourFigure<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
-    where
-        DB::ErrorType: 'static,
-    {
-        let g = self.grid;
-        let (nx, ny) = (g.nx(), g.ny());
-        let (lo, hi) = g.range().unwrap_or((0.0, 1.0));
-        let scale = Scale::new(lo, hi, self.opts.log_levels);
-        let (main, bar) = root.split_horizontally(root.dim_in_pixel().0.saturating_sub(120));
-        let w = g.window();
-        let mut chart = ChartBuilder::on(&main)
-            .caption(&self.opts.title, font(22))
-            .margin(12)
-            .x_label_area_size(48)
-            .y_label_area_size(70)
-            .build_cartesian_2d(w.x_min..w.x_max, w.y_min..w.y_max)?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc(g.x_label.as_str())
-            .y_desc(g.y_label.as_str())
-            .axis_desc_style(font(17))
-            .label_style(font(14))
-            .x_label_formatter(&|v| tick(*v))
-            .y_label_formatter(&|v| tick(*v))
-            .draw()?;
-
-        // Heat map: each grid point colors the cell around it (edges halfway to neighbours).
-        let edge = |c: &[f64], i: usize| -> (f64, f64) {
-            let l = if i == 0 {
-                c[0]
-            } else {
-                0.5 * (c[i - 1] + c[i])
-            };
-            let r = if i + 1 == c.len() {
-                c[i]
-            } else {
-                0.5 * (c[i] + c[i + 1])
-            };
-            (l, r)
-        };
-        chart.draw_series((0..ny).flat_map(|j| {
-            let (y0, y1) = edge(&g.y, j);
-            let scale = &scale;
-            (0..nx).map(move |i| {
-                let (x0, x1) = edge(&g.x, i);
-                let v = g.values[j * nx + i];
-                let fill = if v.is_finite() {
-                    viridis(scale.unit(v))
-                } else {
-                    RGBColor(255, 255, 255)
-                };
-                Rectangle::new([(x0, y0), (x1, y1)], fill.filled())
-            })
-        }))?;
-
-        // Contour lines in the scaled values, at the middles of equal bands.
-        let levels = self.opts.levels.max(1);
-        let mut segs = Vec::new();
-        for k in 0..levels {
-            let level = (k as f64 + 0.5) / levels as f64;
-            for j in 0..ny - 1 {
-                for i in 0..nx - 1 {
-                    let idx = [(i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)];
-                    let u = idx.map(|(a, b)| scale.unit(g.values[b * nx + a]));
-                    if u.iter().all(|v| v.is_finite()) {
-                        let c = idx.map(|(a, b)| [g.x[a], g.y[b]]);
-                        cell_segments(c, u, level, &mut segs);
-                    }
-                }
-            }
-        }
-        let line = WHITE.mix(0.55).stroke_width(1);
-        chart.draw_series(
-            segs.iter()
-                .map(|s| PathElement::new(vec![(s[0][0], s[0][1]), (s[1][0], s[1][1])], line)),
-        )?;
-
-        let win = [w.x_min, w.x_max, w.y_min, w.y_max];
-        let tol = ((w.x_max - w.x_min) / 1500.0, (w.y_max - w.y_min) / 1500.0);
-        for (k, p) in self.paths.iter().enumerate() {
-            let c = color(k);
-            let pts: Vec<(f64, f64)> = p.points.iter().map(|q| (q[0], q[1])).collect();
-            let parts = pieces(&pts, win, tol);
-            chart
-                .draw_series(
-                    parts
-                        .into_iter()
-                        .map(|piece| PathElement::new(piece, c.stroke_width(2))),
-                )?
-                .label(p.label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 22, y)], c.stroke_width(3))
-                });
-            let start = pts.first().copied().filter(|&(x, y)| {
-                (w.x_min..=w.x_max).contains(&x) && (w.y_min..=w.y_max).contains(&y)
-            });
-            if let Some(start) = start {
-                chart.draw_series(std::iter::once(Circle::new(start, 5, c.filled())))?;
-            }
-        }
-        if let Some(m) = self.opts.mark {
-            chart.draw_series(std::iter::once(Cross::new(
-                (m[0], m[1]),
-                8,
-                RED.stroke_width(3),
-            )))?;
-        }
-        if !self.paths.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.6))
-                .label_font(font(15))
-                .draw()?;
-        }
-
-        // Color bar, in the scale's own coordinate (log10 of v − min + δ when logarithmic),
-        // so its ticks fall on round values.
-        let (t0, t1) = (scale.t0, scale.t1);
-        let mut cb = ChartBuilder::on(&bar)
-            .caption("value", font(14))
-            .margin_top(24)
-            .margin_bottom(60)
-            .margin_right(8)
-            .y_label_area_size(80)
-            .build_cartesian_2d(0.0..1.0, t0..t1)?;
-        let log = scale.log;
-        let min = scale.min;
-        cb.configure_mesh()
-            .disable_mesh()
-            .disable_x_axis()
-            .y_labels(7)
-            .label_style(font(13))
-            .y_label_formatter(&move |t| {
-                // δ (a millionth of the range) is left out of the labels: round numbers read
-                // better and the difference is below what a color can show.
-                if log {
-                    tick(10f64.powf(*t) + min)
-                } else {
-                    tick(*t)
-                }
-            })
-            .draw()?;
-        let steps = 100;
-        cb.draw_series((0..steps).map(|k| {
-            let (a, b) = (k as f64 / steps as f64, (k + 1) as f64 / steps as f64);
-            Rectangle::new(
-                [(0.0, t0 + a * (t1 - t0)), (1.0, t0 + b * (t1 - t0))],
-                viridis(0.5 * (a + b)).filled(),
-            )
-        }))?;
-        Ok(())
-    }
-}
-
-/// A heat map of `grid` with contour lines (`levels` of them, optionally log-spaced), a color
-/// bar, the `paths` drawn on top with a legend (a dot marks each start), and an optional
-/// marked point.
-///
-/// ```no_run
-/// use trainscope_viz::plot::{contour_plot, ContourOptions, PathSeries};
-/// use trainscope_viz::AnalyticSurface;
-/// let s = AnalyticSurface::Rosenbrock;
-/// let grid = s.grid(&s.default_window(), 101, 101).unwrap();
-/// let path = [[-1.5, 2.0], [-1.0, 1.0], [0.0, 0.0], [1.0, 1.0]];
-/// let opts = ContourOptions { log_levels: true, mark: s.minimum(), ..Default::default() };
-/// contour_plot(&grid, &[PathSeries { label: "GD", points: &path }], &opts, "rosenbrock.png")
-///     .unwrap();
-/// ```
-pub fn contour_plot(
-    grid: &Grid,
-    paths: &[PathSeries<'_>],
-    opts: &ContourOptions,
-    out: impl AsRef<Path>,
-) -> Result<()> {
-    let (nx, ny) = (grid.nx(), grid.ny());
-    if nx < 2 || ny < 2 || grid.values.len() != nx * ny {
-        return Err(VizError::invalid(format!(
-            "a contour plot needs a grid of at least 2 × 2 with one value per point, got {nx} × {ny} with {} values",
-            grid.values.len()
-        )));
-    }
-    let w = grid.window();
-    w.validate()?;
-    render(
-        &ContourFigure { grid, paths, opts },
-        out.as_ref(),
-        opts.size,
-    )
-}
-
 // ---------------------------------------------------------------------------------------------
 // Line plots
 
@@ -612,8 +337,9 @@ pub struct LineOptions {
     pub x_label: String,
     /// Name of the vertical axis.
     pub y_label: String,
-    /// Logarithmic vertical axis (non-positive values are left out).
-    pub log_y: bool,
+    /// Logarithmic vertical axis (non-positive values are left out); `None` decides by
+    /// [`wants_log`] over every value.
+    pub log_y: Option<bool>,
     /// Pixels, width × height.
     pub size: (u32, u32),
 }
@@ -624,18 +350,10 @@ impl Default for LineOptions {
             title: String::new(),
             x_label: "epoch".into(),
             y_label: String::new(),
-            log_y: false,
+            log_y: None,
             size: (900, 560),
         }
     }
-}
-
-fn transformed(s: &Series<'_>, log_y: bool) -> Vec<(f64, f64)> {
-    s.x.iter()
-        .zip(s.y)
-        .filter(|(x, y)| x.is_finite() && y.is_finite() && (!log_y || **y > 0.0))
-        .map(|(&x, &y)| (x, if log_y { y.log10() } else { y }))
-        .collect()
 }
 
 /// Draws line series in one panel; `first_color` offsets the palette.
@@ -649,37 +367,37 @@ fn draw_lines<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let data: Vec<Vec<(f64, f64)>> = series.iter().map(|s| transformed(s, opts.log_y)).collect();
-    let (x0, x1) = padded_or_unit(finite_range(data.iter().flatten().map(|p| &p.0)));
-    let (y0, y1) = padded_or_unit(finite_range(data.iter().flatten().map(|p| &p.1)));
-    let mut chart = ChartBuilder::on(area)
-        .caption(&opts.title, font(20))
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(75)
-        .build_cartesian_2d(x0..x1, y0..y1)?;
-    let log_y = opts.log_y;
-    chart
-        .configure_mesh()
-        .x_desc(opts.x_label.as_str())
-        .y_desc(opts.y_label.as_str())
-        .axis_desc_style(font(16))
-        .label_style(font(13))
-        .light_line_style(BLACK.mix(0.04))
-        .bold_line_style(BLACK.mix(0.12))
-        .x_label_formatter(&|v| tick(*v))
-        .y_label_formatter(&move |v| if log_y { log_tick(*v) } else { tick(*v) })
-        .draw()?;
+    let ys: Vec<f64> = series.iter().flat_map(|s| s.y.iter().copied()).collect();
+    let log = opts.log_y.unwrap_or_else(|| wants_log(&ys));
+    let y_axis = Axis::of(ys.iter().copied(), log);
+    let x_axis = Axis::of(series.iter().flat_map(|s| s.x.iter().copied()), false);
+    let data: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|s| {
+            s.x.iter()
+                .zip(s.y)
+                .filter(|(x, _)| x.is_finite())
+                .filter_map(|(&x, &y)| y_axis.coord(y).map(|c| (x, c)))
+                .collect()
+        })
+        .collect();
+    let mut chart = chart(
+        area,
+        &opts.title,
+        20,
+        (&x_axis, &opts.x_label),
+        (&y_axis, &opts.y_label),
+    )?;
+    let win = [x_axis.lo, x_axis.hi, y_axis.lo, y_axis.hi];
+    let tol = (
+        (x_axis.hi - x_axis.lo) / 4000.0,
+        (y_axis.hi - y_axis.lo) / 4000.0,
+    );
     for (k, (s, pts)) in series.iter().zip(&data).enumerate() {
         let c = color(first_color + k);
-        let parts = pieces(
-            pts,
-            [x0, x1, y0, y1],
-            ((x1 - x0) / 4000.0, (y1 - y0) / 4000.0),
-        );
         chart
             .draw_series(
-                parts
+                pieces(pts, win, tol)
                     .into_iter()
                     .map(|piece| PathElement::new(piece, c.stroke_width(2))),
             )?
@@ -690,22 +408,9 @@ where
         }
     }
     if !series.is_empty() {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.6))
-            .label_font(font(14))
-            .draw()?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     Ok(())
-}
-
-fn padded_or_unit(r: Option<(f64, f64)>) -> (f64, f64) {
-    match r {
-        Some((lo, hi)) => padded(lo, hi),
-        None => (0.0, 1.0),
-    }
 }
 
 struct LinesFigure<'a> {
@@ -731,12 +436,11 @@ fn one_based(n: usize) -> Vec<f64> {
     (1..=n).map(|i| i as f64).collect()
 }
 
-/// Training (and validation) loss against epoch (1, 2, …); `log_y` for losses spanning
-/// orders of magnitude.
+/// Training (and validation) loss against epoch (1, 2, …), on a log axis when the losses
+/// span more than a decade.
 pub fn loss_curves_plot(
     train: &[f64],
     validation: Option<&[f64]>,
-    log_y: bool,
     out: impl AsRef<Path>,
 ) -> Result<()> {
     let xt = one_based(train.len());
@@ -756,7 +460,6 @@ pub fn loss_curves_plot(
     let opts = LineOptions {
         title: "Training and validation loss".into(),
         y_label: "loss".into(),
-        log_y,
         ..Default::default()
     };
     line_plot(&series, &opts, out)
@@ -788,14 +491,13 @@ impl Figure for TwoPanels<'_> {
 
 /// The loss above the gradient norm on a shared horizontal axis — the "training stuck is not
 /// a small gradient" figure: a flat loss over a large norm means oscillation in a valley, a
-/// flat loss over a vanishing norm means a critical point. Both panels use a log scale when
-/// `log_y`.
+/// flat loss over a vanishing norm means a critical point. Each panel is on a log scale when
+/// its values span more than a decade.
 pub fn loss_and_grad_norm_plot(
     x: &[f64],
     loss: &[f64],
     grad_norm: &[f64],
     x_label: &str,
-    log_y: bool,
     out: impl AsRef<Path>,
 ) -> Result<()> {
     let size = (900, 760);
@@ -803,7 +505,7 @@ pub fn loss_and_grad_norm_plot(
         title: title.into(),
         x_label: x_label.into(),
         y_label: y.into(),
-        log_y,
+        log_y: None,
         size,
     };
     let fig = TwoPanels {
@@ -828,11 +530,15 @@ pub fn loss_and_grad_norm_plot(
     render(&fig, out.as_ref(), size)
 }
 
-/// The learning rate η^t against update (or epoch) `t = 0, 1, …`.
-pub fn learning_rate_plot(lr: &[f64], x_label: &str, out: impl AsRef<Path>) -> Result<()> {
-    let x: Vec<f64> = (0..lr.len()).map(|i| i as f64).collect();
+/// The learning rate η against `x` (updates or epochs), named `x_label`.
+pub fn learning_rate_plot(
+    x: &[f64],
+    lr: &[f64],
+    x_label: &str,
+    out: impl AsRef<Path>,
+) -> Result<()> {
     let opts = LineOptions {
-        title: "Learning-rate schedule".into(),
+        title: "Learning rate".into(),
         x_label: x_label.into(),
         y_label: "learning rate η".into(),
         ..Default::default()
@@ -840,7 +546,7 @@ pub fn learning_rate_plot(lr: &[f64], x_label: &str, out: impl AsRef<Path>) -> R
     line_plot(
         &[Series {
             label: "η",
-            x: &x,
+            x,
             y: lr,
         }],
         &opts,
@@ -849,184 +555,111 @@ pub fn learning_rate_plot(lr: &[f64], x_label: &str, out: impl AsRef<Path>) -> R
 }
 
 // ---------------------------------------------------------------------------------------------
-// Histogram, scatter, bars, bias–complexity
+// Minimum ratio against loss
 
-struct HistogramFigure<'a> {
-    values: &'a [f64],
-    bins: usize,
-    title: String,
+/// One critical point of the course's experiment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerdictPoint {
+    /// positive / all eigenvalues.
+    pub min_ratio: f64,
+    /// The loss there.
+    pub loss: f64,
+    /// What the point is, e.g. `"saddle point"`; one colour and legend entry per verdict.
+    pub verdict: String,
 }
 
-impl Figure for HistogramFigure<'_> {
+/// Fixed colours for the verdicts, so a saddle point is the same red in every figure.
+fn verdict_color(verdict: &str, fallback: usize) -> RGBColor {
+    let v = verdict.to_ascii_lowercase();
+    if v.starts_with("saddle") {
+        RGBColor(214, 39, 40)
+    } else if v.starts_with("local-minimum") || v.starts_with("local minimum") {
+        RGBColor(44, 160, 44)
+    } else if v.starts_with("not a critical") {
+        RGBColor(127, 127, 127)
+    } else if v.starts_with("local maximum") {
+        RGBColor(148, 103, 189)
+    } else {
+        color(fallback)
+    }
+}
+
+struct MinRatioFigure<'a> {
+    points: &'a [VerdictPoint],
+    threshold: f64,
+}
+
+impl Figure for MinRatioFigure<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
     where
         DB::ErrorType: 'static,
     {
-        let (lo, hi) = finite_range(self.values).unwrap_or((-1.0, 1.0));
-        let (lo, hi) = if hi > lo {
-            (lo, hi)
-        } else {
-            (lo - 0.5, hi + 0.5)
-        };
-        let bins = self.bins.max(1);
-        let width = (hi - lo) / bins as f64;
-        let mut counts = vec![0usize; bins];
-        for &v in self.values.iter().filter(|v| v.is_finite()) {
-            let k = (((v - lo) / width) as usize).min(bins - 1);
-            counts[k] += 1;
+        let losses: Vec<f64> = self.points.iter().map(|p| p.loss).collect();
+        let y = Axis::of(losses.iter().copied(), wants_log(&losses));
+        let x = Axis::linear_exact(-0.02, 1.02);
+        let mut chart = chart(
+            root,
+            "Loss against minimum ratio at the critical points found",
+            20,
+            (&x, "minimum ratio (positive eigenvalues / all)"),
+            (&y, "loss"),
+        )?;
+        let t = self.threshold;
+        let line = BLACK.mix(0.7).stroke_width(2);
+        chart
+            .draw_series(std::iter::once(DashedPathElement::new(
+                vec![(t, y.lo), (t, y.hi)],
+                8,
+                6,
+                line,
+            )))?
+            .label(format!(
+                "course's threshold {t}: a ratio above it → minimum-like"
+            ))
+            .legend(move |(a, b)| DashedPathElement::new(vec![(a, b), (a + 22, b)], 5, 3, line));
+        let mut verdicts: Vec<&str> = Vec::new();
+        for p in self.points {
+            if !verdicts.contains(&p.verdict.as_str()) {
+                verdicts.push(&p.verdict);
+            }
         }
-        let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.1;
-        let (x0, x1) = padded(lo, hi);
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, font(20))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(65)
-            .build_cartesian_2d(x0..x1, 0.0..top)?;
-        chart
-            .configure_mesh()
-            .x_desc("eigenvalue λ")
-            .y_desc("count")
-            .axis_desc_style(font(16))
-            .label_style(font(13))
-            .light_line_style(BLACK.mix(0.04))
-            .bold_line_style(BLACK.mix(0.12))
-            .x_label_formatter(&|v| tick(*v))
-            .y_label_formatter(&|v| tick(*v))
-            .draw()?;
-        let c = color(0);
-        chart
-            .draw_series(counts.iter().enumerate().map(|(k, &n)| {
-                let a = lo + k as f64 * width;
-                Rectangle::new([(a, 0.0), (a + width, n as f64)], c.mix(0.8).filled())
-            }))?
-            .label("eigenvalues per bin")
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled()));
-        if x0 < 0.0 && x1 > 0.0 {
+        for (k, v) in verdicts.iter().enumerate() {
+            let c = verdict_color(v, k);
+            let pts: Vec<(f64, f64)> = self
+                .points
+                .iter()
+                .filter(|p| p.verdict == *v && p.min_ratio.is_finite())
+                .filter_map(|p| y.coord(p.loss).map(|l| (p.min_ratio, l)))
+                .collect();
+            let n = pts.len();
             chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(0.0, 0.0), (0.0, top)],
-                    RED.mix(0.8).stroke_width(2),
-                )))?
-                .label("λ = 0")
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], RED.stroke_width(2)));
+                .draw_series(
+                    pts.into_iter()
+                        .map(|p| Circle::new(p, 5, c.mix(0.8).filled())),
+                )?
+                .label(format!("{v} ({n})"))
+                .legend(move |(a, b)| Circle::new((a + 8, b), 5, c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.6))
-            .label_font(font(14))
-            .draw()?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::LowerLeft)
     }
 }
 
-/// A histogram of a Hessian spectrum in `bins` equal bins, with λ = 0 marked and the counts of
-/// positive, negative and (|λ| ≤ `zero_tol`·max|λ|) zero eigenvalues in the title.
-pub fn spectrum_histogram_plot(
-    eigenvalues: &[f64],
-    bins: usize,
-    zero_tol: f64,
+/// Loss against the course's minimum ratio, one dot per critical point, coloured by verdict
+/// with a legend entry (and count) per verdict, and the course's `threshold` (0.5) drawn.
+pub fn min_ratio_plot(
+    points: &[VerdictPoint],
+    threshold: f64,
     out: impl AsRef<Path>,
 ) -> Result<()> {
-    let max = eigenvalues
-        .iter()
-        .filter(|v| v.is_finite())
-        .fold(0.0f64, |m, v| m.max(v.abs()));
-    let zero = |v: f64| v.abs() <= zero_tol * max;
-    let pos = eigenvalues.iter().filter(|&&v| v > 0.0 && !zero(v)).count();
-    let neg = eigenvalues.iter().filter(|&&v| v < 0.0 && !zero(v)).count();
-    let zer = eigenvalues.iter().filter(|&&v| zero(v)).count();
-    let fig = HistogramFigure {
-        values: eigenvalues,
-        bins,
-        title: format!(
-            "Hessian spectrum: {pos} positive, {neg} negative, {zer} zero (tol {zero_tol:.0e})"
-        ),
-    };
-    render(&fig, out.as_ref(), (900, 560))
+    render(
+        &MinRatioFigure { points, threshold },
+        out.as_ref(),
+        (900, 560),
+    )
 }
 
-struct ScatterFigure<'a> {
-    groups: &'a [(String, Vec<[f64; 2]>)],
-    log_y: bool,
-}
-
-impl Figure for ScatterFigure<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
-    where
-        DB::ErrorType: 'static,
-    {
-        let log_y = self.log_y;
-        let groups: Vec<(&str, Vec<(f64, f64)>)> = self
-            .groups
-            .iter()
-            .map(|(label, points)| {
-                let pts = points
-                    .iter()
-                    .filter(|p| p[0].is_finite() && p[1].is_finite() && (!log_y || p[1] > 0.0))
-                    .map(|p| (p[0], if log_y { p[1].log10() } else { p[1] }))
-                    .collect();
-                (label.as_str(), pts)
-            })
-            .collect();
-        let (y0, y1) = padded_or_unit(finite_range(
-            groups.iter().flat_map(|g| g.1.iter().map(|p| &p.1)),
-        ));
-        let mut chart = ChartBuilder::on(root)
-            .caption("Loss against minimum ratio at critical points", font(20))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(75)
-            .build_cartesian_2d(-0.02..1.02, y0..y1)?;
-        chart
-            .configure_mesh()
-            .x_desc("minimum ratio (positive eigenvalues / all)")
-            .y_desc("loss")
-            .axis_desc_style(font(16))
-            .label_style(font(13))
-            .light_line_style(BLACK.mix(0.04))
-            .bold_line_style(BLACK.mix(0.12))
-            .x_label_formatter(&|v| tick(*v))
-            .y_label_formatter(&move |v| if log_y { log_tick(*v) } else { tick(*v) })
-            .draw()?;
-        for (k, (label, pts)) in groups.iter().enumerate() {
-            let c = color(k);
-            chart
-                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.mix(0.75).filled())))?
-                .label(*label)
-                .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.filled()));
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.6))
-            .label_font(font(14))
-            .draw()?;
-        Ok(())
-    }
-}
-
-/// Loss against minimum ratio, one dot per critical point found (`[ratio, loss]`).
-pub fn min_ratio_scatter_plot(
-    points: &[[f64; 2]],
-    log_y: bool,
-    out: impl AsRef<Path>,
-) -> Result<()> {
-    min_ratio_scatter_plot_grouped(&[("critical point".into(), points.to_vec())], log_y, out)
-}
-
-/// [`min_ratio_scatter_plot`] with one colour and legend entry per group `(label, points)`,
-/// e.g. per verdict, so points the minimum ratio alone would misread stand out.
-pub fn min_ratio_scatter_plot_grouped(
-    groups: &[(String, Vec<[f64; 2]>)],
-    log_y: bool,
-    out: impl AsRef<Path>,
-) -> Result<()> {
-    render(&ScatterFigure { groups, log_y }, out.as_ref(), (900, 560))
-}
+// ---------------------------------------------------------------------------------------------
+// Grouped bars
 
 /// One panel of a [`BarTable`]: a group of bars per category, one bar per series.
 #[derive(Debug, Clone, PartialEq)]
@@ -1076,14 +709,14 @@ impl Figure for BarsFigure<'_> {
                 .flat_map(|s| s.1.iter())
                 .filter(|v| v.is_finite())
                 .fold(0.0f64, |m, &v| m.max(v));
-            let top = if top > 0.0 { top * 1.15 } else { 1.0 };
+            let y = Axis::linear_exact(0.0, if top > 0.0 { top * 1.15 } else { 1.0 });
             let cats = &t.categories;
             let mut chart = ChartBuilder::on(area)
                 .caption(&panel.title, font(18))
                 .margin(12)
                 .x_label_area_size(45)
                 .y_label_area_size(70)
-                .build_cartesian_2d((0..slots).into_segmented(), 0.0..top)?;
+                .build_cartesian_2d((0..slots).into_segmented(), coord_spec(&y))?;
             chart
                 .configure_mesh()
                 .disable_x_mesh()
@@ -1092,14 +725,14 @@ impl Figure for BarsFigure<'_> {
                 .y_desc(panel.y_label.as_str())
                 .axis_desc_style(font(15))
                 .label_style(font(13))
-                .bold_line_style(BLACK.mix(0.12))
+                .bold_line_style(BLACK.mix(0.10))
                 .x_label_formatter(&|v| match v {
                     SegmentValue::CenterOf(i) if i % (k + 1) == k / 2 => {
                         cats.get(i / (k + 1)).cloned().unwrap_or_default()
                     }
                     _ => String::new(),
                 })
-                .y_label_formatter(&|v| tick(*v))
+                .y_label_formatter(&|v| y.label(*v))
                 .draw()?;
             for (s, (name, values)) in panel.series.iter().enumerate() {
                 let c = color(color_base + s);
@@ -1135,8 +768,8 @@ impl Figure for BarsFigure<'_> {
     }
 }
 
-/// Grouped bars of a small table, e.g. the batch-size comparison (time per epoch in one
-/// panel; final training and validation loss in another).
+/// Grouped bars of a small table: the batch-size comparison (time per update, time per
+/// epoch, final losses, each in its own panel and unit).
 pub fn bar_table_plot(table: &BarTable, out: impl AsRef<Path>) -> Result<()> {
     if table.panels.is_empty() || table.categories.is_empty() {
         return Err(VizError::invalid(
@@ -1146,6 +779,9 @@ pub fn bar_table_plot(table: &BarTable, out: impl AsRef<Path>) -> Result<()> {
     let width = (420 * table.panels.len() as u32).clamp(600, 2400);
     render(&BarsFigure { table }, out.as_ref(), (width, 560))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bias–complexity
 
 /// One rung of a model-size ladder.
 #[derive(Debug, Clone, PartialEq)]
@@ -1175,45 +811,29 @@ impl Figure for ComplexityFigure<'_> {
             .filter(|p| p.size > 0.0 && p.size.is_finite())
             .collect();
         pts.sort_by(|a, b| a.size.total_cmp(&b.size));
-        let lx: Vec<f64> = pts.iter().map(|p| p.size.log10()).collect();
-        let tr: Vec<f64> = pts.iter().map(|p| p.train_loss).collect();
-        let va: Vec<f64> = pts.iter().map(|p| p.val_loss).collect();
-        let opts = LineOptions {
-            title: "Bias–complexity: loss against model size".into(),
-            x_label: "parameters (log scale)".into(),
-            y_label: "loss".into(),
-            log_y: false,
-            size: (900, 560),
-        };
-        let (x0, x1) = padded_or_unit(finite_range(&lx));
-        let (y0, y1) = padded_or_unit(finite_range(tr.iter().chain(&va)));
-        let mut chart = ChartBuilder::on(root)
-            .caption(&opts.title, font(20))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(75)
-            .build_cartesian_2d(x0..x1, y0..y1)?;
-        chart
-            .configure_mesh()
-            .x_desc(opts.x_label.as_str())
-            .y_desc(opts.y_label.as_str())
-            .axis_desc_style(font(16))
-            .label_style(font(13))
-            .light_line_style(BLACK.mix(0.04))
-            .bold_line_style(BLACK.mix(0.12))
-            .x_label_formatter(&|v| log_tick(*v))
-            .y_label_formatter(&|v| tick(*v))
-            .draw()?;
-        for (k, (name, ys)) in [("training loss", &tr), ("validation loss", &va)]
-            .into_iter()
-            .enumerate()
-        {
+        let losses: Vec<f64> = pts
+            .iter()
+            .flat_map(|p| [p.train_loss, p.val_loss])
+            .collect();
+        // Training losses fall by orders of magnitude along a ladder: always a log loss axis
+        // when the losses allow one.
+        let positive = losses.iter().filter(|v| v.is_finite()).all(|&v| v > 0.0);
+        let y = Axis::of(losses.iter().copied(), positive);
+        let sizes = finite_range(pts.iter().map(|p| p.size)).unwrap_or((1.0, 10.0));
+        let x = Axis::log(sizes.0, sizes.1);
+        let mut chart = chart(
+            root,
+            "Bias–complexity: loss against model size",
+            20,
+            (&x, "parameters (log scale)"),
+            (&y, if y.log { "loss (log scale)" } else { "loss" }),
+        )?;
+        let at = |p: &ComplexityPoint, v: f64| Some((x.coord(p.size)?, y.coord(v)?));
+        for (k, name) in ["training loss", "validation loss"].into_iter().enumerate() {
             let c = color(k);
-            let line: Vec<(f64, f64)> = lx
+            let line: Vec<(f64, f64)> = pts
                 .iter()
-                .zip(ys.iter())
-                .filter(|(_, y)| y.is_finite())
-                .map(|(&x, &y)| (x, y))
+                .filter_map(|p| at(p, if k == 0 { p.train_loss } else { p.val_loss }))
                 .collect();
             chart
                 .draw_series(LineSeries::new(line.iter().copied(), c.stroke_width(2)))?
@@ -1225,40 +845,27 @@ impl Figure for ComplexityFigure<'_> {
         }
         chart.draw_series(
             pts.iter()
-                .zip(&lx)
-                .zip(&va)
-                .filter(|(_, v)| v.is_finite())
-                .map(|((p, &x), &v)| Text::new(p.label.clone(), (x, v), font(12))),
+                .filter_map(|p| Some(Text::new(p.label.clone(), at(p, p.val_loss)?, font(12)))),
         )?;
-        if let Some((i, _)) = va
+        if let Some(best) = pts
             .iter()
-            .enumerate()
-            .filter(|(_, v)| v.is_finite())
-            .min_by(|a, b| a.1.total_cmp(b.1))
+            .filter(|p| p.val_loss.is_finite())
+            .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
         {
-            chart
-                .draw_series(std::iter::once(Cross::new(
-                    (lx[i], va[i]),
-                    9,
-                    RED.stroke_width(3),
-                )))?
-                .label("lowest validation loss")
-                .legend(|(x, y)| Cross::new((x + 8, y), 6, RED.stroke_width(2)));
+            if let Some(p) = at(best, best.val_loss) {
+                chart
+                    .draw_series(std::iter::once(Cross::new(p, 9, RED.stroke_width(3))))?
+                    .label("lowest validation loss")
+                    .legend(|(x, y)| Cross::new((x + 8, y), 6, RED.stroke_width(2)));
+            }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.6))
-            .label_font(font(14))
-            .draw()?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
 }
 
-/// Training and validation loss against model size on a ladder of models (log-scaled size),
-/// each rung labeled and the lowest validation loss marked: training loss falls with
-/// complexity, validation loss is U-shaped.
+/// Training and validation loss against model size on a ladder of models (log-scaled size
+/// and loss), each rung labeled and the lowest validation loss marked: training loss falls
+/// with complexity, validation loss is U-shaped.
 pub fn bias_complexity_plot(points: &[ComplexityPoint], out: impl AsRef<Path>) -> Result<()> {
     render(&ComplexityFigure { points }, out.as_ref(), (900, 560))
 }

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use trainscope_viz::plot::{
     bar_table_plot, bias_complexity_plot, contour_plot, learning_rate_plot,
-    loss_and_grad_norm_plot, loss_curves_plot, min_ratio_scatter_plot,
-    min_ratio_scatter_plot_grouped, series_color_hex, spectrum_histogram_plot, BarPanel, BarTable,
-    ComplexityPoint, ContourOptions, PathSeries,
+    loss_and_grad_norm_plot, loss_curves_plot, min_ratio_plot, path_color_hex, series_color_hex,
+    spectrum_bins, spectrum_plot, BarPanel, BarTable, ComplexityPoint, ContourOptions, PathSeries,
+    VerdictPoint,
 };
 use trainscope_viz::{lecture_story, AnalyticSurface};
 
@@ -26,12 +26,17 @@ fn out_dir() -> (Option<tempfile::TempDir>, PathBuf) {
 
 /// Parses the SVG; returns (number of polylines per series color, all text content).
 fn check_svg(path: &Path, colors: usize) -> (Vec<usize>, String) {
+    check_svg_with(path, colors, series_color_hex)
+}
+
+/// [`check_svg`] with the colours of `color(k)`.
+fn check_svg_with(path: &Path, colors: usize, color: fn(usize) -> String) -> (Vec<usize>, String) {
     let text = std::fs::read_to_string(path).unwrap();
     let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"));
     assert_eq!(doc.root_element().tag_name().name(), "svg");
     let counts = (0..colors)
         .map(|k| {
-            let c = series_color_hex(k);
+            let c = color(k);
             doc.descendants()
                 .filter(|n| n.tag_name().name() == "polyline")
                 .filter(|n| {
@@ -95,21 +100,37 @@ fn contour_plot_of_the_lecture_story() {
     let opts = ContourOptions {
         title: format!("Error surface {} with four optimizers", s.formula()),
         log_levels: true,
-        mark: s.minimum(),
+        marks: s.marks(),
         ..Default::default()
     };
     let svg = dir.join("lecture.svg");
     contour_plot(&grid, &paths, &opts, &svg).unwrap();
-    let (counts, texts) = check_svg(&svg, 4);
-    // Each path: its line (split where it reverses or leaves the window) and its legend sample.
-    assert!(counts.iter().all(|&c| c >= 2), "{counts:?}");
-    // GD η = 1e-2 reverses at every update: one piece per update of its 500, give or take
-    // the ones merged below a pixel; the smooth Adagrad with decay stays in a few pieces.
+    let (counts, texts) = check_svg_with(&svg, 4, path_color_hex);
+    // The first path is solid: its line (split where it reverses or leaves the window) and
+    // its legend sample. GD η = 1e-2 reverses at every update: one piece per update of its
+    // 500, give or take the ones merged below a pixel.
     assert!(counts[0] > 300, "{counts:?}");
-    assert!(counts[3] <= 10, "{counts:?}");
+    // The later ones are dashed (drawn as separate dashes), so the ones below show through.
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    for k in 1..4 {
+        let c = path_color_hex(k);
+        let dashes = doc
+            .descendants()
+            .filter(|n| {
+                n.attribute("stroke")
+                    .is_some_and(|s| s.eq_ignore_ascii_case(&c))
+            })
+            .count();
+        assert!(dashes > 10, "path {k}: {dashes} elements");
+    }
     for t in &story.trajectories {
         assert!(texts.contains(&t.label), "legend lacks {}", t.label);
     }
+    assert!(
+        texts.contains("minimum (0, 0)"),
+        "the minimum is named in the legend"
+    );
     assert!(texts.contains('x') && texts.contains('y'));
     let png = dir.join("lecture.png");
     contour_plot(&grid, &paths, &opts, &png).unwrap();
@@ -120,13 +141,15 @@ fn contour_plot_of_the_lecture_story() {
     let o = ContourOptions {
         title: "Rosenbrock".into(),
         log_levels: true,
-        mark: r.minimum(),
+        marks: r.marks(),
         ..Default::default()
     };
     contour_plot(&g, &[], &o, dir.join("rosenbrock.png")).unwrap();
     check_png(&dir.join("rosenbrock.png"), (900, 700));
     contour_plot(&g, &[], &o, dir.join("rosenbrock.svg")).unwrap();
-    assert_eq!(check_svg(&dir.join("rosenbrock.svg"), 1).0, vec![0]);
+    let (lines, texts) = check_svg_with(&dir.join("rosenbrock.svg"), 1, path_color_hex);
+    assert_eq!(lines, vec![0]);
+    assert!(texts.contains("minimum (1, 1)"), "{texts}");
     // Saddles have negative values: linear levels.
     let m = AnalyticSurface::MonkeySaddle;
     let g = m.grid(&m.default_window(), 51, 51).unwrap();
@@ -145,7 +168,7 @@ fn line_plots() {
         .collect();
     for ext in ["svg", "png"] {
         let p = dir.join(format!("loss.{ext}"));
-        loss_curves_plot(&train, Some(&val), false, &p).unwrap();
+        loss_curves_plot(&train, Some(&val), &p).unwrap();
         if ext == "svg" {
             let (c, t) = check_svg(&p, 2);
             assert_eq!(c, vec![2, 2]);
@@ -180,7 +203,7 @@ fn line_plots() {
         .collect();
     for ext in ["svg", "png"] {
         let p = dir.join(format!("loss_grad.{ext}"));
-        loss_and_grad_norm_plot(&steps, &loss, &gn, "update", true, &p).unwrap();
+        loss_and_grad_norm_plot(&steps, &loss, &gn, "update", &p).unwrap();
         if ext == "svg" {
             let (c, t) = check_svg(&p, 4);
             // Loss in the first color (its wiggles split into pieces), gradient norm in the
@@ -201,7 +224,8 @@ fn line_plots() {
         .collect();
     for ext in ["svg", "png"] {
         let p = dir.join(format!("lr.{ext}"));
-        learning_rate_plot(&lr, "update", &p).unwrap();
+        let x: Vec<f64> = (0..lr.len()).map(|i| i as f64).collect();
+        learning_rate_plot(&x, &lr, "update", &p).unwrap();
         if ext == "svg" {
             let (c, t) = check_svg(&p, 1);
             assert_eq!(c, vec![2]);
@@ -227,60 +251,56 @@ fn spectrum_scatter_bars_and_ladder() {
         .collect();
     for ext in ["svg", "png"] {
         let p = dir.join(format!("spectrum.{ext}"));
-        spectrum_histogram_plot(&eig, 40, 1e-6, &p).unwrap();
+        spectrum_plot(&eig, 1e-6, &p).unwrap();
         if ext == "svg" {
             let t = check_svg(&p, 1).1;
             assert!(t.contains("270 positive, 29 negative, 1 zero"), "{t}");
-            assert!(t.contains("eigenvalues per bin") && t.contains("λ = 0"));
+            assert!(t.contains("29 negative") && t.contains("1 zero"), "{t}");
         } else {
-            check_png(&p, (900, 560));
+            check_png(&p, (1000, 560));
         }
     }
-    let pts: Vec<[f64; 2]> = (0..40)
+    let pts: Vec<VerdictPoint> = (0..40)
         .map(|i| {
             let r = 0.3 + 0.6 * (i as f64 * 0.37).fract();
-            [r, 0.5 - 0.4 * r + 0.05 * (i as f64).sin()]
+            VerdictPoint {
+                min_ratio: r,
+                loss: 0.5 - 0.4 * r + 0.05 * (i as f64).sin(),
+                verdict: if i < 25 {
+                    "saddle point".into()
+                } else {
+                    "local-minimum-like (course: saddle point)".into()
+                },
+            }
         })
         .collect();
     for ext in ["svg", "png"] {
         let p = dir.join(format!("min_ratio.{ext}"));
-        min_ratio_scatter_plot(&pts, false, &p).unwrap();
+        min_ratio_plot(&pts, 0.5, &p).unwrap();
         if ext == "svg" {
             let text = std::fs::read_to_string(&p).unwrap();
             let doc = roxmltree::Document::parse(&text).unwrap();
-            let dots = doc
+            let circles: Vec<_> = doc
                 .descendants()
                 .filter(|n| n.tag_name().name() == "circle")
-                .count();
-            assert_eq!(dots, 40 + 1, "40 points and a legend marker");
+                .collect();
+            assert_eq!(circles.len(), 40 + 2, "40 points and two legend markers");
+            let fills: std::collections::HashSet<&str> =
+                circles.iter().filter_map(|n| n.attribute("fill")).collect();
+            assert_eq!(fills.len(), 2, "one colour per verdict: {fills:?}");
+            assert!(
+                text.contains("saddle point (25)"),
+                "legend per verdict, with counts"
+            );
+            assert!(text.contains("local-minimum-like (course: saddle point) (15)"));
+            assert!(
+                text.contains("threshold 0.5"),
+                "the course's threshold is drawn"
+            );
         } else {
             check_png(&p, (900, 560));
         }
     }
-    // Grouped by verdict: one colour and legend entry per group.
-    let groups = vec![
-        ("saddle point".to_string(), pts[..25].to_vec()),
-        (
-            "local-minimum-like (course: saddle point)".to_string(),
-            pts[25..].to_vec(),
-        ),
-    ];
-    let p = dir.join("min_ratio_grouped.svg");
-    min_ratio_scatter_plot_grouped(&groups, false, &p).unwrap();
-    let text = std::fs::read_to_string(&p).unwrap();
-    let doc = roxmltree::Document::parse(&text).unwrap();
-    let fills: std::collections::HashSet<&str> = doc
-        .descendants()
-        .filter(|n| n.tag_name().name() == "circle")
-        .filter_map(|n| n.attribute("fill"))
-        .collect();
-    let dots = doc
-        .descendants()
-        .filter(|n| n.tag_name().name() == "circle")
-        .count();
-    assert_eq!(dots, 40 + 2, "40 points and two legend markers");
-    assert_eq!(fills.len(), 2, "{fills:?}");
-    assert!(text.contains("local-minimum-like (course: saddle point)"));
     let table = BarTable {
         title: "Small vs large batch".into(),
         category_label: "batch size".into(),
@@ -342,6 +362,7 @@ fn spectrum_scatter_bars_and_ladder() {
             let (c, t) = check_svg(&p, 2);
             assert_eq!(c, vec![2, 2]);
             assert!(t.contains("lowest validation loss") && t.contains("model 2"));
+            assert!(t.contains("loss (log scale)"), "losses on a log axis: {t}");
         } else {
             check_png(&p, (900, 560));
         }
@@ -368,4 +389,95 @@ fn bad_outputs_are_errors() {
         ..Default::default()
     };
     assert!(contour_plot(&g, &[], &tiny, dir.join("x.png")).is_err());
+}
+
+/// A known saddle: x² − y² in two coordinates (eigenvalues 2 and −2), repeated in five blocks,
+/// beside a trained network's typical spectrum — hundreds of eigenvalues at rounding level and
+/// a positive tail over five decades. The five negative eigenvalues must be drawn.
+#[test]
+fn spectrum_shows_the_negative_eigenvalues_of_a_saddle() {
+    let (_keep, dir) = out_dir();
+    let h = trainscope_viz::AnalyticSurface::Saddle.hessian(0.0, 0.0);
+    assert_eq!(h, [[2.0, 0.0], [0.0, -2.0]]);
+    let mut eig: Vec<f64> = Vec::new();
+    for b in 0..5 {
+        eig.push(h[0][0] * (1.0 + b as f64));
+        eig.push(h[1][1] * 1e-3 * (1.0 + b as f64));
+    }
+    for i in 0..300 {
+        eig.push(1e-13 * ((i as f64 * 0.7).sin()));
+    }
+    for i in 0..75 {
+        eig.push(10f64.powf(-3.0 + 4.8 * i as f64 / 74.0));
+    }
+    let bins = spectrum_bins(&eig, 1e-6);
+    assert_eq!(
+        (bins.counts.positive, bins.counts.negative, bins.counts.zero),
+        (80, 5, 300)
+    );
+    assert_eq!(bins.negative.iter().map(|b| b.count).sum::<usize>(), 5);
+    assert_eq!(bins.positive.iter().map(|b| b.count).sum::<usize>(), 80);
+    // The negatives sit between 2e-3 and 1e-2 in magnitude: their own bins, not the zero bar.
+    assert!(bins.negative[0].lo >= 1.9e-3 && bins.negative.last().unwrap().hi <= 1.01e-2);
+    let p = dir.join("saddle_spectrum.svg");
+    spectrum_plot(&eig, 1e-6, &p).unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let texts: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "text")
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect();
+    assert!(texts.contains(&"5 negative"), "{texts:?}");
+    assert!(texts.contains(&"300 zero") && texts.contains(&"80 positive"));
+    // Negative tick labels on the negative side; every label once per panel at most.
+    assert!(texts.iter().any(|t| t.starts_with("-0.00")), "{texts:?}");
+    let red = doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "rect")
+        .filter(|n| {
+            n.attribute("fill")
+                .is_some_and(|f| f.eq_ignore_ascii_case("#D62728"))
+        })
+        .count();
+    assert!(red >= 1, "no bar of negative eigenvalues drawn");
+}
+
+/// One renderer per figure: nothing outside `viz/src/plot` draws (no plotters, no chart of its
+/// own), so every command's figure comes from the one function here.
+#[test]
+fn only_the_plot_module_draws() {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut stack = vec![crates.clone()];
+    let mut offenders = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p
+                .strip_prefix(&crates)
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
+            if p.is_dir() {
+                if !rel.ends_with("target") && !rel.contains("/tests") {
+                    stack.push(p);
+                }
+                continue;
+            }
+            let drawing = rel.starts_with("viz/src/plot");
+            if p.extension().is_some_and(|x| x == "rs") && !drawing {
+                let text = std::fs::read_to_string(&p).unwrap();
+                for needle in ["plotters::", "ChartBuilder", "draw_series"] {
+                    if text.contains(needle) {
+                        offenders.push(format!("{rel}: {needle}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "drawing outside viz/src/plot: {offenders:?}"
+    );
 }

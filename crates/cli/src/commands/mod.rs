@@ -1,6 +1,7 @@
 //! The subcommands, one file each.
 
 mod batch_size;
+mod compare;
 mod critical;
 mod cv;
 mod diagnose;
@@ -42,6 +43,7 @@ pub enum Command {
     Playground(playground::Args),
     Plot(plot::Args),
     Report(report::Args),
+    Compare(compare::Args),
 }
 
 pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
@@ -59,6 +61,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Playground(a) => playground::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Report(a) => report::run(a),
+        Command::Compare(a) => compare::run(a),
     }
 }
 

@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use serde::Serialize;
 use trainscope_report::{default_start, parse_spec, parse_surface, PlaygroundFile};
 use trainscope_viz::plot::{contour_plot, ContourOptions, PathSeries};
-use trainscope_viz::{lecture_story, run_playgrounds, AnalyticSurface, Trajectory};
+use trainscope_viz::{lecture_story, run_playgrounds, AnalyticSurface, Trajectory, Window};
 
 use crate::output;
 
@@ -29,6 +29,10 @@ pub struct Args {
     /// Start point x,y [default: one per surface; the lectures' (9, 0.6) on the bowl].
     #[arg(long, value_name = "X,Y", allow_hyphen_values = true)]
     start: Option<String>,
+    /// The plotted window x_min,x_max,y_min,y_max [default: the surface's own, grown to hold
+    /// the paths by at most its own size on each side].
+    #[arg(long, value_name = "X0,X1,Y0,Y1", allow_hyphen_values = true)]
+    window: Option<String>,
     /// Updates per run.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     steps: usize,
@@ -71,6 +75,11 @@ struct Report<'a> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let window = args
+        .window
+        .as_deref()
+        .map(super::surface::parse_window)
+        .transpose()?;
     let (surface, trajectories, claims) = match args.preset.as_deref() {
         Some("lecture") => {
             if args.config.is_some() || !args.optimizers.is_empty() {
@@ -125,7 +134,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             (surface, run_playgrounds(surface, &runs)?, None)
         }
     };
-    let files = draw(surface, &trajectories, &args.out)?;
+    let files = draw(surface, &trajectories, window, &args.out)?;
     let runs: Vec<RunSummary> = trajectories
         .iter()
         .map(|t| RunSummary {
@@ -184,22 +193,32 @@ fn parse_point(s: &str) -> anyhow::Result<[f64; 2]> {
     }
 }
 
+/// The surface's own window grown to hold the paths, but by at most its own width (height)
+/// on each side: a path that runs off to infinity (down a saddle) leaves the frame instead of
+/// shrinking the surface to a dot.
+fn grown_window(surface: AnalyticSurface, trajectories: &[Trajectory]) -> Window {
+    let d = surface.default_window();
+    let (dx, dy) = (d.x_max - d.x_min, d.y_max - d.y_min);
+    let mut w = d;
+    for p in trajectories.iter().flat_map(|t| &t.points) {
+        if p[0].is_finite() && p[1].is_finite() {
+            w.x_min = w.x_min.min(p[0].max(d.x_min - dx));
+            w.x_max = w.x_max.max(p[0].min(d.x_max + dx));
+            w.y_min = w.y_min.min(p[1].max(d.y_min - dy));
+            w.y_max = w.y_max.max(p[1].min(d.y_max + dy));
+        }
+    }
+    w
+}
+
 fn draw(
     surface: AnalyticSurface,
     trajectories: &[Trajectory],
+    window: Option<Window>,
     out: &std::path::Path,
 ) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    // The window: the surface's own, grown to hold every finite point of every path.
-    let mut w = surface.default_window();
-    for p in trajectories.iter().flat_map(|t| &t.points) {
-        if p[0].is_finite() && p[1].is_finite() && p[0].abs() < 1e6 && p[1].abs() < 1e6 {
-            w.x_min = w.x_min.min(p[0]);
-            w.x_max = w.x_max.max(p[0]);
-            w.y_min = w.y_min.min(p[1]);
-            w.y_max = w.y_max.max(p[1]);
-        }
-    }
+    let w = window.unwrap_or_else(|| grown_window(surface, trajectories));
     let grid = trainscope_report::analytic_surface(surface, &w, 101)?;
     let name = surface.name();
     let csv = out.join(format!("playground-{name}.csv"));
@@ -216,7 +235,7 @@ fn draw(
     let opts = ContourOptions {
         title: format!("{} = {}", name, surface.formula()),
         log_levels: surface.prefers_log_levels(),
-        mark: surface.minimum(),
+        marks: surface.marks(),
         ..Default::default()
     };
     let mut files = vec![csv, json];

@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use trainscope_report::{
     analytic_surface, model_surface, parse_surface, Directions, TrainedProblem,
 };
-use trainscope_viz::plot::{contour_plot, ContourOptions, PathSeries};
+use trainscope_viz::plot::{contour_plot, ContourOptions, Mark, PathSeries};
 use trainscope_viz::{Grid, Window};
 
 use crate::output;
@@ -60,7 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn parse_window(s: &str) -> anyhow::Result<Window> {
+pub(crate) fn parse_window(s: &str) -> anyhow::Result<Window> {
     let v: Result<Vec<f64>, _> = s.split(',').map(|p| p.trim().parse::<f64>()).collect();
     match v.ok().as_deref() {
         Some(&[a, b, c, d]) => {
@@ -89,7 +89,7 @@ fn analytic(args: &Args, name: &str) -> anyhow::Result<ExitCode> {
     let opts = ContourOptions {
         title: format!("{} = {}", s.name(), s.formula()),
         log_levels: s.prefers_log_levels(),
-        mark: s.minimum(),
+        marks: s.marks(),
         ..Default::default()
     };
     let files = save(&grid, &[], &opts, &out, &format!("surface-{}", s.name()))?;
@@ -159,7 +159,10 @@ fn model(args: &Args, run: &Path) -> anyhow::Result<ExitCode> {
             .grid
             .range()
             .is_some_and(|(lo, hi)| lo >= 0.0 && hi > 100.0 * lo.max(1e-300)),
-        mark: Some(s.trained),
+        marks: vec![Mark {
+            label: "trained weights".into(),
+            point: s.trained,
+        }],
         ..Default::default()
     };
     let mut files = save(&s.grid, &paths, &opts, &out, &stem)?;

@@ -5,7 +5,11 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use trainscope_train::{files, load_run_data, train, Config, RunOptions, Summary, TrainError};
+use trainscope_report::LiveExport;
+use trainscope_train::{
+    files, load_run_data, train, Config, EpochMetrics, Observer, RunInfo, RunOptions, Summary,
+    TrainError,
+};
 
 use crate::output::{self, num, percent};
 use crate::progress::Progress;
@@ -69,10 +73,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         stop_after_epoch: args.stop_after_epoch,
         stop: Some(Arc::clone(&stop)),
     };
-    let mut progress = Progress::new(args.quiet)
-        .show_model(args.verbose)
-        .log_every(args.log_every.map(|n| n as usize));
-    let summary = match train(&config, &data, &opts, &mut progress) {
+    let mut observer = Live {
+        progress: Progress::new(args.quiet)
+            .show_model(args.verbose)
+            .log_every(args.log_every.map(|n| n as usize)),
+        dir: out.clone(),
+        board: None,
+    };
+    let result = train(&config, &data, &opts, &mut observer);
+    let board = observer.board.take();
+    let summary = match result {
         Ok(summary) => summary,
         Err(e) => {
             // A diverged run still has a summary (up to its last completed epoch): print it
@@ -94,10 +104,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Err(e.into());
         }
     };
-    if summary.interrupted && stop.load(Ordering::SeqCst) {
+    if board.is_none() {
         if let Some(dir) = &summary.run_dir {
+            // The live file could not be started: the whole file at the end instead.
             trainscope_report::export_tensorboard(dir)?;
         }
+    }
+    if summary.interrupted && stop.load(Ordering::SeqCst) {
         if args.json {
             print_json(&summary, None)?;
         }
@@ -120,10 +133,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (Some(dir), false) => trainscope_inspect::run_findings(dir, Some(&summary))?,
         _ => None,
     };
-    if let Some(dir) = &summary.run_dir {
-        // Rebuilt from metrics.jsonl each time, so a resumed run has each epoch once.
-        trainscope_report::export_tensorboard(dir)?;
-    }
     if args.json {
         print_json(&summary, findings.as_ref())?;
     } else {
@@ -135,6 +144,40 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         output::stdout(&r)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Progress on stderr, and the TensorBoard event file growing by one epoch as each ends.
+struct Live {
+    progress: Progress,
+    dir: PathBuf,
+    board: Option<LiveExport>,
+}
+
+impl Observer for Live {
+    fn on_start(&mut self, info: &RunInfo) {
+        self.progress.on_start(info);
+        // After the trainer has prepared the directory: a new run's old files are gone, a
+        // resumed run's metrics are cut back to where it resumes.
+        match LiveExport::start(&self.dir) {
+            Ok(b) => self.board = Some(b),
+            Err(e) => eprintln!("warning: TensorBoard file not started: {e}"),
+        }
+    }
+    fn on_update(&mut self, epoch: usize, update: usize, loss: f64) {
+        self.progress.on_update(epoch, update, loss);
+    }
+    fn on_epoch(&mut self, m: &EpochMetrics) {
+        self.progress.on_epoch(m);
+        if let Some(b) = &mut self.board {
+            if let Err(e) = b.epoch(m) {
+                eprintln!("warning: TensorBoard file not written: {e}");
+                self.board = None;
+            }
+        }
+    }
+    fn on_finish(&mut self) {
+        self.progress.on_finish();
+    }
 }
 
 /// `train --json`: the summary, the findings, and (for compatibility) the stuck-loss findings
