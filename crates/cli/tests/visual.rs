@@ -691,6 +691,54 @@ fn report_renders_in_headless_chromium() {
     assert!(dom.contains("<h2>Findings</h2>"));
 }
 
+/// The report of a classification run in a real browser: every section a user looks for
+/// (summary, model table, confusion matrix with per-class scores, findings, diagnosis,
+/// configuration) and the loss and accuracy curves, with no console error.
+#[test]
+fn classification_report_renders_in_headless_chromium() {
+    if !has_chromium("classification_report_renders_in_headless_chromium") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("bc");
+    ok(&trainscope(&[
+        "train",
+        "examples/breast_cancer.toml",
+        "--out",
+        &s(&run),
+        "--quiet",
+        "--set",
+        "training.epochs=4",
+        "--set",
+        "model.hidden=[8]",
+    ]));
+    ok(&trainscope(&["diagnose", &s(&run)]));
+    ok(&trainscope(&["report", &s(&run)]));
+    let page = run.join("report.html");
+    let dom = text(&chromium(&page, &["--dump-dom".into()]).stdout);
+    assert_figures_in_dom(
+        &dom,
+        &["loss", "accuracy", "loss_grad_norm", "lr", "spectrum"],
+    );
+    for section in [
+        "<h2>Summary</h2>",
+        "<h2 id=\"model\">Model</h2>",
+        "<h2 id=\"confusion\">Classes</h2>",
+        "Confusion matrix on the validation rows",
+        "macro F1",
+        "<h2>Findings</h2>",
+        "Diagnosis at the trained weights",
+        "positive eigenvalues",
+        "<h2>Configuration</h2>",
+    ] {
+        assert!(dom.contains(section), "{section} missing from the DOM");
+    }
+    assert!(
+        !dom.contains("Left out"),
+        "a current diagnosis was set aside"
+    );
+}
+
 /// `compare` over the runs `batch-size` wrote (given as their parent directory) and one more
 /// run: one page with the runs table, the differing settings and every curve, which loads in
 /// Chromium without a console error; `--out DIR` also writes the figures; `--json` and the

@@ -92,7 +92,9 @@ pub struct BatchRow {
 pub struct BatchComparison {
     /// What was run: the resolved configuration (saved beside the result) by content hash,
     /// the training data and its rows.
-    pub stamp: trainscope_record::Stamp,
+    /// (Absent in files written before results were stamped.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<trainscope_record::Stamp>,
     /// One row per size, in the order given.
     pub rows: Vec<BatchRow>,
     /// `same epochs (N)` or `same budget (S s)`.
@@ -183,10 +185,10 @@ pub fn batch_size_comparison(
         plots.push(p);
     }
     let cmp = BatchComparison {
-        stamp: crate::saved::config_stamp(
+        stamp: Some(crate::saved::config_stamp(
             &opts.out_dir,
             trainscope_record::files::BATCH_SIZE,
-            config, Some(n))?,
+            config, Some(n))?),
         rows,
         mode,
         train_rows: n,

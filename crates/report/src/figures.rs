@@ -8,8 +8,8 @@ use serde_json::Value;
 use trainscope_diag::Verdict;
 use trainscope_inspect::{plot_comparison, verdict_point, BatchComparison};
 use trainscope_viz::plot::{
-    bias_complexity_plot, learning_rate_plot, loss_and_grad_norm_plot, loss_curves_plot,
-    min_ratio_plot, spectrum_plot, ComplexityPoint, VerdictPoint,
+    accuracy_curves_plot, bias_complexity_plot, learning_rate_plot, loss_and_grad_norm_plot,
+    loss_curves_plot, min_ratio_plot, spectrum_plot, ComplexityPoint, VerdictPoint,
 };
 
 use crate::error::{ReportError, Result};
@@ -80,6 +80,15 @@ pub fn plot_run(run: &Run, out_dir: &Path, formats: &[Format]) -> Result<Vec<Fig
     figure("loss", "Training and validation loss per epoch", &|p| {
         loss_curves_plot(&train, val.as_deref(), p)
     })?;
+    let train_acc: Option<Vec<f64>> = m.iter().map(|e| e.train_accuracy).collect();
+    let val_acc: Option<Vec<f64>> = m.iter().map(|e| e.val_accuracy).collect();
+    if let Some(t) = &train_acc {
+        figure(
+            "accuracy",
+            "Training and validation accuracy per epoch",
+            &|p| accuracy_curves_plot(t, val_acc.as_deref(), p),
+        )?;
+    }
     figure(
         "loss_grad_norm",
         "Loss beside the gradient norm: a flat loss over a large norm is oscillation, over a vanishing norm a critical point",

@@ -465,6 +465,37 @@ pub fn loss_curves_plot(
     line_plot(&series, &opts, out)
 }
 
+/// Training (and validation) accuracy in percent against epoch, on a linear axis.
+pub fn accuracy_curves_plot(
+    train: &[f64],
+    validation: Option<&[f64]>,
+    out: impl AsRef<Path>,
+) -> Result<()> {
+    let pct = |v: &[f64]| v.iter().map(|a| 100.0 * a).collect::<Vec<f64>>();
+    let (t, v) = (pct(train), validation.map(pct));
+    let xt = one_based(t.len());
+    let mut series = vec![Series {
+        label: "training accuracy",
+        x: &xt,
+        y: &t,
+    }];
+    let xv = one_based(v.as_ref().map_or(0, |v| v.len()));
+    if let Some(v) = &v {
+        series.push(Series {
+            label: "validation accuracy",
+            x: &xv,
+            y: v,
+        });
+    }
+    let opts = LineOptions {
+        title: "Training and validation accuracy".into(),
+        y_label: "accuracy (%)".into(),
+        log_y: Some(false),
+        ..Default::default()
+    };
+    line_plot(&series, &opts, out)
+}
+
 struct TwoPanels<'a> {
     top: (Series<'a>, LineOptions),
     bottom: (Series<'a>, LineOptions),
