@@ -40,7 +40,9 @@ pub use batch::{batch_size_comparison, BatchChoice, BatchComparison, BatchOption
 pub use critical::{critical_experiment, CriticalExperiment, CriticalRow, ExperimentOptions};
 pub use diagnose::{diagnose, run_stuck, DiagnoseOptions, Diagnosis};
 pub use error::{Error, Result};
-pub use findings::{read_epochs, run_facts, run_findings, stuck_from_findings};
+pub use findings::{
+    facts, parse_epochs, parse_summary, read_epochs, run_facts, run_findings, stuck_from_findings,
+};
 pub use guide::{
     baseline_loss, guide, Finding, FindingKind, GuideOptions, GuideReport, GuideRules, Rung,
     MAX_DEPTH,

@@ -259,8 +259,13 @@ impl<T: Element> Sequential<T> {
     /// tensors are both accepted (converted to `T`).
     pub fn load(path: impl AsRef<Path>) -> Result<Checkpoint<T>> {
         let path = path.as_ref();
-        let bytes = read(path)?;
-        let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(path, e))?;
+        Self::parse(path, &read(path)?)
+    }
+
+    /// [`Sequential::load`] on the content of a checkpoint already in memory; `path` only names
+    /// it in errors.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint<T>> {
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| corrupt(path, e))?;
         let mut metadata: BTreeMap<String, String> = header
             .metadata()
             .as_ref()
@@ -278,7 +283,7 @@ impl<T: Element> Sequential<T> {
         let spec: ModelSpec = serde_json::from_str(&spec_json).map_err(|e| {
             Error::checkpoint(path, format!("invalid \"{MODEL_KEY}\" metadata: {e}"))
         })?;
-        let model = from_bytes(path, &bytes, spec)?;
+        let model = from_bytes(path, bytes, spec)?;
         Ok(Checkpoint { model, metadata })
     }
 
