@@ -246,7 +246,7 @@ fn json_output_and_run_directory() {
         "metrics.jsonl",
         "model.safetensors",
         "best.safetensors",
-        "resume.json",
+        "resume.safetensors",
         "summary.json",
     ] {
         assert!(run.join(file).exists(), "{file} missing");
@@ -429,12 +429,55 @@ fn resume_refuses_data_with_a_row_appended_or_edited() {
     assert_eq!(s["epochs"], 4);
 }
 
-/// Rewrites `resume.json` of `run` through `edit`.
+/// The tensors of a safetensors file by name (dtype, shape, bytes), and its metadata.
+type Tensors = std::collections::BTreeMap<String, (safetensors::Dtype, Vec<usize>, Vec<u8>)>;
+
+fn read_safetensors(path: &Path) -> (Tensors, std::collections::HashMap<String, String>) {
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let tensors = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| (n, (v.dtype(), v.shape().to_vec(), v.data().to_vec())))
+        .collect();
+    (tensors, st_metadata(path))
+}
+
+fn write_safetensors(
+    path: &Path,
+    tensors: &Tensors,
+    metadata: std::collections::HashMap<String, String>,
+) {
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+        .iter()
+        .map(|(n, (dtype, shape, data))| {
+            let view = safetensors::tensor::TensorView::new(*dtype, shape.clone(), data).unwrap();
+            (n.clone(), view)
+        })
+        .collect();
+    let bytes = safetensors::serialize(views, Some(metadata)).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// The bookkeeping JSON of `resume.safetensors`.
+fn resume_state(run: &Path) -> Value {
+    serde_json::from_str(&st_metadata(&run.join("resume.safetensors"))["trainscope.resume"])
+        .unwrap()
+}
+
+/// Rewrites the bookkeeping JSON of `resume.safetensors` of `run` through `edit`.
 fn tamper(run: &Path, edit: impl FnOnce(&mut Value)) {
-    let path = run.join("resume.json");
-    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    edit(&mut v);
-    std::fs::write(&path, serde_json::to_string(&v).unwrap()).unwrap();
+    tamper_file(run, |_, v| edit(v));
+}
+
+/// Rewrites the tensors and the bookkeeping JSON of `resume.safetensors` of `run`.
+fn tamper_file(run: &Path, edit: impl FnOnce(&mut Tensors, &mut Value)) {
+    let path = run.join("resume.safetensors");
+    let (mut tensors, mut metadata) = read_safetensors(&path);
+    let mut v: Value = serde_json::from_str(&metadata["trainscope.resume"]).unwrap();
+    edit(&mut tensors, &mut v);
+    metadata.insert("trainscope.resume".into(), v.to_string());
+    write_safetensors(&path, &tensors, metadata);
 }
 
 #[test]
@@ -449,31 +492,195 @@ fn resume_refuses_a_tampered_batcher_size() {
         tamper(&run, |v| v["batcher"]["n_rows"] = n_rows);
         fails_in_one_line(
             &resume(&config, &run),
-            &["resume.json", shown, "the training set has 240"],
+            &[
+                "resume.safetensors",
+                "batcher.n_rows",
+                shown,
+                "the training set has 240",
+            ],
         );
     }
 }
 
 #[test]
 fn resume_refuses_tampered_positions_and_lengths() {
-    type Edit = fn(&mut Value);
-    let cases: [(&str, Edit); 3] = [
-        ("position", |v| {
+    type Edit = fn(&mut Tensors, &mut Value);
+    // The model is 1-8-1 with Adam: 8 + 8 + 8 + 1 parameters, stored flat.
+    let cases: [(&str, Edit); 12] = [
+        ("batcher.position", |_, v| {
             v["batcher"]["position"] = Value::from(1u64 << 63)
         }),
-        ("optimizer", |v| {
+        ("optimizer.num_elements", |_, v| {
             v["optimizer"]["num_elements"] = Value::from(1u64 << 62)
         }),
-        ("parameter tensor 0", |v| {
-            v["weights"]["params"][0].as_array_mut().unwrap().pop();
+        (
+            "weights.param.0: saved param tensor 0 has 7 elements",
+            |t, _| {
+                let (_, shape, data) = t.get_mut("weights.param.0").unwrap();
+                shape[0] -= 1;
+                data.truncate(data.len() - 4);
+            },
+        ),
+        (
+            "best.param.1: saved param tensor 1 has 9 elements",
+            |t, _| {
+                let (_, shape, data) = t.get_mut("best.param.1").unwrap();
+                shape[0] += 1;
+                data.extend_from_slice(&[0; 4]);
+            },
+        ),
+        ("missing tensor \"weights.param.3\"", |t, _| {
+            t.remove("weights.param.3");
         }),
+        ("missing tensor \"optimizer.0.adam.mu\"", |t, _| {
+            t.remove("optimizer.0.adam.mu");
+        }),
+        (
+            "optimizer.0.adam.nu: 24 elements, the optimizer state covers 25",
+            |t, _| {
+                let (_, shape, data) = t.get_mut("optimizer.0.adam.nu").unwrap();
+                shape[0] -= 1;
+                data.truncate(data.len() - 4);
+            },
+        ),
+        (
+            "tensor \"weights.param.2\" is F64 of shape [8], expected a one-dimensional F32",
+            |t, _| {
+                let (dtype, _, data) = t.get_mut("weights.param.2").unwrap();
+                *dtype = safetensors::Dtype::F64;
+                data.extend_from_slice(&[0; 32]);
+            },
+        ),
+        (
+            "tensor \"weights.param.1\" is F32 of shape [2, 4]",
+            |t, _| {
+                t.get_mut("weights.param.1").unwrap().1 = vec![2, 4];
+            },
+        ),
+        ("unexpected tensor \"weights.param.9\"", |t, _| {
+            let p = t["weights.param.3"].clone();
+            t.insert("weights.param.9".into(), p);
+        }),
+        (
+            "unexpected tensor \"weights.param.4\": the configured model has 4 param tensors",
+            |t, _| {
+                let p = t["weights.param.3"].clone();
+                t.insert("weights.param.4".into(), p);
+            },
+        ),
+        (
+            "partial: the batcher and the epoch sums disagree",
+            |_, v| v["batcher"]["in_epoch"] = Value::Bool(true),
+        ),
     ];
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _, run) = stopped_sinc_run(dir.path());
+    let saved = std::fs::read(run.join("resume.safetensors")).unwrap();
     for (needle, edit) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        let (config, _, run) = stopped_sinc_run(dir.path());
-        tamper(&run, edit);
-        fails_in_one_line(&resume(&config, &run), &["resume.json", needle]);
+        std::fs::write(run.join("resume.safetensors"), &saved).unwrap();
+        tamper_file(&run, edit);
+        fails_in_one_line(&resume(&config, &run), &["resume.safetensors", needle]);
     }
+    // Not a resume state at all.
+    for (bytes, needle) in [
+        (&b"{\"epoch\": 2}"[..], "not a valid safetensors file"),
+        (&saved[..saved.len() - 1], "not a valid safetensors file"),
+    ] {
+        std::fs::write(run.join("resume.safetensors"), bytes).unwrap();
+        fails_in_one_line(&resume(&config, &run), &["resume.safetensors", needle]);
+    }
+    std::fs::copy(
+        run.join("model.safetensors"),
+        run.join("resume.safetensors"),
+    )
+    .unwrap();
+    fails_in_one_line(
+        &resume(&config, &run),
+        &["resume.safetensors", "no \"trainscope.resume\" metadata"],
+    );
+    std::fs::write(run.join("resume.safetensors"), &saved).unwrap();
+    tamper(&run, |v| v["dropout_rng"] = Value::from("seven"));
+    fails_in_one_line(
+        &resume(&config, &run),
+        &[
+            "resume.safetensors",
+            "malformed resume state",
+            "trainscope.resume",
+        ],
+    );
+    // Restored, the run continues.
+    std::fs::write(run.join("resume.safetensors"), &saved).unwrap();
+    assert_eq!(train_json(&config, &run, &["--resume"])["epochs"], 4);
+}
+
+/// Writes the resume state of `run` as earlier versions did, `resume.json` with every float as
+/// decimal text, and removes `resume.safetensors`.
+fn to_legacy_resume_json(run: &Path) {
+    let path = run.join("resume.safetensors");
+    let (tensors, _) = read_safetensors(&path);
+    let mut v = resume_state(run);
+    let floats = |name: &str| -> Value {
+        let (dtype, _, data) = &tensors[name];
+        assert_eq!(*dtype, safetensors::Dtype::F32);
+        data.chunks_exact(4)
+            .map(|c| Value::from(f64::from(f32::from_le_bytes(c.try_into().unwrap()))))
+            .collect()
+    };
+    let counts = |name: &str| -> Value {
+        tensors[name]
+            .2
+            .chunks_exact(8)
+            .map(|c| Value::from(u64::from_le_bytes(c.try_into().unwrap())))
+            .collect()
+    };
+    let weights = |prefix: &str| -> Value {
+        let list = |kind: &str| -> Value {
+            (0..)
+                .map(|i| format!("{prefix}.{kind}.{i}"))
+                .take_while(|n| tensors.contains_key(n))
+                .map(|n| floats(&n))
+                .collect()
+        };
+        serde_json::json!({
+            "params": list("param"),
+            "buffers": list("buffer"),
+            "batches_tracked": counts(&format!("{prefix}.batches_tracked")),
+        })
+    };
+    v["weights"] = weights("weights");
+    if tensors.contains_key("best.batches_tracked") {
+        v["best"]["weights"] = weights("best");
+    }
+    let names: Vec<String> = v["optimizer"]["buffers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    v["optimizer"]["buffers"] = names
+        .iter()
+        .map(|n| serde_json::json!([n, floats(&format!("optimizer.{n}"))]))
+        .collect();
+    std::fs::write(run.join("resume.json"), v.to_string()).unwrap();
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn a_resume_json_of_earlier_versions_still_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = stateful_config(dir.path());
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    train_json(&config, &a, &[]);
+    train_json(&config, &b, &["--stop-after-epoch", "3"]);
+    to_legacy_resume_json(&b);
+    assert_eq!(train_json(&config, &b, &["--resume"])["epochs"], 6);
+    for file in ["model.safetensors", "best.safetensors"] {
+        assert_eq!(tensors(&a.join(file)), tensors(&b.join(file)), "{file}");
+    }
+    assert_eq!(metrics_without_clock(&a), metrics_without_clock(&b));
+    // The run's next state replaced it.
+    assert!(b.join("resume.safetensors").exists());
+    assert!(!b.join("resume.json").exists());
 }
 
 #[test]
@@ -1494,8 +1701,7 @@ fn signal_stops_cleanly_and_resumes_identically(signal: libc::c_int) {
 
     // The state saved is the one the run stopped in (no timed checkpoint came before it):
     // normally inside an epoch, with the epoch's sums.
-    let state: Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("resume.json")).unwrap()).unwrap();
+    let state = resume_state(&run);
     assert_eq!(state["step"].as_u64(), Some(step));
     assert!(state["epoch"].as_u64().unwrap() >= 1);
     assert_eq!(

@@ -33,7 +33,13 @@ pub struct IdxArray {
 /// or a data part whose length differs from the product of the dimensions.
 pub fn read_idx(path: impl AsRef<Path>, magic: u32) -> Result<IdxArray> {
     let path = path.as_ref();
-    let bytes = source::read_all(path)?;
+    parse_idx(path, &source::read_raw(path)?, magic)
+}
+
+/// [`read_idx`] on the content of a file already in memory (plain or gzip); `path` only names
+/// it in errors.
+pub fn parse_idx(path: &Path, bytes: &[u8], magic: u32) -> Result<IdxArray> {
+    let bytes = source::decode(path, bytes)?;
     let format_error = |message: String| DataError::IdxFormat {
         path: path.to_path_buf(),
         message,
@@ -101,6 +107,28 @@ pub fn load_idx(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Da
     let (images_path, labels_path) = (images.as_ref(), labels.as_ref());
     let images = read_idx(images_path, IDX_IMAGES_MAGIC)?;
     let labels = read_idx(labels_path, IDX_LABELS_MAGIC)?;
+    idx_dataset(images_path, images, labels_path, labels)
+}
+
+/// [`load_idx`] on the contents of the two files already in memory; the paths only name them
+/// in errors.
+pub fn parse_idx_dataset(
+    images_path: &Path,
+    images: &[u8],
+    labels_path: &Path,
+    labels: &[u8],
+) -> Result<Dataset> {
+    let images = parse_idx(images_path, images, IDX_IMAGES_MAGIC)?;
+    let labels = parse_idx(labels_path, labels, IDX_LABELS_MAGIC)?;
+    idx_dataset(images_path, images, labels_path, labels)
+}
+
+fn idx_dataset(
+    images_path: &Path,
+    images: IdxArray,
+    labels_path: &Path,
+    labels: IdxArray,
+) -> Result<Dataset> {
     let n = images.dims[0];
     if n != labels.dims[0] {
         return Err(DataError::IdxCountMismatch {

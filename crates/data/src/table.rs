@@ -72,6 +72,12 @@ impl CsvOptions {
     /// Reads a training file. For classification the label map is built from this file's labels.
     pub fn load(&self, path: impl AsRef<Path>) -> Result<Dataset> {
         let path = path.as_ref();
+        self.parse(path, &source::read_raw(path)?)
+    }
+
+    /// [`CsvOptions::load`] on the content of a file already in memory (plain or gzip); `path`
+    /// only names it in errors.
+    pub fn parse(&self, path: &Path, bytes: &[u8]) -> Result<Dataset> {
         if let Some(names) = &self.features {
             check_selection(names, &self.target)?;
         }
@@ -86,7 +92,7 @@ impl CsvOptions {
                 },
             }),
         };
-        let table = read_table(path, &plan)?;
+        let table = parse_table(path, bytes, &plan)?;
         finish_dataset(table, &self.target)
     }
 }
@@ -96,7 +102,13 @@ impl Schema {
     /// name (in the schema's order, wherever they are in the file) and its label map, so a label
     /// the training data did not have is an error naming the line.
     pub fn load(&self, path: impl AsRef<Path>) -> Result<Dataset> {
-        let table = read_table(path.as_ref(), &self.plan(true))?;
+        let path = path.as_ref();
+        self.parse(path, &source::read_raw(path)?)
+    }
+
+    /// [`Schema::load`] on the content of a file already in memory; `path` only names it.
+    pub fn parse(&self, path: &Path, bytes: &[u8]) -> Result<Dataset> {
+        let table = parse_table(path, bytes, &self.plan(true))?;
         finish_dataset(table, &self.target)
     }
 
@@ -104,7 +116,14 @@ impl Schema {
     /// absent; if present it is read too (with the schema's label map), so predictions can be
     /// scored.
     pub fn load_for_prediction(&self, path: impl AsRef<Path>) -> Result<PredictionData> {
-        let table = read_table(path.as_ref(), &self.plan(false))?;
+        let path = path.as_ref();
+        self.parse_for_prediction(path, &source::read_raw(path)?)
+    }
+
+    /// [`Schema::load_for_prediction`] on the content of a file already in memory; `path` only
+    /// names it.
+    pub fn parse_for_prediction(&self, path: &Path, bytes: &[u8]) -> Result<PredictionData> {
+        let table = parse_table(path, bytes, &self.plan(false))?;
         Ok(PredictionData {
             features: table.features,
             feature_names: table.feature_names,
@@ -220,10 +239,11 @@ fn delimiter_of(bytes: &[u8]) -> u8 {
     DELIMITERS[best]
 }
 
-fn read_table(path: &Path, plan: &Plan<'_>) -> Result<Table> {
-    // In memory, because the csv reader's own line numbers are wrong after blank lines and
-    // with CRLF line ends; `Lines` recomputes them from the bytes.
-    let bytes = source::read_all(path)?;
+/// `bytes` is the file's content as stored (plain or gzip). The whole file is held in memory
+/// because the csv reader's own line numbers are wrong after blank lines and with CRLF line
+/// ends; `Lines` recomputes them from the bytes.
+fn parse_table(path: &Path, bytes: &[u8], plan: &Plan<'_>) -> Result<Table> {
+    let bytes = source::decode(path, bytes)?;
     if let Some(line) = unterminated_quote(&bytes) {
         // The csv reader would take the rest of the file as one field and an error would
         // echo it; the line where the quote opened is what the user needs.
@@ -241,7 +261,7 @@ fn read_table(path: &Path, plan: &Plan<'_>) -> Result<Table> {
         // Ragged rows are reported by us, with the expected and the found count.
         .flexible(true)
         .trim(Trim::All)
-        .from_reader(bytes.as_slice());
+        .from_reader(&bytes[..]);
 
     let header = match reader.headers() {
         Ok(header) => header.clone(),

@@ -18,6 +18,11 @@ pub fn read_epochs(path: &Path) -> Result<Vec<EpochMetrics>> {
     Ok(trainscope_record::read_metrics(path)?)
 }
 
+/// [`read_epochs`] on the text of the file; `path` only names it in errors.
+pub fn parse_epochs(path: &Path, text: &str) -> Result<Vec<EpochMetrics>> {
+    Ok(trainscope_record::parse_metrics(path, text)?)
+}
+
 /// What the detectors need, gathered from a run directory; `None` without `metrics.jsonl`.
 /// `summary` overrides the directory's `summary.json` (the run that just ended).
 pub fn run_facts(run_dir: &Path, summary: Option<&Summary>) -> Result<Option<RunFacts>> {
@@ -32,10 +37,7 @@ pub fn run_facts(run_dir: &Path, summary: Option<&Summary>) -> Result<Option<Run
         None => {
             let p = run_dir.join(files::SUMMARY);
             read_summary = match std::fs::read_to_string(&p) {
-                Ok(t) => Some(
-                    serde_json::from_str::<Summary>(&t)
-                        .map_err(|e| invalid(format!("{}: not a run summary: {e}", p.display())))?,
-                ),
+                Ok(t) => Some(parse_summary(&p, &t)?),
                 Err(_) => None,
             };
             read_summary.as_ref()
@@ -50,7 +52,19 @@ pub fn run_facts(run_dir: &Path, summary: Option<&Summary>) -> Result<Option<Run
     Ok(Some(facts(&epochs, config.as_ref(), summary)))
 }
 
-fn facts(epochs: &[EpochMetrics], config: Option<&Config>, summary: Option<&Summary>) -> RunFacts {
+/// A run's `summary.json` from its text; `path` only names it in errors.
+pub fn parse_summary(path: &Path, text: &str) -> Result<Summary> {
+    serde_json::from_str::<Summary>(text)
+        .map_err(|e| invalid(format!("{}: not a run summary: {e}", path.display())))
+}
+
+/// What the detectors need from a run's epochs, configuration and summary (as [`run_facts`]
+/// reads them from its directory).
+pub fn facts(
+    epochs: &[EpochMetrics],
+    config: Option<&Config>,
+    summary: Option<&Summary>,
+) -> RunFacts {
     let mut f = RunFacts {
         epochs: epochs
             .iter()

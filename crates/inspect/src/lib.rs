@@ -45,7 +45,9 @@ pub use critical::{
 };
 pub use diagnose::{diagnose, run_stuck, DiagnoseOptions, Diagnosis};
 pub use error::{Error, Result};
-pub use findings::{read_epochs, run_facts, run_findings, stuck_from_findings};
+pub use findings::{
+    facts, parse_epochs, parse_summary, read_epochs, run_facts, run_findings, stuck_from_findings,
+};
 pub use guide::{
     baseline_loss, guide, Finding, FindingKind, GuideOptions, GuideReport, GuideRules, Rung,
     MAX_DEPTH,

@@ -98,12 +98,37 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
+        pause_before_rename(&name);
         fs::rename(&tmp, path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// A hook for the kill tests of the command-line tool, which need a process stopped exactly
+/// between the sync of a temporary file and its rename. With the environment variable
+/// `TRAINSCOPE_TEST_PAUSE_BEFORE_RENAME` set to `NAME:N:MARKER`, the N-th write (from 1) of a
+/// file named NAME creates the file MARKER and waits to be killed (a minute at most, then it
+/// aborts, so a forgotten process never lingers). Unset, it costs one look-up per process.
+fn pause_before_rename(name: &str) {
+    static SPEC: std::sync::OnceLock<Option<(String, u64, PathBuf)>> = std::sync::OnceLock::new();
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    let spec = SPEC.get_or_init(|| {
+        let v = std::env::var("TRAINSCOPE_TEST_PAUSE_BEFORE_RENAME").ok()?;
+        let mut parts = v.splitn(3, ':');
+        let (file, n, marker) = (parts.next()?, parts.next()?, parts.next()?);
+        Some((file.to_string(), n.parse().ok()?, PathBuf::from(marker)))
+    });
+    let Some((file, n, marker)) = spec else {
+        return;
+    };
+    if name == file && SEEN.fetch_add(1, Ordering::Relaxed) + 1 == *n {
+        let _ = fs::write(marker, b"paused");
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        std::process::abort();
+    }
 }
 
 /// A temporary file of [`write_atomic`] that a killed process left behind may be removed
@@ -259,8 +284,13 @@ impl<T: Element> Sequential<T> {
     /// tensors are both accepted (converted to `T`).
     pub fn load(path: impl AsRef<Path>) -> Result<Checkpoint<T>> {
         let path = path.as_ref();
-        let bytes = read(path)?;
-        let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(path, e))?;
+        Self::parse(path, &read(path)?)
+    }
+
+    /// [`Sequential::load`] on the content of a checkpoint already in memory; `path` only names
+    /// it in errors.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint<T>> {
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| corrupt(path, e))?;
         let mut metadata: BTreeMap<String, String> = header
             .metadata()
             .as_ref()
@@ -278,7 +308,7 @@ impl<T: Element> Sequential<T> {
         let spec: ModelSpec = serde_json::from_str(&spec_json).map_err(|e| {
             Error::checkpoint(path, format!("invalid \"{MODEL_KEY}\" metadata: {e}"))
         })?;
-        let model = from_bytes(path, &bytes, spec)?;
+        let model = from_bytes(path, bytes, spec)?;
         Ok(Checkpoint { model, metadata })
     }
 

@@ -11,8 +11,12 @@ pub const METRICS: &str = "metrics.jsonl";
 pub const MODEL: &str = "model.safetensors";
 /// The weights with the lowest validation loss so far.
 pub const BEST: &str = "best.safetensors";
-/// Everything needed to continue the run exactly.
-pub const RESUME: &str = "resume.json";
+/// Everything needed to continue the run exactly: the tensors (weights, optimizer state,
+/// best weights) in the training precision, the rest as JSON in the metadata.
+pub const RESUME: &str = "resume.safetensors";
+/// The resume state of earlier versions (every float as decimal text): still resumed from
+/// when no [`RESUME`] is present, and removed when the run writes its next state.
+pub const LEGACY_RESUME: &str = "resume.json";
 /// With `training.record_trajectory`: one line per epoch (epoch 0 = the initial weights),
 /// `{"epoch": k, "params": [...]}`, every parameter flattened in `state_dict` order.
 pub const TRAJECTORY: &str = "trajectory.jsonl";

@@ -16,6 +16,6 @@ mod stamp;
 mod trajectory;
 
 pub use error::{RecordError, Result};
-pub use metrics::{read_metrics, EpochMetrics, Named};
+pub use metrics::{parse_metrics, read_metrics, EpochMetrics, Named};
 pub use stamp::{freshness_of, hash_file, Freshness, Stamp, Stamped, Subject};
 pub use trajectory::{read_trajectory, Trajectory};

@@ -82,6 +82,11 @@ pub struct EpochMetrics {
 /// Reads `metrics.jsonl`; errors name the file and line. An empty file is an empty run.
 pub fn read_metrics(path: &Path) -> crate::Result<Vec<EpochMetrics>> {
     let text = std::fs::read_to_string(path).map_err(|e| RecordError::io(path, e))?;
+    parse_metrics(path, &text)
+}
+
+/// [`read_metrics`] on the text of the file; `path` only names it in errors.
+pub fn parse_metrics(path: &Path, text: &str) -> crate::Result<Vec<EpochMetrics>> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())

@@ -119,7 +119,13 @@ impl Run {
 
 /// Reads `metrics.jsonl`; errors name the file and line.
 pub fn read_metrics_jsonl(path: &Path) -> Result<Vec<EpochMetrics>> {
-    let out = trainscope_record::read_metrics(path)?;
+    let text = std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))?;
+    parse_metrics_jsonl(path, &text)
+}
+
+/// [`read_metrics_jsonl`] on the text of the file; `path` only names it in errors.
+pub fn parse_metrics_jsonl(path: &Path, text: &str) -> Result<Vec<EpochMetrics>> {
+    let out = trainscope_record::parse_metrics(path, text)?;
     if out.is_empty() {
         return Err(ReportError::malformed(path, "no epoch recorded yet"));
     }

@@ -4,7 +4,7 @@
 //! datasets it names ([`load_run_data`]), the training loop ([`train`]) with per-epoch metrics
 //! (`metrics.jsonl`), checkpoints that carry everything prediction needs
 //! (`model.safetensors`, `best.safetensors`), early stopping, and an exact resume
-//! (`resume.json`); cross validation ([`cross_validate`]); and prediction and evaluation with a
+//! (`resume.safetensors`); cross validation ([`cross_validate`]); and prediction and evaluation with a
 //! trained checkpoint ([`TrainedModel`]).
 //!
 //! ```no_run
@@ -46,8 +46,8 @@ pub use predict::{
     format_number, round_significant, Digits, Evaluation, Predictions, TrainedModel,
 };
 pub use trainer::{
-    files, model_spec, resolve_loss, train, Divergence, EpochMetrics, Observer, Position, RunInfo,
-    RunOptions, Silent, Summary,
+    files, model_spec, resolve_loss, train, train_from_state, Divergence, EpochMetrics, Observer,
+    Position, RunInfo, RunOptions, Silent, Summary,
 };
 
 /// This crate's version, written into checkpoints.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 use trainscope_core::{no_grad, Element, Tensor};
-use trainscope_data::{Dataset, Schema, Targets, Task};
+use trainscope_data::{Dataset, PredictionData, Schema, Targets, Task};
 use trainscope_nn::{ForwardCtx, Mode, Sequential, Target};
 
 use crate::config::DTypeName;
@@ -86,12 +86,22 @@ impl TrainedModel {
         } else {
             path
         };
+        let bytes = std::fs::read(path).map_err(|e| TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            msg: format!("cannot read: {e}"),
+        })?;
+        TrainedModel::parse(path, &bytes)
+    }
+
+    /// [`TrainedModel::load`] on the content of a checkpoint file already in memory; `path`
+    /// only names it in errors.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<TrainedModel> {
         // The metadata decides the precision, so evaluation reproduces training's numbers.
-        let ckpt = Sequential::<f64>::load(path)?;
+        let ckpt = Sequential::<f64>::parse(path, bytes)?;
         let meta = ModelMeta::from_metadata(path, &ckpt.metadata)?;
         let model = match meta.dtype {
             DTypeName::F64 => AnyModel::F64(ckpt.model),
-            DTypeName::F32 => AnyModel::F32(Sequential::<f32>::load(path)?.model),
+            DTypeName::F32 => AnyModel::F32(Sequential::<f32>::parse(path, bytes)?.model),
         };
         let (inputs, outputs) = match &model {
             AnyModel::F32(m) => (m.input_size(), m.output_size()),
@@ -146,7 +156,11 @@ impl TrainedModel {
     /// Predictions for the feature columns of a CSV file (found by name; a target column, if
     /// present, is ignored).
     pub fn predict_file(&self, path: &Path) -> Result<Predictions> {
-        let input = self.meta.schema.load_for_prediction(path)?;
+        self.predict(&self.meta.schema.load_for_prediction(path)?)
+    }
+
+    /// [`TrainedModel::predict_file`] on rows read with [`TrainedModel::schema`].
+    pub fn predict(&self, input: &PredictionData) -> Result<Predictions> {
         let (out, k) = self.outputs(&input.features)?;
         let n = out.len() / k;
         let mut p = Predictions {

@@ -15,7 +15,7 @@ use crate::config::{Config, DataFormat};
 use crate::data::RunData;
 use crate::error::{io_err, Result, TrainError};
 
-/// The data a run trains on, as stored in `resume.json` under `data`.
+/// The data a run trains on, as stored in the resume state under `data`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct DataStamp {
     /// Every file the configuration reads, in the configuration's order.

@@ -10,9 +10,9 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use trainscope_core::{grad, no_grad, seeded_rng, Element, Rng, Tensor};
-use trainscope_data::{Batcher, BatcherState, Standardizer, Task};
+use trainscope_data::{Batcher, Standardizer, Task};
 use trainscope_nn::{ForwardCtx, Layer, Loss, Mode, ModelSpec, Sequential, Target};
-use trainscope_optim::{Optimizer, OptimizerOptions, OptimizerState, ScheduleConfig};
+use trainscope_optim::{Optimizer, OptimizerOptions, ScheduleConfig};
 
 use crate::config::{BatchSize, Config, DTypeName, LossChoice, Preset};
 use crate::confusion::Confusion;
@@ -23,6 +23,9 @@ use crate::meta::{write_atomic, ModelMeta};
 use crate::stamp::{self, DataStamp};
 pub use trainscope_record::EpochMetrics;
 use trainscope_record::Named;
+
+mod resume;
+use resume::{restore, write_resume, Weights};
 
 /// The run directory layout (re-exported from the run record).
 pub use trainscope_record::files;
@@ -36,7 +39,7 @@ const EVAL_CHUNK: usize = 1024;
 pub struct RunOptions {
     /// The run directory; `None` trains in memory only (cross validation).
     pub out_dir: Option<PathBuf>,
-    /// Continue the run in `out_dir` from its `resume.json`.
+    /// Continue the run in `out_dir` from its resume state (`resume.safetensors`).
     pub resume: bool,
     /// Stop after this epoch as if interrupted (the run can be resumed).
     pub stop_after_epoch: Option<usize>,
@@ -315,77 +318,6 @@ pub(crate) fn check_model_size(
     })
 }
 
-/// Parameters and buffers as exact f64 values (f32 widens exactly), for `resume.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Weights {
-    params: Vec<Vec<f64>>,
-    buffers: Vec<Vec<f64>>,
-    batches_tracked: Vec<u64>,
-}
-
-impl Weights {
-    fn of<T: Element>(model: &Sequential<T>) -> Weights {
-        let f = |ts: &[Tensor<T>]| -> Vec<Vec<f64>> {
-            ts.iter()
-                .map(|t| t.data().iter().map(|&x| Element::to_f64(x)).collect())
-                .collect()
-        };
-        Weights {
-            params: f(model.parameters()),
-            buffers: f(model.buffers()),
-            batches_tracked: model.batches_tracked().to_vec(),
-        }
-    }
-
-    /// Whether every saved tensor has the length of the model's, naming the first that does not.
-    fn fits<T: Element>(&self, model: &Sequential<T>) -> std::result::Result<(), String> {
-        let check = |what: &str, ts: &[Tensor<T>], vs: &[Vec<f64>]| {
-            if ts.len() != vs.len() {
-                return Err(format!(
-                    "the saved weights hold {} {what} tensors, the configured model {}",
-                    vs.len(),
-                    ts.len()
-                ));
-            }
-            match ts.iter().zip(vs).position(|(t, v)| t.numel() != v.len()) {
-                Some(i) => Err(format!(
-                    "saved {what} tensor {i} has {} elements, the configured model's {}",
-                    vs[i].len(),
-                    ts[i].numel()
-                )),
-                None => Ok(()),
-            }
-        };
-        check("parameter", model.parameters(), &self.params)?;
-        check("buffer", model.buffers(), &self.buffers)?;
-        if model.batches_tracked().len() != self.batches_tracked.len() {
-            return Err(format!(
-                "the saved weights hold {} batch counters, the configured model {}",
-                self.batches_tracked.len(),
-                model.batches_tracked().len()
-            ));
-        }
-        Ok(())
-    }
-
-    fn apply<T: Element>(&self, model: &mut Sequential<T>) -> std::result::Result<(), String> {
-        self.fits(model)?;
-        let copy = |ts: &mut [Tensor<T>], vs: &[Vec<f64>]| {
-            for (t, v) in ts.iter_mut().zip(vs) {
-                for (x, &y) in t.data_mut().iter_mut().zip(v) {
-                    *x = T::from_f64(y);
-                }
-            }
-        };
-        copy(model.parameters_mut(), &self.params);
-        copy(model.buffers_mut(), &self.buffers);
-        model
-            .batches_tracked_mut()
-            .copy_from_slice(&self.batches_tracked);
-        Ok(())
-    }
-}
-
 /// Early-stopping bookkeeping and the best epoch so far.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Best {
@@ -393,38 +325,24 @@ struct Best {
     epoch: Option<usize>,
     epochs_without_improvement: usize,
     metrics: Option<EpochMetrics>,
-    /// For best.safetensors and for early stopping, which restores them at the end.
+    /// For best.safetensors and for early stopping, which restores them at the end. Stored as
+    /// tensors of the resume state, not in its JSON (`resume.json` of earlier versions held
+    /// them there, and is still read).
+    #[serde(default, skip_serializing)]
     weights: Option<Weights>,
 }
 
-/// `resume.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct ResumeState {
-    version: String,
-    dtype: DTypeName,
-    /// Epochs completed.
-    epoch: usize,
-    step: u64,
-    elapsed_s: f64,
-    /// True once the run has ended (last epoch, or early stopping).
-    finished: bool,
-    stopped_early: bool,
-    /// The weights at the end of `epoch` (before any restore of the best weights), or, when
-    /// `partial` is set, after the last update made inside epoch `epoch + 1`.
-    weights: Weights,
-    optimizer: OptimizerState<f64>,
-    batcher: BatcherState,
-    dropout_rng: Rng,
-    best: Best,
-    last: Option<EpochMetrics>,
-    /// The epoch in progress when the run stopped between two of its updates; absent (files
-    /// written before runs could stop inside an epoch) or `null` at an epoch's end.
-    #[serde(default)]
-    partial: Option<EpochSums>,
-    /// The data the run trained on; absent in files written before resumes checked it (their
-    /// data is then taken on trust).
-    #[serde(default)]
-    data: Option<DataStamp>,
+impl Best {
+    /// Everything but the weights: what the resume state's JSON holds.
+    fn bookkeeping(&self) -> Best {
+        Best {
+            val_loss: self.val_loss,
+            epoch: self.epoch,
+            epochs_without_improvement: self.epochs_without_improvement,
+            metrics: self.metrics.clone(),
+            weights: None,
+        }
+    }
 }
 
 /// The running sums of an epoch in progress: what its line of `metrics.jsonl` is computed
@@ -498,32 +416,6 @@ impl<T: Element> LastEpoch<T> {
         m.batches_tracked_mut()
             .copy_from_slice(&self.batches_tracked);
         m
-    }
-}
-
-fn widen<T: Element>(s: OptimizerState<T>) -> OptimizerState<f64> {
-    OptimizerState {
-        step: s.step,
-        num_elements: s.num_elements,
-        buffers: s
-            .buffers
-            .into_iter()
-            .map(|(n, v)| (n, v.into_iter().map(Element::to_f64).collect()))
-            .collect(),
-        scheduler: s.scheduler,
-    }
-}
-
-fn narrow<T: Element>(s: &OptimizerState<f64>) -> OptimizerState<T> {
-    OptimizerState {
-        step: s.step,
-        num_elements: s.num_elements,
-        buffers: s
-            .buffers
-            .iter()
-            .map(|(n, v)| (n.clone(), v.iter().map(|&x| T::from_f64(x)).collect()))
-            .collect(),
-        scheduler: s.scheduler,
     }
 }
 
@@ -948,7 +840,7 @@ fn end_of_run_facts<T: Element>(
     ))
 }
 
-/// Where a run stands; what `resume.json` restores.
+/// Where a run stands; what the resume state restores.
 struct Progress {
     epoch: usize,
     elapsed_before: f64,
@@ -962,6 +854,68 @@ struct Progress {
     partial: Option<EpochSums>,
 }
 
+impl Progress {
+    /// A run about to begin.
+    fn start() -> Progress {
+        Progress {
+            epoch: 0,
+            elapsed_before: 0.0,
+            finished: false,
+            stopped_early: false,
+            best: Best::default(),
+            last: None,
+            saved_epoch: 0,
+            partial: None,
+        }
+    }
+}
+
+/// Continues a run from a resume state given as the bytes of its file (`resume.safetensors`,
+/// or `resume.json` of earlier versions when `path` ends in `.json`), in memory: what
+/// `train --resume` does after reading the file, without a run directory (nothing is written,
+/// and the data stamp and configuration are not compared). `path` only names the file in
+/// errors.
+pub fn train_from_state(
+    config: &Config,
+    data: &RunData,
+    path: &Path,
+    bytes: &[u8],
+    observer: &mut dyn Observer,
+) -> Result<Summary> {
+    fn typed<T: Element>(
+        config: &Config,
+        data: &RunData,
+        path: &Path,
+        bytes: &[u8],
+        observer: &mut dyn Observer,
+    ) -> Result<Summary> {
+        let started = Instant::now();
+        let mut s = Session::<T>::new(config, data)?;
+        let mut progress = Progress::start();
+        resume::apply(
+            path,
+            resume::decode(path, bytes)?,
+            config,
+            &mut s,
+            &mut progress,
+        )?;
+        run_epochs(
+            &mut s,
+            config,
+            &RunOptions::default(),
+            &mut progress,
+            started,
+            observer,
+        )
+    }
+    let result = match config.dtype {
+        DTypeName::F32 => typed::<f32>(config, data, path, bytes, observer),
+        DTypeName::F64 => typed::<f64>(config, data, path, bytes, observer),
+    };
+    observer.on_finish();
+    result
+}
+
 fn train_typed<T: Element>(
     config: &Config,
     data: &RunData,
@@ -970,16 +924,7 @@ fn train_typed<T: Element>(
 ) -> Result<Summary> {
     let started = Instant::now();
     let mut s = Session::<T>::new(config, data)?;
-    let mut progress = Progress {
-        epoch: 0,
-        elapsed_before: 0.0,
-        finished: false,
-        stopped_early: false,
-        best: Best::default(),
-        last: None,
-        saved_epoch: 0,
-        partial: None,
-    };
+    let mut progress = Progress::start();
     let dir = opts.out_dir.as_deref();
     let mut created = false;
     if let Some(dir) = dir {
@@ -994,6 +939,7 @@ fn train_typed<T: Element>(
                 files::MODEL,
                 files::BEST,
                 files::RESUME,
+                files::LEGACY_RESUME,
                 files::TRAJECTORY,
                 files::SUMMARY,
             ] {
@@ -1030,134 +976,6 @@ fn train_typed<T: Element>(
         }
     }
     result
-}
-
-fn restore<T: Element>(
-    dir: &Path,
-    config: &Config,
-    s: &mut Session<T>,
-    progress: &mut Progress,
-) -> Result<()> {
-    let path = dir.join(files::RESUME);
-    let text = fs::read_to_string(&path).map_err(io_err(
-        &path,
-        "cannot read the state to resume from (was the run started with this --out?)",
-    ))?;
-    let bad = |msg: String| TrainError::Checkpoint {
-        path: path.clone(),
-        msg,
-    };
-    let state: ResumeState =
-        serde_json::from_str(&text).map_err(|e| bad(format!("malformed resume state: {e}")))?;
-    check_same_run(dir, config)?;
-    if let (Some(then), Some(now)) = (&state.data, &s.data_stamp) {
-        stamp::check(then, now)?;
-    }
-    check_sizes(&state, s).map_err(bad)?;
-    if state.dtype != config.dtype {
-        return Err(bad(format!(
-            "the run trained in {}, the configuration says dtype = {:?}",
-            state.dtype.name(),
-            config.dtype.name()
-        )));
-    }
-    if state.partial.is_some() != state.batcher.in_epoch {
-        return Err(bad(
-            "malformed resume state: the batcher and the epoch sums disagree on whether an epoch is in progress".into(),
-        ));
-    }
-    state.weights.apply(&mut s.model).map_err(bad)?;
-    s.optimizer
-        .load_state(&narrow::<T>(&state.optimizer))
-        .map_err(|e| bad(e.to_string()))?;
-    s.batcher = Batcher::from_state(state.batcher).map_err(|e| bad(e.to_string()))?;
-    s.rng = state.dropout_rng;
-    *progress = Progress {
-        epoch: state.epoch,
-        elapsed_before: state.elapsed_s,
-        finished: state.finished && (state.stopped_early || state.epoch >= config.training.epochs),
-        stopped_early: state.stopped_early,
-        best: state.best,
-        last: state.last,
-        saved_epoch: state.epoch,
-        partial: state.partial,
-    };
-    // An epoch may have been logged just before an interruption that kept its state unsaved.
-    // (A run stopped inside an epoch has logged only the epochs before it.)
-    let metrics = dir.join(files::METRICS);
-    if let Ok(text) = fs::read_to_string(&metrics) {
-        let kept: String = text
-            .lines()
-            .take(state.epoch)
-            .map(|l| format!("{l}\n"))
-            .collect();
-        if kept.len() != text.len() {
-            write_atomic(&metrics, kept.as_bytes()).map_err(io_err(&metrics, "cannot write"))?;
-        }
-    }
-    // The same for the trajectory, whose first line is epoch 0.
-    let trajectory = dir.join(files::TRAJECTORY);
-    if let Ok(text) = fs::read_to_string(&trajectory) {
-        let kept: String = text
-            .lines()
-            .take(state.epoch + 1)
-            .map(|l| format!("{l}\n"))
-            .collect();
-        if kept.len() != text.len() {
-            write_atomic(&trajectory, kept.as_bytes())
-                .map_err(io_err(&trajectory, "cannot write"))?;
-        }
-    }
-    Ok(())
-}
-
-/// Bounds-checks every size and index the resume state holds against the session built from
-/// the configuration and data, before any of them sizes an allocation or indexes a row: the
-/// batcher's rows, batch size and position, the optimizer's element count, the shapes of the
-/// weights and of the best weights.
-fn check_sizes<T: Element>(state: &ResumeState, s: &Session<T>) -> std::result::Result<(), String> {
-    let b = &state.batcher;
-    let rows = s.batcher.n_rows();
-    if b.n_rows != rows {
-        return Err(format!(
-            "the saved batcher covers {} rows, the training set has {rows}",
-            b.n_rows
-        ));
-    }
-    if b.batch_size.min(rows) != s.batcher.effective_batch_size() {
-        return Err(format!(
-            "the saved batcher draws batches of {} rows, the configuration {}",
-            b.batch_size,
-            s.batcher.effective_batch_size()
-        ));
-    }
-    if b.position > rows {
-        return Err(format!(
-            "the saved batcher position {} is past the {rows} training rows",
-            b.position
-        ));
-    }
-    let params: usize = s.model.parameters().iter().map(|p| p.numel()).sum();
-    if let Some(n) = state.optimizer.num_elements {
-        if n != params {
-            return Err(format!(
-                "the saved optimizer state covers {n} parameters, the model has {params}"
-            ));
-        }
-    }
-    state.weights.fits(&s.model)?;
-    if let Some(w) = &state.best.weights {
-        w.fits(&s.model).map_err(|e| format!("best weights: {e}"))?;
-    }
-    if let Some(p) = &state.partial {
-        if p.rows > rows || p.updates > s.batcher.batches_per_epoch() {
-            return Err(format!(
-                "the saved epoch in progress has {} updates over {} rows, more than an epoch holds",
-                p.updates, p.rows
-            ));
-        }
-    }
-    Ok(())
 }
 
 fn append_trajectory<T: Element>(dir: &Path, epoch: usize, model: &Sequential<T>) -> Result<()> {
@@ -1757,41 +1575,6 @@ fn write_best<T: Element>(
     }
     *best_unsaved = false;
     Ok(())
-}
-
-/// Writes `resume.json` with the state as it is now: at the end of epoch `progress.epoch`, or
-/// inside the next one with its running sums `partial`.
-fn write_resume<T: Element>(
-    s: &Session<T>,
-    config: &Config,
-    progress: &Progress,
-    dir: &Path,
-    elapsed_s: f64,
-    partial: Option<&EpochSums>,
-) -> Result<()> {
-    let state = ResumeState {
-        version: crate::VERSION.into(),
-        dtype: config.dtype,
-        epoch: progress.epoch,
-        step: s.optimizer.step_count(),
-        elapsed_s,
-        finished: progress.finished,
-        stopped_early: progress.stopped_early,
-        weights: Weights::of(&s.model),
-        optimizer: widen(s.optimizer.state()),
-        batcher: s.batcher.state(),
-        dropout_rng: s.rng.clone(),
-        best: progress.best.clone(),
-        last: progress.last.clone(),
-        partial: partial.cloned(),
-        data: s.data_stamp.clone(),
-    };
-    let path = dir.join(files::RESUME);
-    let json = serde_json::to_vec(&state).map_err(|e| TrainError::Checkpoint {
-        path: path.clone(),
-        msg: format!("cannot encode the resume state: {e}"),
-    })?;
-    write_atomic(&path, &json).map_err(io_err(&path, "cannot write"))
 }
 
 trait Improves {
