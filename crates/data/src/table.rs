@@ -244,7 +244,8 @@ fn delimiter_of(bytes: &[u8]) -> u8 {
 /// ends; `Lines` recomputes them from the bytes.
 fn parse_table(path: &Path, bytes: &[u8], plan: &Plan<'_>) -> Result<Table> {
     let bytes = source::decode(path, bytes)?;
-    if let Some(line) = unterminated_quote(&bytes) {
+    let delimiter = delimiter_of(&bytes);
+    if let Some(line) = unterminated_quote(&bytes, delimiter) {
         // The csv reader would take the rest of the file as one field and an error would
         // echo it; the line where the quote opened is what the user needs.
         return Err(DataError::Csv {
@@ -256,7 +257,7 @@ fn parse_table(path: &Path, bytes: &[u8], plan: &Plan<'_>) -> Result<Table> {
     }
     let mut lines_of = Lines::new(&bytes);
     let mut reader = ReaderBuilder::new()
-        .delimiter(delimiter_of(&bytes))
+        .delimiter(delimiter)
         .has_headers(true)
         // Ragged rows are reported by us, with the expected and the found count.
         .flexible(true)
@@ -461,8 +462,9 @@ fn csv_error(path: &Path, error: csv::Error, lines: &mut Lines<'_>) -> DataError
 
 /// The 1-based line of a quoted field that is still open at the end of `bytes`, as the csv
 /// reader parses quotes: a `"` opens a quoted field only as the field's first byte, `""` inside
-/// it is an escaped quote, and a line break inside it belongs to the field.
-fn unterminated_quote(bytes: &[u8]) -> Option<u64> {
+/// it is an escaped quote, and a line break inside it belongs to the field; fields are separated
+/// by `delimiter`.
+fn unterminated_quote(bytes: &[u8], delimiter: u8) -> Option<u64> {
     let mut line = 1u64;
     let mut opened = 0u64;
     let mut field_start = true;
@@ -486,7 +488,7 @@ fn unterminated_quote(bytes: &[u8]) -> Option<u64> {
             opened = line;
             field_start = false;
         } else {
-            field_start = matches!(b, b',' | b'\n' | b'\r');
+            field_start = b == delimiter || b == b'\n' || b == b'\r';
         }
         if newline {
             line += 1;

@@ -286,6 +286,14 @@ fn unterminated_quote_names_the_line_it_opened_on_and_echoes_nothing() {
             "{path}:4: unterminated quote: the quoted field that opens on this line never closes"
         )
     );
+    // With semicolons between fields, a quote after a semicolon opens a field too.
+    let (path, err) = load_err("a;y\n1;2\n3;\"4\n5;6\n", &reg());
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{path}:3: unterminated quote: the quoted field that opens on this line never closes"
+        )
+    );
     // A quote inside an unquoted field is a plain character, not an opening quote.
     let (path, err) = load_err("a,y\n1\"x,2\n", &reg());
     assert_eq!(
