@@ -18,7 +18,9 @@ use trainscope_data::{
 };
 use trainscope_train::{Config, RunData, RunOptions, Silent, TrainedModel};
 
+mod alloc_cap;
 mod resume;
+pub use alloc_cap::{CappedAlloc, LIMIT as ALLOC_LIMIT};
 pub use resume::{resume, resume_seeds};
 
 /// A target's body: takes one input, returns normally or panics (a bug).

@@ -5,7 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use trainscope_fuzz_targets::TARGETS;
+use trainscope_fuzz_targets::{CappedAlloc, TARGETS};
+
+// The fuzzers' limit on a single allocation holds here too.
+#[global_allocator]
+static ALLOC: CappedAlloc = CappedAlloc;
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
