@@ -335,11 +335,12 @@ impl<'a> LossFunction<'a> {
         match (&self.source, self.mode) {
             (Source::Closure(_), _) => "loss given as a function of the parameters".into(),
             (Source::Model { .. }, Mode::Eval) => format!(
-                "full training set ({} examples, {} batches), eval mode: batch norm uses its \
+                "full training set ({} examples, {} batch{}), eval mode: batch norm uses its \
                  running statistics and dropout is off, so the loss is one deterministic \
                  function of the parameters",
                 self.examples,
-                self.num_batches()
+                self.num_batches(),
+                if self.num_batches() == 1 { "" } else { "es" }
             ),
             (Source::Model { .. }, Mode::Train) => format!(
                 "full training set ({} examples) in train mode: batch norm uses the \

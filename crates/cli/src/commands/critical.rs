@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Stop the search when ‖∇L‖ falls below this.
-    #[arg(long, value_name = "X", default_value_t = 1e-6)]
+    #[arg(long, value_name = "X", default_value = "1e-6")]
     target_grad_norm: f64,
     /// Most search steps per seed.
     #[arg(long, value_name = "N", default_value_t = 200)]

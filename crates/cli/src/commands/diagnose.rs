@@ -36,10 +36,10 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 4000)]
     dense_limit: usize,
     /// Gradient norm at or above which the point is not critical.
-    #[arg(long, value_name = "X", default_value_t = 1e-3)]
+    #[arg(long, value_name = "X", default_value = "1e-3")]
     grad_tol: f64,
     /// An eigenvalue is zero when |λ| ≤ X · max|λ|.
-    #[arg(long, value_name = "X", default_value_t = 1e-6)]
+    #[arg(long, value_name = "X", default_value = "1e-6")]
     zero_tol: f64,
     /// Minimum ratio above which the course's rule (`course_verdict`) calls a critical point
     /// local-minimum-like.

@@ -162,16 +162,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         output::json(&report)?;
     } else {
         let mut r = format!("surface {} = {}\n", surface.name(), surface.formula());
+        let label_width = report.runs.iter().map(|s| s.label.chars().count()).max();
+        let steps_width = report.runs.iter().map(|s| s.steps.to_string().len()).max();
         for s in &report.runs {
             r += &format!(
-                "{:<28} {} updates  end ({}, {})  loss {}  ‖g‖ {}{}\n",
+                "{:<lw$}  {:>sw$} updates  end ({}, {})  loss {}  ‖g‖ {}{}\n",
                 s.label,
                 s.steps,
                 output::num(s.end[0]),
                 output::num(s.end[1]),
                 output::num(s.final_loss),
                 output::num(s.final_grad_norm),
-                if s.diverged { "  DIVERGED" } else { "" }
+                if s.diverged { "  DIVERGED" } else { "" },
+                lw = label_width.unwrap_or(0),
+                sw = steps_width.unwrap_or(0),
             );
         }
         for c in report.claims.iter().flatten() {
