@@ -4,16 +4,13 @@
 //! `--resume` is refused by name instead of breaking the bit-identical promise (or indexing
 //! rows that no longer exist).
 
-use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::Xxh3;
 
 use crate::config::{Config, DataFormat};
 use crate::data::RunData;
-use crate::error::{io_err, Result, TrainError};
+use crate::error::{Result, TrainError};
 
 /// The data a run trains on, as stored in the resume state under `data`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,18 +87,16 @@ pub(crate) fn stamp(config: &Config, data: &RunData) -> Result<DataStamp> {
     })
 }
 
+/// The run record's content hash of a file, with the training error a failed read gives.
 fn hash_file(path: &Path) -> Result<String> {
-    let mut f = File::open(path).map_err(io_err(path, "cannot read"))?;
-    let mut hasher = Xxh3::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf).map_err(io_err(path, "cannot read"))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(format!("{:032x}", hasher.digest128()))
+    trainscope_record::hash_file(path).map_err(|e| match e {
+        trainscope_record::RecordError::Io { path, source } => TrainError::Io {
+            path,
+            what: "cannot read",
+            source,
+        },
+        other => TrainError::Mismatch(other.to_string()),
+    })
 }
 
 /// Refuses a resume whose data differs from the data the run stopped with, naming the first
