@@ -1,68 +1,13 @@
 //! End-to-end tests of the `trainscope` executable: the bundled examples, exact resume,
 //! determinism, predict/eval round trips, checkpoint compatibility, and bad input.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn data(name: &str) -> String {
-    root()
-        .join("examples/data")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-/// Runs the binary from the repository root.
-fn trainscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainscope"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Asserts success and returns the JSON object printed on stdout.
-fn ok_json(o: &Output) -> Value {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        stdout(o),
-        stderr(o)
-    );
-    serde_json::from_str(stdout(o).trim()).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
-}
-
-/// Asserts a clean failure: exit code 2, one `error:` line mentioning every `needle`, no panic.
-fn fails_with(o: &Output, needles: &[&str]) -> String {
-    let err = stderr(o);
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "stderr: {err}\nstdout: {}",
-        stdout(o)
-    );
-    assert!(!err.contains("panicked"), "{err}");
-    assert!(err.starts_with("error: "), "{err}");
-    for n in needles {
-        assert!(err.contains(n), "expected {n:?} in: {err}");
-    }
-    err
-}
+use support::{data, fails_with, ok_json, root, stderr, stdout, trainscope};
 
 fn train_json(config: &str, out: &Path, extra: &[&str]) -> Value {
     let out_s = out.display().to_string();

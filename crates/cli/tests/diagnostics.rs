@@ -2,68 +2,15 @@
 //! constructed saddle, dense refusal and iterative mode), stuck detection in `train`,
 //! `critical`, `guide` (each verdict on data built for it), `batch-size`, and bad input.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
+use support::{fails_with, fixtures, noise, ok, ok_json, root, s, trainscope, write};
 use trainscope_data::{LabelMap, Schema, Task};
 use trainscope_nn::{Activation, Layer, Loss, ModelSpec, Sequential};
 use trainscope_train::{DTypeName, ModelMeta};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-}
-
-fn trainscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainscope"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    text(&o.stdout)
-}
-
-fn ok_json(o: &Output) -> Value {
-    let s = ok(o);
-    serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("{e}: {s}"))
-}
-
-fn fails_with(o: &Output, needles: &[&str]) {
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    assert!(err.starts_with("error: "), "{err}");
-    for n in needles {
-        assert!(err.contains(n), "expected {n:?} in: {err}");
-    }
-}
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
-}
-
-fn write(path: &Path, body: &str) -> String {
-    std::fs::write(path, body).unwrap();
-    s(path)
-}
 
 /// A CSV with columns `x0 … x{d-1}, y`; floats in their shortest exact form.
 fn csv(path: &Path, x: &[f64], d: usize, y: &[String]) -> String {
@@ -75,12 +22,6 @@ fn csv(path: &Path, x: &[f64], d: usize, y: &[String]) -> String {
         body += &format!("{},{yv}\n", cells.join(","));
     }
     write(path, &body)
-}
-
-/// A deterministic value in [-1, 1) from an index (no random generator needed).
-fn noise(i: usize) -> f64 {
-    let h = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
-    2.0 * (h as f64 / (1u64 << 53) as f64) - 1.0
 }
 
 fn regression_csv(

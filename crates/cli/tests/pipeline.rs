@@ -1,24 +1,14 @@
 //! The commands together, as a user runs them: train, then each diagnostic writing its JSON
 //! into the run directory, then `plot` and `report` picking every one of them up.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use std::process::Output;
 
+/// Runs the binary from the repository root and asserts success.
 fn run(args: &[&str]) -> Output {
-    let o = Command::new(env!("CARGO_BIN_EXE_trainscope"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("the binary runs");
-    assert!(
-        o.status.success(),
-        "trainscope {args:?} failed:\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = support::trainscope(args);
+    support::ok(&o);
     o
 }
 

@@ -23,6 +23,42 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+pub fn stdout(o: &Output) -> String {
+    text(&o.stdout)
+}
+
+pub fn stderr(o: &Output) -> String {
+    text(&o.stderr)
+}
+
+/// A file of the bundled example data, by name.
+pub fn data(name: &str) -> String {
+    s(&root().join("examples/data").join(name))
+}
+
+/// The PyTorch reference results.
+pub fn fixtures() -> PathBuf {
+    root().join("../shared/fixtures")
+}
+
+/// Asserts a clean failure: exit code 2, one `error:` line mentioning every `needle`, no
+/// panic; returns the message.
+pub fn fails_with(o: &Output, needles: &[&str]) -> String {
+    let err = stderr(o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "stderr: {err}\nstdout: {}",
+        stdout(o)
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.starts_with("error: "), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "expected {n:?} in: {err}");
+    }
+    err
+}
+
 pub fn ok(o: &Output) -> String {
     assert!(
         o.status.success(),
