@@ -408,9 +408,48 @@ where
         }
     }
     if !series.is_empty() {
-        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        legend(&mut chart, clear_corner(&data, win, series.len()))?;
     }
     Ok(())
+}
+
+/// The corner of the window whose legend box would cover the fewest points of the lines
+/// (upper right on a tie), so the legend never hides where the curves end. The box is taken
+/// as 40 % of the width and 9 % of the height per entry.
+fn clear_corner(lines: &[Vec<(f64, f64)>], win: [f64; 4], entries: usize) -> SeriesLabelPosition {
+    let [x0, x1, y0, y1] = win;
+    let (w, h) = (0.4, (0.09 * entries as f64 + 0.04).min(0.9));
+    let corners = [
+        (
+            SeriesLabelPosition::UpperRight,
+            (1.0 - w, 1.0),
+            (1.0 - h, 1.0),
+        ),
+        (SeriesLabelPosition::UpperLeft, (0.0, w), (1.0 - h, 1.0)),
+        (SeriesLabelPosition::LowerRight, (1.0 - w, 1.0), (0.0, h)),
+        (SeriesLabelPosition::LowerLeft, (0.0, w), (0.0, h)),
+    ];
+    let covered = |(_, (a, b), (c, d)): &(SeriesLabelPosition, (f64, f64), (f64, f64))| {
+        lines
+            .iter()
+            .flatten()
+            .filter(|&&(x, y)| {
+                let u = (x - x0) / (x1 - x0);
+                let v = (y - y0) / (y1 - y0);
+                (*a..=*b).contains(&u) && (*c..=*d).contains(&v)
+            })
+            .count()
+    };
+    let mut best = 0;
+    let mut fewest = usize::MAX;
+    for (i, c) in corners.iter().enumerate() {
+        let n = covered(c);
+        if n < fewest {
+            best = i;
+            fewest = n;
+        }
+    }
+    corners[best].0.clone()
 }
 
 struct LinesFigure<'a> {
@@ -899,4 +938,28 @@ impl Figure for ComplexityFigure<'_> {
 /// with complexity, validation loss is U-shaped.
 pub fn bias_complexity_plot(points: &[ComplexityPoint], out: impl AsRef<Path>) -> Result<()> {
     render(&ComplexityFigure { points }, out.as_ref(), (900, 560))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_legend_goes_where_the_curves_are_not() {
+        let win = [0.0, 100.0, 0.0, 100.0];
+        let rising: Vec<(f64, f64)> = (0..=100)
+            .map(|i| (i as f64, 50.0 + 0.5 * i as f64))
+            .collect();
+        let falling: Vec<(f64, f64)> = (0..=100).map(|i| (i as f64, 100.0 - i as f64)).collect();
+        // Accuracy climbing to the top right: not there.
+        let at = clear_corner(std::slice::from_ref(&rising), win, 2);
+        assert_ne!(at, SeriesLabelPosition::UpperRight);
+        // A loss falling from the top left to the bottom right: the upper right is clear.
+        assert_eq!(
+            clear_corner(&[falling], win, 2),
+            SeriesLabelPosition::UpperRight
+        );
+        // Nothing anywhere: upper right.
+        assert_eq!(clear_corner(&[], win, 1), SeriesLabelPosition::UpperRight);
+    }
 }
