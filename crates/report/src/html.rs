@@ -9,7 +9,8 @@ use trainscope_findings::{Report as Findings, Severity};
 
 use crate::error::{ReportError, Result};
 use crate::figures::{plot_run, FigureFile, Format};
-use crate::run::{extras, Run};
+use crate::run::{extras, Run, SetAside};
+use crate::sections::cell;
 
 /// `&`, `<`, `>`, `"` and `'` as entities.
 pub fn escape(s: &str) -> String {
@@ -77,7 +78,7 @@ pub fn render_report(run: &Run, work_dir: &Path) -> Result<String> {
         escape(&run.dir.display().to_string())
     );
     summary(&mut h, run);
-    freshness_notes(&mut h, run);
+    set_aside_notes(&mut h, &run.set_aside);
     h.push_str("<h2>Figures</h2>\n");
     for f in &figures {
         embed_figure(&mut h, f)?;
@@ -87,9 +88,15 @@ pub fn render_report(run: &Run, work_dir: &Path) -> Result<String> {
     findings_section(&mut h, &findings);
     diagnosis(&mut h, run);
     crate::sections::surfaces(&mut h, run);
-    crate::sections::critical(&mut h, run);
-    crate::sections::guide(&mut h, run);
-    crate::sections::batch_size(&mut h, run);
+    if let Some(c) = &run.critical {
+        crate::sections::critical(&mut h, c, &run.set_aside);
+    }
+    if let Some(g) = &run.guide {
+        crate::sections::guide(&mut h, g, &run.set_aside);
+    }
+    if let Some(b) = &run.batch_size {
+        crate::sections::batch_size(&mut h, b, &run.set_aside);
+    }
     h.push_str("<h2>Configuration</h2>\n");
     match &run.config_text {
         Some(c) => {
@@ -201,10 +208,10 @@ fn summary(h: &mut String, run: &Run) {
     h.push_str("</table>\n");
 }
 
-/// Analyses whose stamp does not match the run's weights are left out, and said so; those
-/// without a stamp are shown, marked.
-fn freshness_notes(h: &mut String, run: &Run) {
-    for (name, why) in &run.stale {
+/// Analyses whose stamp does not match the run's weights, or that do not read as what their
+/// command writes, are left out, and said so; those without a stamp are shown, marked.
+pub(crate) fn set_aside_notes(h: &mut String, s: &SetAside) {
+    for (name, why) in &s.stale {
         let _ = writeln!(
             h,
             "<div class=\"verdict warn stale\"><strong>Left out: <code>{}</code></strong> — {}.</div>",
@@ -212,7 +219,15 @@ fn freshness_notes(h: &mut String, run: &Run) {
             escape(why)
         );
     }
-    for name in &run.unstamped {
+    for (name, why) in &s.unreadable {
+        let _ = writeln!(
+            h,
+            "<div class=\"verdict warn unreadable\"><strong>Left out: <code>{}</code></strong> — {}.</div>",
+            escape(name),
+            escape(why)
+        );
+    }
+    for name in &s.unstamped {
         let _ = writeln!(
             h,
             "<div class=\"verdict warn unstamped\"><strong><code>{}</code> has no stamp</strong> — it was saved by hand or by an older version, so which weights it describes cannot be told; run the command again to replace it.</div>",
@@ -294,50 +309,50 @@ fn diagnosis(h: &mut String, run: &Run) {
         );
         return;
     };
-    if run.unstamped.iter().any(|n| n == extras::DIAGNOSE) {
+    if run.set_aside.is_unstamped(extras::DIAGNOSE) {
         h.push_str(
             "<p class=\"muted\">No stamp: which weights this describes cannot be told.</p>\n",
         );
     }
-    let mut rows = Vec::new();
-    for (key, label) in [
-        ("verdict", "verdict (by the definitions)"),
-        ("course_verdict", "course verdict (minimum ratio > 0.5)"),
-        ("verdict_note", "note"),
-        ("flat_note", "flat directions"),
-        ("loss", "loss"),
-        ("grad_norm", "gradient norm ‖∇L‖"),
-        ("num_params", "parameters"),
-        ("positive", "positive eigenvalues"),
-        ("negative", "negative eigenvalues"),
-        ("zero", "zero eigenvalues"),
-        ("flat_directions", "flat directions"),
-        ("min_ratio", "minimum ratio (positive / all)"),
-    ] {
-        if let Some(v) = d.get(key) {
-            if !v.is_object() && !v.is_array() && !v.is_null() {
-                rows.push((label, crate::sections::cell(key, v)));
-            }
-        }
-    }
-    if let Some(s) = trainscope_record::Stamp::of_json(d) {
+    let r = &d.hessian;
+    let mut rows: Vec<(&str, Option<String>)> = vec![
+        ("verdict (by the definitions)", Some(cell(&r.verdict))),
+        (
+            "course verdict (minimum ratio > 0.5)",
+            r.course_verdict.as_ref().map(cell),
+        ),
+        ("note", r.verdict_note.clone()),
+        ("flat directions", r.flat_note.clone()),
+        ("loss", Some(cell(&r.loss))),
+        ("gradient norm ‖∇L‖", Some(cell(&r.grad_norm))),
+        ("parameters", Some(cell(&r.num_params))),
+        ("positive eigenvalues", r.positive.as_ref().map(cell)),
+        ("negative eigenvalues", r.negative.as_ref().map(cell)),
+        ("zero eigenvalues", r.zero.as_ref().map(cell)),
+        ("flat directions", r.flat_directions.as_ref().map(cell)),
+        (
+            "minimum ratio (positive / all)",
+            r.min_ratio.as_ref().map(cell),
+        ),
+    ];
+    if let Some(s) = &d.stamp {
         rows.push((
             "computed for",
-            format!(
+            Some(format!(
                 "{}{} on {}",
                 s.file,
                 s.epoch.map(|e| format!(" (epoch {e})")).unwrap_or_default(),
-                s.data.unwrap_or_default()
-            ),
+                s.data.as_deref().unwrap_or_default()
+            )),
         ));
     }
-    if !rows.is_empty() {
-        h.push_str("<table>\n");
-        for (k, v) in rows {
+    h.push_str("<table>\n");
+    for (k, v) in rows {
+        if let Some(v) = v {
             let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(&v));
         }
-        h.push_str("</table>\n");
     }
+    h.push_str("</table>\n");
     let pretty = serde_json::to_string_pretty(d).unwrap_or_default();
     let _ = writeln!(
         h,

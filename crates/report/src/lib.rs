@@ -32,5 +32,8 @@ pub use figures::{plot_run, FigureFile, Format};
 pub use html::{render_report, run_findings, write_report};
 pub use playground::{default_start, parse_spec, parse_surface, PlaygroundFile, RunEntry};
 pub use run::{extras, parse_metrics_jsonl, read_metrics_jsonl, read_trajectory, Run};
-pub use surface::{analytic_surface, model_surface, Directions, ModelSurface, TrainedProblem};
+pub use surface::{
+    analytic_surface, model_surface, Directions, ModelSurface, SurfaceLowest, SurfaceRecord,
+    TrainedProblem,
+};
 pub use tensorboard::{export_tensorboard, LiveExport, EVENT_FILE_PREFIX};
