@@ -12,7 +12,7 @@ use trainscope_viz::plot::{line_plot, LineOptions, Series};
 
 use crate::error::{ReportError, Result};
 use crate::figures::{FigureFile, Format};
-use crate::html::{embed_figure, escape, STYLE};
+use crate::html::{embed_figure, escape, number, STYLE};
 use crate::run::Run;
 
 /// One run's final numbers: from `summary.json` (the epoch whose weights the model holds),
@@ -406,18 +406,8 @@ impl Comparison {
     }
 }
 
-fn fmt(x: f64) -> String {
-    if !x.is_finite() {
-        "–".into()
-    } else if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e5) {
-        format!("{x:.4e}")
-    } else {
-        format!("{x:.5}")
-    }
-}
-
 fn opt(x: Option<f64>) -> String {
-    x.map_or("–".into(), fmt)
+    x.map_or("–".into(), number)
 }
 
 fn pct(x: Option<f64>) -> String {
@@ -453,7 +443,7 @@ pub fn render_compare(c: &Comparison) -> Result<String> {
     h.push_str("<th>time</th></tr>\n");
     for (i, r) in c.runs.iter().enumerate() {
         let best = match (r.best_val_loss, r.best_epoch) {
-            (Some(v), Some(e)) => format!("{} ({e})", fmt(v)),
+            (Some(v), Some(e)) => format!("{} ({e})", number(v)),
             _ => "–".into(),
         };
         let _ = write!(
@@ -463,7 +453,7 @@ pub fn render_compare(c: &Comparison) -> Result<String> {
             escape(&r.dir.display().to_string()),
             escape(&r.name),
             r.epochs,
-            fmt(r.train_loss),
+            number(r.train_loss),
             opt(r.val_loss),
             best,
         );

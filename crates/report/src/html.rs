@@ -130,8 +130,14 @@ pub fn write_report(dir: &Path, out: Option<&Path>) -> Result<PathBuf> {
     Ok(out)
 }
 
-fn fmt(x: f64) -> String {
-    if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e5) {
+/// A number as the report and the comparison page write it: integers as integers, others
+/// with 5 decimals (scientific below 1e-3 and from 1e5 on), `–` when not finite.
+pub(crate) fn number(x: f64) -> String {
+    if !x.is_finite() {
+        "–".into()
+    } else if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else if x.abs() < 1e-3 || x.abs() >= 1e5 {
         format!("{x:.4e}")
     } else {
         format!("{x:.5}")
@@ -148,9 +154,9 @@ fn summary(h: &mut String, run: &Run) {
     };
     row("epochs", last.epoch.to_string());
     row("updates", last.step.to_string());
-    row("training loss (last epoch)", fmt(last.train_loss));
+    row("training loss (last epoch)", number(last.train_loss));
     if let Some(v) = last.val_loss {
-        row("validation loss (last epoch)", fmt(v));
+        row("validation loss (last epoch)", number(v));
     }
     let best = run
         .metrics
@@ -158,7 +164,10 @@ fn summary(h: &mut String, run: &Run) {
         .filter_map(|m| m.val_loss.map(|v| (m.epoch, v)))
         .min_by(|a, b| a.1.total_cmp(&b.1));
     if let Some((e, v)) = best {
-        row("lowest validation loss", format!("{} (epoch {e})", fmt(v)));
+        row(
+            "lowest validation loss",
+            format!("{} (epoch {e})", number(v)),
+        );
     }
     if let Some(a) = last.train_accuracy {
         row("training accuracy", format!("{:.2}%", 100.0 * a));
@@ -166,8 +175,8 @@ fn summary(h: &mut String, run: &Run) {
     if let Some(a) = last.val_accuracy {
         row("validation accuracy", format!("{:.2}%", 100.0 * a));
     }
-    row("gradient norm (mean of last epoch)", fmt(last.grad_norm));
-    row("learning rate (last update)", fmt(last.lr));
+    row("gradient norm (mean of last epoch)", number(last.grad_norm));
+    row("learning rate (last update)", number(last.lr));
     row("time", format!("{:.1} s", last.elapsed_s));
     if let Some(s) = &run.summary {
         row("parameters", s.parameters.to_string());
@@ -186,7 +195,7 @@ fn summary(h: &mut String, run: &Run) {
                 "trivial model's loss (constant prediction)",
                 format!(
                     "{} ({})",
-                    fmt(b),
+                    number(b),
                     if s.baseline_val_loss.is_some() {
                         "validation"
                     } else {
@@ -199,7 +208,7 @@ fn summary(h: &mut String, run: &Run) {
             row("majority-class accuracy", format!("{:.2}%", 100.0 * a));
         }
         if let Some(t) = s.test_loss {
-            row(&format!("test loss ({})", s.loss), fmt(t));
+            row(&format!("test loss ({})", s.loss), number(t));
         }
         if let Some(a) = s.test_accuracy {
             row("test accuracy", format!("{:.2}%", 100.0 * a));
@@ -360,4 +369,20 @@ fn diagnosis(h: &mut String, run: &Run) {
         extras::DIAGNOSE,
         escape(&pretty)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_one_way_everywhere() {
+        assert_eq!(number(385.0), "385");
+        assert_eq!(number(0.0), "0");
+        assert_eq!(number(0.25), "0.25000");
+        assert_eq!(number(1.5e-4), "1.5000e-4");
+        assert_eq!(number(123456.5), "1.2346e5");
+        assert_eq!(number(f64::NAN), "–");
+        assert_eq!(number(f64::INFINITY), "–");
+    }
 }

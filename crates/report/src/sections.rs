@@ -10,20 +10,9 @@ use trainscope_diag::Verdict;
 use trainscope_inspect::{BatchComparison, CriticalExperiment, FindingKind, GuideReport};
 use trainscope_train::Confusion;
 
-use crate::html::{base64, escape};
+use crate::html::{base64, escape, number};
 use crate::run::{Run, SetAside};
 use crate::surface::SurfaceRecord;
-
-/// A number as the report writes it: integers as integers, others with 5 significant places.
-pub(crate) fn number(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{}", x as i64)
-    } else if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e5) {
-        format!("{x:.4e}")
-    } else {
-        format!("{x:.5}")
-    }
-}
 
 /// A value as a table cell: verdicts in words, counts as integers, `–` for nothing.
 pub(crate) trait Cell {
@@ -33,11 +22,7 @@ pub(crate) trait Cell {
 
 impl Cell for f64 {
     fn cell(&self) -> String {
-        if self.is_finite() {
-            number(*self)
-        } else {
-            "–".into()
-        }
+        number(*self)
     }
 }
 
