@@ -436,3 +436,57 @@ fn an_analysis_that_does_not_read_as_its_type_is_left_out_with_the_reason() {
     assert!(run.join("plots/loss.svg").is_file());
     assert!(!run.join("plots/spectrum.svg").exists());
 }
+
+#[test]
+fn an_unstamped_batch_size_comparison_is_shown_and_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("sinc");
+    sinc_run(&run);
+    ok(&trainscope(&[
+        "batch-size",
+        "examples/sinc.toml",
+        "--sizes",
+        "16,full",
+        "--set",
+        "training.epochs=2",
+        "--out",
+        &s(&run),
+        "--quiet",
+    ]));
+    // As a version before stamps wrote it.
+    let mut old = json_file(&run.join("batch_size.json"));
+    assert!(old["stamp"].is_object());
+    old.as_object_mut().unwrap().remove("stamp");
+    std::fs::write(run.join("batch_size.json"), old.to_string()).unwrap();
+
+    ok(&trainscope(&["report", &s(&run)]));
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        html.contains("<code>batch_size.json</code> has no stamp"),
+        "not marked at the top"
+    );
+    let section = &html[html
+        .find("<h2 id=\"batch-size\">")
+        .expect("no batch-size section")..];
+    assert!(
+        section.contains("No stamp: which weights or configuration this describes"),
+        "the section is not marked"
+    );
+    for size in ["<td>16</td>", "<td>full</td>"] {
+        assert!(section.contains(size), "{size} missing from the table");
+    }
+    assert!(
+        html.contains("id=\"fig-batch_size\""),
+        "its figure is not drawn"
+    );
+    assert!(!html.contains("Left out"));
+
+    let o = trainscope(&["plot", &s(&run), "--format", "svg"]);
+    let warnings = support::text(&o.stderr);
+    ok(&o);
+    assert!(
+        warnings.contains("batch_size.json has no stamp"),
+        "{warnings}"
+    );
+    assert!(run.join("plots/batch_size.svg").is_file());
+}
