@@ -893,6 +893,174 @@ fn compare_page_of_several_runs_renders_in_headless_chromium() {
     assert_png(&shot);
 }
 
+/// The page `report` wrote for an experiment's directory: self-contained, with the
+/// experiment's section and figure and the runs compared (`figures`: the experiment's and the
+/// runs' curves); in Chromium (when there) every
+/// section and figure is in the DOM and no console error is logged.
+fn assert_experiment_page(page: &Path, section: &str, figures: &[&str], runs: &[&str]) -> String {
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for bad in ["http://", "https://", "<script", "<link", "@import", "url("] {
+        assert!(!html.contains(bad), "the page contains {bad:?}");
+    }
+    let sections = [
+        section,
+        "id=\"runs\"",
+        "id=\"settings\"",
+        "id=\"figures\"",
+        "<h2>Configuration</h2>",
+    ];
+    for name in runs {
+        assert!(
+            html.contains(&format!(">{name}</td>")),
+            "run {name} not compared"
+        );
+    }
+    assert!(!html.contains("Left out"), "a current result was set aside");
+    if has_chromium("assert_experiment_page") {
+        let dom = text(&chromium(page, &["--dump-dom".into()]).stdout);
+        for section in sections {
+            assert!(dom.contains(section), "{section} missing from the DOM");
+        }
+        assert_figures_in_dom(&dom, figures);
+        let shot = page.with_extension("png");
+        chromium(
+            page,
+            &[
+                format!("--screenshot={}", shot.display()),
+                "--window-size=1200,2400".into(),
+            ],
+        );
+        assert_png(&shot);
+    } else {
+        for section in sections {
+            assert!(html.contains(section), "{section} missing");
+        }
+        assert_figures_in_dom(&html, figures);
+    }
+    html
+}
+
+/// `report` of the directory `guide --out DIR` wrote (it has no `metrics.jsonl` of its own):
+/// the guide's table (one row per rung, counts as integers, the verdict in words), its
+/// bias–complexity figure, and the rungs' runs compared with the settings that differ.
+#[test]
+fn report_of_a_guide_directory_renders_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("guide");
+    let g: Value = serde_json::from_str(
+        ok(&trainscope(&[
+            "guide",
+            "examples/sinc.toml",
+            "--set",
+            "training.epochs=20",
+            "--out",
+            &s(&out),
+            "--json",
+        ]))
+        .trim(),
+    )
+    .unwrap();
+    assert!(!out.join("metrics.jsonl").exists());
+    let page = out.join("report.html");
+    assert_eq!(
+        ok(&trainscope(&["report", &s(&out)])),
+        format!("wrote {}\n", s(&page))
+    );
+    let html = assert_experiment_page(
+        &page,
+        "<h2 id=\"guide\">",
+        &[
+            "bias_complexity",
+            "train_loss",
+            "val_loss",
+            "grad_norm",
+            "lr",
+        ],
+        &["depth-0", "depth-1", "depth-2", "depth-4"],
+    );
+    let rungs = g["rungs"].as_array().unwrap();
+    assert_eq!(rungs.len(), 4);
+    for r in rungs {
+        let row = format!(
+            "<tr><td>{}</td><td>{}</td>",
+            r["label"].as_str().unwrap(),
+            r["parameters"]
+        );
+        assert!(html.contains(&row), "{row} missing");
+    }
+    let kind = g["findings"][0]["kind"].as_str().unwrap().replace('_', " ");
+    assert!(html.contains(&format!("<strong>{kind}</strong>")), "{kind}");
+    assert!(
+        html.contains("<code>model.hidden</code>"),
+        "the differing setting"
+    );
+    assert!(html.contains("<code>guide.config.toml</code>"));
+
+    // --out names the page; a directory with neither metrics nor a result is one clear error.
+    let other = dir.path().join("page.html");
+    ok(&trainscope(&["report", &s(&out), "--out", &s(&other)]));
+    assert!(other.is_file());
+    fails_with(
+        &trainscope(&["report", &s(dir.path())]),
+        &["neither a run directory", "guide.json"],
+    );
+}
+
+/// The same page for the directories of `critical` and `batch-size`.
+#[test]
+fn report_of_critical_and_batch_size_directories_renders_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let critical = dir.path().join("critical");
+    ok(&trainscope(&[
+        "critical",
+        "examples/critical_sinc.toml",
+        "--seeds",
+        "2",
+        "--max-steps",
+        "20",
+        "--set",
+        "training.epochs=10",
+        "--out",
+        &s(&critical),
+        "--quiet",
+    ]));
+    ok(&trainscope(&["report", &s(&critical)]));
+    let html = assert_experiment_page(
+        &critical.join("report.html"),
+        "<h2 id=\"critical\">",
+        // Its configuration keeps no validation rows: no validation curve.
+        &["min_ratio", "train_loss", "grad_norm", "lr"],
+        &["seed-0", "seed-1"],
+    );
+    assert!(html.contains("<th>verdict (definitions)</th>"));
+
+    let sizes = dir.path().join("sizes");
+    ok(&trainscope(&[
+        "batch-size",
+        "examples/sinc.toml",
+        "--sizes",
+        "16,full",
+        "--set",
+        "training.epochs=3",
+        "--out",
+        &s(&sizes),
+        "--quiet",
+    ]));
+    ok(&trainscope(&["report", &s(&sizes)]));
+    let html = assert_experiment_page(
+        &sizes.join("report.html"),
+        "<h2 id=\"batch-size\">",
+        &["batch_size", "train_loss", "val_loss", "grad_norm", "lr"],
+        &["batch-16", "batch-full"],
+    );
+    assert!(
+        html.contains("<td>full</td><td>3</td><td>3</td>"),
+        "one update per epoch"
+    );
+    assert!(html.contains("<code>training.batch_size</code>"));
+}
+
 /// The event files in `run`.
 fn event_files(run: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(run)

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 
 use trainscope_findings::{Report as Findings, Severity};
 
+use trainscope_record::files;
+
 use crate::error::{ReportError, Result};
+use crate::experiment::{write_experiment_report, Experiment};
 use crate::figures::{plot_run, FigureFile, Format};
 use crate::run::{extras, Run, SetAside};
 use crate::sections::cell;
@@ -108,21 +111,43 @@ pub fn render_report(run: &Run, work_dir: &Path) -> Result<String> {
     Ok(h)
 }
 
-/// Writes the report of the run in `dir` to `out` (default `dir/report.html`) and returns its
-/// path.
-pub fn write_report(dir: &Path, out: Option<&Path>) -> Result<PathBuf> {
-    let run = Run::open(dir)?;
-    let out = out
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| dir.join("report.html"));
-    let work = std::env::temp_dir().join(format!(
-        "trainscope-report-{}-{}",
+/// A new directory name under the system's temporary directory for the figures of one page,
+/// removed once they are embedded.
+pub(crate) fn scratch_dir(kind: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "trainscope-{kind}-{}-{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0)
-    ));
+    ))
+}
+
+/// Writes the report of the run in `dir` to `out` (default `dir/report.html`) and returns its
+/// path. A directory without `metrics.jsonl` that holds the result of `guide`, `critical` or
+/// `batch-size` (their `--out` directory) gets the experiment's page instead
+/// ([`crate::experiment`]).
+pub fn write_report(dir: &Path, out: Option<&Path>) -> Result<PathBuf> {
+    if dir.is_dir() && !dir.join(files::METRICS).exists() {
+        if Experiment::holds_one(dir) {
+            return write_experiment_report(dir, out);
+        }
+        return Err(ReportError::invalid(format!(
+            "{} is neither a run directory (no {}) nor the --out directory of guide, critical \
+             or batch-size (no {}, {} or {})",
+            dir.display(),
+            files::METRICS,
+            extras::GUIDE,
+            extras::CRITICAL,
+            extras::BATCH_SIZE
+        )));
+    }
+    let run = Run::open(dir)?;
+    let out = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| dir.join("report.html"));
+    let work = scratch_dir("report");
     let html = render_report(&run, &work);
     let _ = std::fs::remove_dir_all(&work);
     let html = html?;
