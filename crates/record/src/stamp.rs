@@ -166,17 +166,6 @@ pub fn hash_file(path: &Path) -> Result<String> {
     Ok(format!("{:032x}", h.digest128()))
 }
 
-/// A result with its stamp as the first field, as written into a run directory and printed
-/// by `--json` (the result's own fields follow in their order).
-#[derive(Debug, Serialize)]
-pub struct Stamped<'a, T: Serialize> {
-    /// What the result describes.
-    pub stamp: &'a Stamp,
-    /// The result; it must serialize as an object.
-    #[serde(flatten)]
-    pub result: &'a T,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,17 +192,20 @@ mod tests {
         let model = files::checkpoint_of(d.path());
         std::fs::write(&model, b"w").unwrap();
         let s = Stamp::of_checkpoint(&model, None, None, "0").unwrap();
-        let text = serde_json::to_string(&Stamped {
-            stamp: &s,
-            result: &serde_json::json!({"verdict": "saddle"}),
+        // As every result declares it: the stamp first, optional on reading.
+        #[derive(Serialize, Deserialize)]
+        struct Saved {
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            stamp: Option<Stamp>,
+            #[serde(default)]
+            verdict: String,
+        }
+        let text = serde_json::to_string(&Saved {
+            stamp: Some(s.clone()),
+            verdict: "saddle".into(),
         })
         .unwrap();
         assert!(text.starts_with("{\"stamp\":"), "{text}");
-        #[derive(Deserialize)]
-        struct Saved {
-            #[serde(default)]
-            stamp: Option<Stamp>,
-        }
         let read: Saved = serde_json::from_str(&text).unwrap();
         assert_eq!(read.stamp.as_ref(), Some(&s));
         assert_eq!(
