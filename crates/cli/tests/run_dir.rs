@@ -284,3 +284,209 @@ fn a_classifier_reports_its_confusion_matrix_in_eval_and_in_the_run() {
     assert!(html.contains("Confusion matrix on the validation rows"));
     assert!(html.contains("id=\"model\""));
 }
+
+/// `text` read back as `T` and written again as its command writes it: pretty in the file,
+/// one line on stdout with `--json`.
+fn rewritten<T: serde::Serialize + serde::de::DeserializeOwned>(
+    text: &str,
+    pretty: bool,
+) -> String {
+    let value: T = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let mut out = if pretty {
+        serde_json::to_string_pretty(&value).unwrap()
+    } else {
+        serde_json::to_string(&value).unwrap()
+    };
+    out.push('\n');
+    out
+}
+
+/// What a command saved in `file` and printed with `--json` (`stdout`, if given) reads back as
+/// the type the report reads it with, and writes again byte for byte.
+fn assert_round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(
+    file: &std::path::Path,
+    stdout: Option<&str>,
+) {
+    let text = std::fs::read_to_string(file).unwrap();
+    assert_eq!(
+        rewritten::<T>(&text, true),
+        text,
+        "{} changes when read back",
+        file.display()
+    );
+    if let Some(out) = stdout {
+        assert_eq!(
+            rewritten::<T>(out, false),
+            out,
+            "--json changes when read back"
+        );
+        let saved: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(serde_json::from_str::<Value>(out).unwrap(), saved);
+    }
+}
+
+#[test]
+fn every_saved_analysis_reads_back_as_its_type_byte_for_byte() {
+    use trainscope_inspect::{BatchComparison, CriticalExperiment, Diagnosis, GuideReport};
+    use trainscope_report::SurfaceRecord;
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("sinc");
+    sinc_run(&run);
+    let d = ok(&trainscope(&["diagnose", &s(&run), "--json"]));
+    assert_round_trip::<Diagnosis>(&run.join("diagnose.json"), Some(&d));
+    ok(&trainscope(&[
+        "surface",
+        &s(&run),
+        "--directions",
+        "random",
+        "--grid",
+        "5",
+    ]));
+    assert_round_trip::<SurfaceRecord>(&run.join("surface-random.json"), None);
+
+    let out = dir.path().join("critical");
+    let c = ok(&trainscope(&[
+        "critical",
+        "examples/critical_sinc.toml",
+        "--seeds",
+        "1",
+        "--max-steps",
+        "20",
+        "--set",
+        "training.epochs=10",
+        "--out",
+        &s(&out),
+        "--json",
+    ]));
+    assert_round_trip::<CriticalExperiment>(&out.join("critical.json"), Some(&c));
+
+    let out = dir.path().join("guide");
+    let g = ok(&trainscope(&[
+        "guide",
+        "examples/sinc.toml",
+        "--depths",
+        "0,1",
+        "--set",
+        "training.epochs=5",
+        "--out",
+        &s(&out),
+        "--json",
+    ]));
+    assert_round_trip::<GuideReport>(&out.join("guide.json"), Some(&g));
+
+    let out = dir.path().join("batch");
+    let b = ok(&trainscope(&[
+        "batch-size",
+        "examples/sinc.toml",
+        "--sizes",
+        "16,full",
+        "--set",
+        "training.epochs=2",
+        "--out",
+        &s(&out),
+        "--json",
+    ]));
+    assert_round_trip::<BatchComparison>(&out.join("batch_size.json"), Some(&b));
+}
+
+#[test]
+fn an_analysis_that_does_not_read_as_its_type_is_left_out_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("sinc");
+    sinc_run(&run);
+    ok(&trainscope(&["diagnose", &s(&run)]));
+    // A field renamed by hand (or by another version): the file is JSON, but not a diagnosis.
+    let saved = std::fs::read_to_string(run.join("diagnose.json")).unwrap();
+    std::fs::write(
+        run.join("diagnose.json"),
+        saved.replace("\"verdict\":", "\"the_verdict\":"),
+    )
+    .unwrap();
+    // Not JSON at all.
+    std::fs::write(run.join("critical.json"), "{not json").unwrap();
+    ok(&trainscope(&["report", &s(&run)]));
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        html.contains("Left out: <code>diagnose.json</code>")
+            && html.contains("does not read as what `diagnose` writes: missing field `verdict`"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Left out: <code>critical.json</code>")
+            && html.contains("what `critical` writes: key must be a string at line 1 column 2"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("positive eigenvalues"),
+        "a broken diagnosis is shown"
+    );
+    assert!(
+        html.contains("id=\"fig-loss\""),
+        "the rest of the report is there"
+    );
+
+    let o = trainscope(&["plot", &s(&run), "--format", "svg"]);
+    let warnings = support::text(&o.stderr);
+    ok(&o);
+    assert!(
+        warnings.contains("diagnose.json not drawn") && warnings.contains("line "),
+        "{warnings}"
+    );
+    assert!(run.join("plots/loss.svg").is_file());
+    assert!(!run.join("plots/spectrum.svg").exists());
+}
+
+#[test]
+fn an_unstamped_batch_size_comparison_is_shown_and_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("sinc");
+    sinc_run(&run);
+    ok(&trainscope(&[
+        "batch-size",
+        "examples/sinc.toml",
+        "--sizes",
+        "16,full",
+        "--set",
+        "training.epochs=2",
+        "--out",
+        &s(&run),
+        "--quiet",
+    ]));
+    // As a version before stamps wrote it.
+    let mut old = json_file(&run.join("batch_size.json"));
+    assert!(old["stamp"].is_object());
+    old.as_object_mut().unwrap().remove("stamp");
+    std::fs::write(run.join("batch_size.json"), old.to_string()).unwrap();
+
+    ok(&trainscope(&["report", &s(&run)]));
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        html.contains("<code>batch_size.json</code> has no stamp"),
+        "not marked at the top"
+    );
+    let section = &html[html
+        .find("<h2 id=\"batch-size\">")
+        .expect("no batch-size section")..];
+    assert!(
+        section.contains("No stamp: which weights or configuration this describes"),
+        "the section is not marked"
+    );
+    for size in ["<td>16</td>", "<td>full</td>"] {
+        assert!(section.contains(size), "{size} missing from the table");
+    }
+    assert!(
+        html.contains("id=\"fig-batch_size\""),
+        "its figure is not drawn"
+    );
+    assert!(!html.contains("Left out"));
+
+    let o = trainscope(&["plot", &s(&run), "--format", "svg"]);
+    let warnings = support::text(&o.stderr);
+    ok(&o);
+    assert!(
+        warnings.contains("batch_size.json has no stamp"),
+        "{warnings}"
+    );
+    assert!(run.join("plots/batch_size.svg").is_file());
+}

@@ -462,21 +462,35 @@ fn playground_window_is_kept_and_a_runaway_path_does_not_shrink_the_surface() {
     assert!(e[2] >= -6.0 && e[3] <= 6.0, "{e:?}");
 }
 
-/// JSON files as the other commands save them, for the optional figures.
+/// JSON files as the other commands save them (their fields as the commands write them; no
+/// stamps, as an older version wrote them), for the optional figures.
 fn add_extras(run: &Path) {
     let w = |name: &str, v: Value| std::fs::write(run.join(name), v.to_string()).unwrap();
+    let thresholds = serde_json::json!({"grad_tol": 1e-3, "min_ratio": 0.5, "zero_tol": 1e-6});
     w(
         "diagnose.json",
-        serde_json::json!({"hessian": {"eigenvalues": [-0.5, 0.0, 0.1, 0.2, 1.5, 3.0, 7.0],
-            "zero_tolerance": 1e-6, "verdict": "saddle_point", "loss": 0.05}}),
+        serde_json::json!({"checkpoint": "model.safetensors",
+            "data": {"source": "config.toml", "rows": 240}, "loss_name": "mse",
+            "mode": "dense", "num_params": 7, "loss": 0.05, "grad_norm": 2e-4,
+            "grad_norm_per_layer": [], "eigenvalues": [-0.5, 0.0, 0.1, 0.2, 1.5, 3.0, 7.0],
+            "smallest": [], "largest": [], "lanczos_steps": 0, "positive": 5, "negative": 1,
+            "zero": 1, "counts_estimated": false, "zero_tolerance": 1e-6,
+            "min_ratio": 0.714, "verdict": "saddle_point", "course_verdict": "local_minimum_like",
+            "thresholds": thresholds, "eval_mode_note": "eval mode", "hessian_note": "true Hessian",
+            "hessian_vector_products": 7}),
     );
+    let seed = |seed: u64, min_ratio: f64, loss: f64, verdict: &str| {
+        serde_json::json!({"seed": seed, "trained_loss": loss, "trained_grad_norm": 0.01,
+            "loss": loss, "grad_norm": 1e-7, "converged": true, "steps": 40,
+            "stop_reason": "converged", "min_ratio": min_ratio, "verdict": verdict,
+            "course_verdict": "local_minimum_like", "run_dir": format!("seed-{seed}")})
+    };
     w(
         "critical.json",
-        serde_json::json!({"rows": [
-            {"min_ratio": 0.6, "loss": 0.3, "verdict": "saddle_point", "course_verdict": "local_minimum_like"},
-            {"min_ratio": 0.9, "loss": 0.1, "verdict": "saddle_point", "course_verdict": "local_minimum_like"},
-            {"min_ratio": 1.0, "loss": 0.02, "verdict": "local_minimum_like", "course_verdict": "local_minimum_like"}],
-            "thresholds": {"grad_tol": 1e-3, "min_ratio": 0.5, "zero_tol": 1e-6}}),
+        serde_json::json!({"rows": [seed(0, 0.6, 0.3, "saddle_point"),
+            seed(1, 0.9, 0.1, "saddle_point"), seed(2, 1.0, 0.02, "local_minimum_like")],
+            "parameters": 7, "rows_in_loss": 240, "thresholds": thresholds,
+            "target_grad_norm": 1e-6, "eval_mode_note": "eval mode", "plots": []}),
     );
     // As `batch-size` writes it.
     let row = |size: &str, rows: usize, updates: u64, seconds: f64, train: f64, val: f64| {
@@ -491,12 +505,23 @@ fn add_extras(run: &Path) {
             "mode": "same epochs (10)", "train_rows": 240, "loss_name": "mse", "plots": [],
             "lecture": []}),
     );
+    let rung = |label: &str, depth: usize, parameters: usize, train: f64, val: f64| {
+        serde_json::json!({"label": label, "depth": depth, "hidden": vec![4; depth],
+            "parameters": parameters, "train_loss": train, "val_loss": val, "epochs": 10,
+            "stopped_early": false})
+    };
     w(
         "guide.json",
-        serde_json::json!({"ladder": [
-            {"label": "1-4-1", "parameters": 13, "train_loss": 0.3, "val_loss": 0.32},
-            {"label": "1-32-1", "parameters": 97, "train_loss": 0.05, "val_loss": 0.08},
-            {"label": "1-256-1", "parameters": 769, "train_loss": 0.01, "val_loss": 0.12}]}),
+        serde_json::json!({"rungs": [rung("linear", 0, 2, 0.3, 0.32),
+            rung("mlp [32]", 1, 97, 0.05, 0.08), rung("mlp [256]", 1, 769, 0.01, 0.12)],
+            "loss_name": "mse", "baseline_loss": 0.4, "validation": "20 % of the rows",
+            "selected": "mlp [32]", "selected_val_loss": 0.08,
+            "findings": [{"kind": "overfitting", "evidence": "mlp [256]: training 0.01",
+                "remedies": ["more data"]}],
+            "notes": [], "rules": {"bias_ratio": 0.5, "optimization_margin": 0.1,
+                "optimization_gap": 0.1, "settled_change": 0.01, "overfit_ratio": 2.0,
+                "overfit_gap": 0.1, "mismatch_ratio": 3.0, "mismatch_gap": 0.1},
+            "rule_text": [], "plots": []}),
     );
 }
 
@@ -567,6 +592,21 @@ fn report_is_self_contained_and_holds_every_figure() {
     }
     assert!(html.contains("<h2>Findings</h2>"));
     assert!(html.contains("saddle_point"), "the diagnosis is shown");
+    // Every other command's result has its section, read as the command wrote it, in words.
+    for shown in [
+        "<td>saddle point</td>",
+        "<td>local-minimum-like</td>",
+        "<td>mlp [256]</td><td>769</td>",
+        "<strong>overfitting</strong>",
+        "<td>full</td><td>10</td><td>10</td>",
+    ] {
+        assert!(html.contains(shown), "{shown} missing");
+    }
+    assert_eq!(html.matches("has no stamp</strong>").count(), 4);
+    assert!(
+        !html.contains("Left out"),
+        "a file of the commands' own fields was set aside"
+    );
     // The summary has what train printed, and counts read as integers.
     assert!(
         html.contains("trivial model&#39;s loss"),
@@ -853,6 +893,174 @@ fn compare_page_of_several_runs_renders_in_headless_chromium() {
     assert_png(&shot);
 }
 
+/// The page `report` wrote for an experiment's directory: self-contained, with the
+/// experiment's section and figure and the runs compared (`figures`: the experiment's and the
+/// runs' curves); in Chromium (when there) every
+/// section and figure is in the DOM and no console error is logged.
+fn assert_experiment_page(page: &Path, section: &str, figures: &[&str], runs: &[&str]) -> String {
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for bad in ["http://", "https://", "<script", "<link", "@import", "url("] {
+        assert!(!html.contains(bad), "the page contains {bad:?}");
+    }
+    let sections = [
+        section,
+        "id=\"runs\"",
+        "id=\"settings\"",
+        "id=\"figures\"",
+        "<h2>Configuration</h2>",
+    ];
+    for name in runs {
+        assert!(
+            html.contains(&format!(">{name}</td>")),
+            "run {name} not compared"
+        );
+    }
+    assert!(!html.contains("Left out"), "a current result was set aside");
+    if has_chromium("assert_experiment_page") {
+        let dom = text(&chromium(page, &["--dump-dom".into()]).stdout);
+        for section in sections {
+            assert!(dom.contains(section), "{section} missing from the DOM");
+        }
+        assert_figures_in_dom(&dom, figures);
+        let shot = page.with_extension("png");
+        chromium(
+            page,
+            &[
+                format!("--screenshot={}", shot.display()),
+                "--window-size=1200,2400".into(),
+            ],
+        );
+        assert_png(&shot);
+    } else {
+        for section in sections {
+            assert!(html.contains(section), "{section} missing");
+        }
+        assert_figures_in_dom(&html, figures);
+    }
+    html
+}
+
+/// `report` of the directory `guide --out DIR` wrote (it has no `metrics.jsonl` of its own):
+/// the guide's table (one row per rung, counts as integers, the verdict in words), its
+/// bias–complexity figure, and the rungs' runs compared with the settings that differ.
+#[test]
+fn report_of_a_guide_directory_renders_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("guide");
+    let g: Value = serde_json::from_str(
+        ok(&trainscope(&[
+            "guide",
+            "examples/sinc.toml",
+            "--set",
+            "training.epochs=20",
+            "--out",
+            &s(&out),
+            "--json",
+        ]))
+        .trim(),
+    )
+    .unwrap();
+    assert!(!out.join("metrics.jsonl").exists());
+    let page = out.join("report.html");
+    assert_eq!(
+        ok(&trainscope(&["report", &s(&out)])),
+        format!("wrote {}\n", s(&page))
+    );
+    let html = assert_experiment_page(
+        &page,
+        "<h2 id=\"guide\">",
+        &[
+            "bias_complexity",
+            "train_loss",
+            "val_loss",
+            "grad_norm",
+            "lr",
+        ],
+        &["depth-0", "depth-1", "depth-2", "depth-4"],
+    );
+    let rungs = g["rungs"].as_array().unwrap();
+    assert_eq!(rungs.len(), 4);
+    for r in rungs {
+        let row = format!(
+            "<tr><td>{}</td><td>{}</td>",
+            r["label"].as_str().unwrap(),
+            r["parameters"]
+        );
+        assert!(html.contains(&row), "{row} missing");
+    }
+    let kind = g["findings"][0]["kind"].as_str().unwrap().replace('_', " ");
+    assert!(html.contains(&format!("<strong>{kind}</strong>")), "{kind}");
+    assert!(
+        html.contains("<code>model.hidden</code>"),
+        "the differing setting"
+    );
+    assert!(html.contains("<code>guide.config.toml</code>"));
+
+    // --out names the page; a directory with neither metrics nor a result is one clear error.
+    let other = dir.path().join("page.html");
+    ok(&trainscope(&["report", &s(&out), "--out", &s(&other)]));
+    assert!(other.is_file());
+    fails_with(
+        &trainscope(&["report", &s(dir.path())]),
+        &["neither a run directory", "guide.json"],
+    );
+}
+
+/// The same page for the directories of `critical` and `batch-size`.
+#[test]
+fn report_of_critical_and_batch_size_directories_renders_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let critical = dir.path().join("critical");
+    ok(&trainscope(&[
+        "critical",
+        "examples/critical_sinc.toml",
+        "--seeds",
+        "2",
+        "--max-steps",
+        "20",
+        "--set",
+        "training.epochs=10",
+        "--out",
+        &s(&critical),
+        "--quiet",
+    ]));
+    ok(&trainscope(&["report", &s(&critical)]));
+    let html = assert_experiment_page(
+        &critical.join("report.html"),
+        "<h2 id=\"critical\">",
+        // Its configuration keeps no validation rows: no validation curve.
+        &["min_ratio", "train_loss", "grad_norm", "lr"],
+        &["seed-0", "seed-1"],
+    );
+    assert!(html.contains("<th>verdict (definitions)</th>"));
+
+    let sizes = dir.path().join("sizes");
+    ok(&trainscope(&[
+        "batch-size",
+        "examples/sinc.toml",
+        "--sizes",
+        "16,full",
+        "--set",
+        "training.epochs=3",
+        "--out",
+        &s(&sizes),
+        "--quiet",
+    ]));
+    ok(&trainscope(&["report", &s(&sizes)]));
+    let html = assert_experiment_page(
+        &sizes.join("report.html"),
+        "<h2 id=\"batch-size\">",
+        &["batch_size", "train_loss", "val_loss", "grad_norm", "lr"],
+        &["batch-16", "batch-full"],
+    );
+    assert!(
+        html.contains("<td>full</td><td>3</td><td>3</td>"),
+        "one update per epoch"
+    );
+    assert!(html.contains("<code>training.batch_size</code>"));
+}
+
 /// The event files in `run`.
 fn event_files(run: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(run)
@@ -1047,6 +1255,14 @@ fn bad_input_is_an_error_not_a_panic() {
         &["gif"],
     );
     fails_with(&trainscope(&["report", "no/such/dir"]), &["no/such/dir"]);
+    // A file that does not read is left out of the report, not fatal to it.
     std::fs::write(run.join("diagnose.json"), "{not json").unwrap();
-    fails_with(&trainscope(&["report", &s(&run)]), &["diagnose.json"]);
+    let html = {
+        ok(&trainscope(&["report", &s(&run)]));
+        std::fs::read_to_string(run.join("report.html")).unwrap()
+    };
+    assert!(
+        html.contains("Left out: <code>diagnose.json</code>") && html.contains("line 1 column 2"),
+        "{html}"
+    );
 }

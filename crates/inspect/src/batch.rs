@@ -82,12 +82,14 @@ pub struct BatchRow {
     /// Seconds per epoch.
     pub time_per_epoch: f64,
     /// Final training loss: the trained model on all training rows (eval mode).
+    #[serde(deserialize_with = "trainscope_record::nan_if_null")]
     pub train_loss: f64,
     /// Final validation loss.
     pub val_loss: Option<f64>,
 }
 
-/// The comparison (`batch_size.json`).
+/// The comparison (`batch_size.json`, and what `--json` prints; the report reads it back as
+/// this type).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BatchComparison {
     /// What was run: the resolved configuration (saved beside the result) by content hash,

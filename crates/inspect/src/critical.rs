@@ -2,9 +2,9 @@
 //! classify it by the Hessian (by the definitions, and by the course's minimum ratio), and plot
 //! loss against minimum ratio.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use trainscope_diag::{
     analyse, find_critical_point, AnalysisOptions, CriticalOptions, EvalOptions, Thresholds,
     Verdict,
@@ -29,7 +29,7 @@ pub struct ExperimentOptions {
 }
 
 /// One seed's critical point.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CriticalRow {
     /// The seed.
     pub seed: u64,
@@ -67,12 +67,15 @@ pub struct CriticalRow {
     pub run_dir: PathBuf,
 }
 
-/// The experiment's result (`critical.json`).
-#[derive(Debug, Clone, Serialize)]
+/// The experiment's result (`critical.json`, and what `--json` prints; the report reads it
+/// back as this type).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CriticalExperiment {
     /// What was run: the resolved configuration (saved beside the result) by content hash,
-    /// the training data and its rows.
-    pub stamp: trainscope_record::Stamp,
+    /// the training data and its rows (always written; absent in files written before results
+    /// were stamped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<trainscope_record::Stamp>,
     /// One row per seed.
     pub rows: Vec<CriticalRow>,
     /// Parameters of the model.
@@ -152,23 +155,19 @@ pub fn critical_experiment(
         on_row(&row);
         rows.push(row);
     }
-    let points: Vec<VerdictPoint> = rows
-        .iter()
-        .filter_map(|r| verdict_point(r.min_ratio?, r.loss, Some(r.verdict), r.course_verdict))
-        .collect();
     let mut plots = Vec::new();
     for ext in ["svg", "png"] {
         let p = opts.out_dir.join(format!("critical.{ext}"));
-        min_ratio_plot(&points, opts.analysis.thresholds.min_ratio, &p)?;
+        plot_critical(&rows, opts.analysis.thresholds.min_ratio, &p)?;
         plots.push(p);
     }
     let exp = CriticalExperiment {
-        stamp: crate::saved::config_stamp(
+        stamp: Some(crate::saved::config_stamp(
             &opts.out_dir,
             trainscope_record::files::CRITICAL,
             config,
             Some(rows_in_loss),
-        )?,
+        )?),
         rows,
         parameters,
         rows_in_loss,
@@ -179,6 +178,18 @@ pub fn critical_experiment(
     };
     crate::saved::save_analysis(&opts.out_dir, trainscope_record::files::CRITICAL, &exp)?;
     Ok(exp)
+}
+
+/// The experiment's figure (`critical` draws it, and the report and `plot` redraw it from
+/// `critical.json`): loss against minimum ratio at the points found, one legend entry per
+/// verdict, the course's threshold `min_ratio_threshold` drawn.
+pub fn plot_critical(rows: &[CriticalRow], min_ratio_threshold: f64, out: &Path) -> Result<()> {
+    let points: Vec<VerdictPoint> = rows
+        .iter()
+        .filter_map(|r| verdict_point(r.min_ratio?, r.loss, Some(r.verdict), r.course_verdict))
+        .collect();
+    min_ratio_plot(&points, min_ratio_threshold, out)?;
+    Ok(())
 }
 
 /// A point of the minimum-ratio figure; its legend entry is the verdict by the definitions,

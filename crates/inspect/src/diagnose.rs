@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use trainscope_diag::{
     analyse, escape_from, AnalysisMode, AnalysisOptions, EscapeOptions, EscapeReport, EvalOptions,
     HessianReport, StuckReport, Verdict,
@@ -28,19 +28,22 @@ pub struct DiagnoseOptions {
     pub plot: Option<PathBuf>,
 }
 
-/// What [`diagnose`] found. The JSON object holds every field of the Hessian report at its
-/// top level (`loss`, `grad_norm`, `eigenvalues`, `positive`, `negative`, `zero`,
-/// `min_ratio`, `verdict`, `course_verdict`, …) next to the fields below.
-#[derive(Debug, Clone, Serialize)]
+/// What [`diagnose`] found (`diagnose.json`, and what `--json` prints; the report reads it
+/// back as this type). The JSON object holds every field of the Hessian report at its top
+/// level (`loss`, `grad_norm`, `eigenvalues`, `positive`, `negative`, `zero`, `min_ratio`,
+/// `verdict`, `course_verdict`, …) next to the fields below.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Diagnosis {
-    /// What was analysed: the checkpoint by content hash, its epoch, the rows.
-    pub stamp: Stamp,
+    /// What was analysed: the checkpoint by content hash, its epoch, the rows (always written;
+    /// absent in files written before results were stamped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<Stamp>,
     /// The checkpoint analysed.
     pub checkpoint: PathBuf,
     /// The rows the loss is over.
     pub data: SubjectData,
     /// The loss's name.
-    pub loss_name: &'static str,
+    pub loss_name: String,
     /// The Hessian analysis.
     #[serde(flatten)]
     pub hessian: HessianReport,
@@ -150,19 +153,19 @@ pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
     let stuck = findings.as_ref().map(crate::findings::stuck_from_findings);
     let plot = match &opts.plot {
         Some(p) => {
-            spectrum_figure(&hessian, p)?;
+            plot_spectrum(&hessian, p)?;
             Some(p.clone())
         }
         None => None,
     };
     let mut d = Diagnosis {
-        stamp,
+        stamp: Some(stamp),
         checkpoint: resolved.checkpoint,
         data: SubjectData {
             source,
             rows: rows.n_rows(),
         },
-        loss_name: meta.loss.name(),
+        loss_name: meta.loss.name().to_string(),
         hessian,
         escape,
         escape_checkpoint,
@@ -178,8 +181,10 @@ pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
     Ok(d)
 }
 
-/// The exact spectrum by sign; in iterative mode the estimated density as a curve.
-fn spectrum_figure(h: &HessianReport, out: &Path) -> Result<()> {
+/// The figure of the Hessian's spectrum (`diagnose --plot` draws it, and the report and
+/// `plot` redraw it from `diagnose.json`): the exact spectrum by sign; in iterative mode the
+/// estimated density as a curve.
+pub fn plot_spectrum(h: &HessianReport, out: &Path) -> Result<()> {
     if let Some(ev) = &h.eigenvalues {
         spectrum_plot(ev, h.zero_tolerance, out)?;
         return Ok(());

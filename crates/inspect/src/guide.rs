@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use trainscope_core::{no_grad, Tensor};
 use trainscope_data::{Dataset, Standardizer, Targets};
 use trainscope_nn::{Sequential, Target};
@@ -18,7 +18,7 @@ use crate::error::{invalid, Result};
 /// The numeric rules of the guide's verdicts. "Baseline" is the loss of the trivial model on
 /// the training rows: a constant prediction of the training mean (regression) or of the
 /// training class frequencies (classification), in the units the models train in.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GuideRules {
     /// Model bias when the lowest training loss of the whole ladder is above this fraction of
     /// the baseline (even the most flexible model removes less than half the trivial loss).
@@ -124,7 +124,7 @@ impl Default for GuideOptions {
 }
 
 /// One model of the ladder.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rung {
     /// `linear`, or the hidden widths, e.g. `mlp [32, 32]`.
     pub label: String,
@@ -136,8 +136,10 @@ pub struct Rung {
     pub parameters: usize,
     /// Training loss: the final model on all training rows (eval mode); with folds, the mean
     /// over the folds of the last epoch's training loss.
+    #[serde(deserialize_with = "trainscope_record::nan_if_null")]
     pub train_loss: f64,
     /// Validation loss (mean over the folds with `--folds`).
+    #[serde(deserialize_with = "trainscope_record::nan_if_null")]
     pub val_loss: f64,
     /// Standard deviation over the folds.
     pub train_loss_std: Option<f64>,
@@ -159,7 +161,7 @@ pub struct Rung {
 }
 
 /// The kinds of finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
     /// The models are too simple.
@@ -214,7 +216,7 @@ impl FindingKind {
 }
 
 /// One verdict with its evidence.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
     /// What was found.
     pub kind: FindingKind,
@@ -224,23 +226,28 @@ pub struct Finding {
     pub remedies: Vec<String>,
 }
 
-/// What [`guide`] found (`guide.json`).
-#[derive(Debug, Clone, Serialize)]
+/// What [`guide`] found (`guide.json`, and what `--json` prints; the report reads it back as
+/// this type).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GuideReport {
     /// What was run: the resolved configuration (saved beside the result) by content hash,
-    /// the training data and its rows.
-    pub stamp: trainscope_record::Stamp,
+    /// the training data and its rows (always written; absent in files written before results
+    /// were stamped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<trainscope_record::Stamp>,
     /// The ladder, shallow to deep.
     pub rungs: Vec<Rung>,
     /// The loss's name.
-    pub loss_name: &'static str,
+    pub loss_name: String,
     /// The trivial model's loss on the training rows.
+    #[serde(deserialize_with = "trainscope_record::nan_if_null")]
     pub baseline_loss: f64,
     /// How validation was done.
     pub validation: String,
     /// The rung with the lowest validation loss.
     pub selected: String,
     /// The selected rung's validation loss.
+    #[serde(deserialize_with = "trainscope_record::nan_if_null")]
     pub selected_val_loss: f64,
     /// Its test loss, when a test file was given.
     pub test_loss: Option<f64>,
@@ -506,32 +513,23 @@ pub fn guide(
         }
     };
     let (findings, notes) = judge(&rungs, sel, baseline, test_loss, &opts.rules);
-    let points: Vec<ComplexityPoint> = rungs
-        .iter()
-        .map(|r| ComplexityPoint {
-            label: r.label.clone(),
-            size: r.parameters as f64,
-            train_loss: r.train_loss,
-            val_loss: r.val_loss,
-        })
-        .collect();
     let mut plots = Vec::new();
     for ext in ["svg", "png"] {
         let p = opts.out_dir.join(format!("guide.{ext}"));
-        bias_complexity_plot(&points, &p)?;
+        plot_ladder(&rungs, &p)?;
         plots.push(p);
     }
     let report = GuideReport {
-        stamp: crate::saved::config_stamp(
+        stamp: Some(crate::saved::config_stamp(
             &opts.out_dir,
             trainscope_record::files::GUIDE,
             config,
             None,
-        )?,
+        )?),
         selected: rungs[sel].label.clone(),
         selected_val_loss: rungs[sel].val_loss,
         rungs,
-        loss_name: loss.name(),
+        loss_name: loss.name().to_string(),
         baseline_loss: baseline,
         validation,
         test_loss,
@@ -543,6 +541,22 @@ pub fn guide(
     };
     crate::saved::save_analysis(&opts.out_dir, trainscope_record::files::GUIDE, &report)?;
     Ok(report)
+}
+
+/// The guide's figure (`guide` draws it, and the report and `plot` redraw it from
+/// `guide.json`): training and validation loss of each rung against its size.
+pub fn plot_ladder(rungs: &[Rung], out: &Path) -> Result<()> {
+    let points: Vec<ComplexityPoint> = rungs
+        .iter()
+        .map(|r| ComplexityPoint {
+            label: r.label.clone(),
+            size: r.parameters as f64,
+            train_loss: r.train_loss,
+            val_loss: r.val_loss,
+        })
+        .collect();
+    bias_complexity_plot(&points, out)?;
+    Ok(())
 }
 
 /// Whether the training loss of the run in `dir` had settled when early stopping ended it: from

@@ -41,16 +41,17 @@ pub use batch::{
     batch_size_comparison, plot_comparison, BatchChoice, BatchComparison, BatchOptions, BatchRow,
 };
 pub use critical::{
-    critical_experiment, verdict_point, CriticalExperiment, CriticalRow, ExperimentOptions,
+    critical_experiment, plot_critical, verdict_point, CriticalExperiment, CriticalRow,
+    ExperimentOptions,
 };
-pub use diagnose::{diagnose, run_stuck, DiagnoseOptions, Diagnosis};
+pub use diagnose::{diagnose, plot_spectrum, run_stuck, DiagnoseOptions, Diagnosis};
 pub use error::{Error, Result};
 pub use findings::{
     facts, parse_epochs, parse_summary, read_epochs, run_facts, run_findings, stuck_from_findings,
 };
 pub use guide::{
-    baseline_loss, guide, Finding, FindingKind, GuideOptions, GuideReport, GuideRules, Rung,
-    MAX_DEPTH,
+    baseline_loss, guide, plot_ladder, Finding, FindingKind, GuideOptions, GuideReport, GuideRules,
+    Rung, MAX_DEPTH,
 };
 pub use saved::{config_stamp, save_analysis};
 pub use subject::{

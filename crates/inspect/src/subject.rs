@@ -60,7 +60,7 @@ pub fn resolve_checkpoint(path: &Path) -> Result<Resolved> {
 }
 
 /// Where the rows of a [`Subject`] came from.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SubjectData {
     /// The file, or the configuration whose training rows were used.
     pub source: String,

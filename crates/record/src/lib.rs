@@ -17,5 +17,5 @@ mod trajectory;
 
 pub use error::{RecordError, Result};
 pub use metrics::{parse_metrics, read_metrics, EpochMetrics, Named};
-pub use stamp::{freshness_of, hash_file, Freshness, Stamp, Stamped, Subject};
+pub use stamp::{freshness_of, hash_file, nan_if_null, Freshness, Stamp, Subject};
 pub use trajectory::{read_trajectory, Trajectory};

@@ -90,11 +90,6 @@ impl Stamp {
         })
     }
 
-    /// Reads the `stamp` of an analysis' JSON; `None` when it has none.
-    pub fn of_json(value: &serde_json::Value) -> Option<Stamp> {
-        serde_json::from_value(value.get("stamp")?.clone()).ok()
-    }
-
     /// Whether this stamp still describes the run directory `dir`: for a checkpoint, whether
     /// the directory's checkpoint ([`files::checkpoint_of`]) has the same content; for a
     /// configuration, whether the file (if it can still be found) is unchanged.
@@ -139,12 +134,20 @@ impl Stamp {
     }
 }
 
-/// The freshness of an analysis' JSON in the run directory `dir`.
-pub fn freshness_of(value: &serde_json::Value, dir: &Path) -> Freshness {
-    match Stamp::of_json(value) {
+/// The freshness in the run directory `dir` of an analysis read back with its `stamp`
+/// (`None`: written without one).
+pub fn freshness_of(stamp: Option<&Stamp>, dir: &Path) -> Freshness {
+    match stamp {
         Some(s) => s.freshness(dir),
         None => Freshness::Unstamped,
     }
+}
+
+/// Reads an `f64` that may have been written as `null`: `serde_json` writes a non-finite
+/// number (a NaN or infinite loss) as `null`, so a result holding one reads back as NaN (and
+/// writes again as `null`). For `#[serde(deserialize_with = "…")]`.
+pub fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// XXH3-128 of a file's bytes, as 32 hex digits; read in pieces, so large files need little
@@ -161,17 +164,6 @@ pub fn hash_file(path: &Path) -> Result<String> {
         h.update(&buf[..n]);
     }
     Ok(format!("{:032x}", h.digest128()))
-}
-
-/// A result with its stamp as the first field, as written into a run directory and printed
-/// by `--json` (the result's own fields follow in their order).
-#[derive(Debug, Serialize)]
-pub struct Stamped<'a, T: Serialize> {
-    /// What the result describes.
-    pub stamp: &'a Stamp,
-    /// The result; it must serialize as an object.
-    #[serde(flatten)]
-    pub result: &'a T,
 }
 
 #[cfg(test)]
@@ -200,17 +192,50 @@ mod tests {
         let model = files::checkpoint_of(d.path());
         std::fs::write(&model, b"w").unwrap();
         let s = Stamp::of_checkpoint(&model, None, None, "0").unwrap();
-        let text = serde_json::to_string(&Stamped {
-            stamp: &s,
-            result: &serde_json::json!({"verdict": "saddle"}),
+        // As every result declares it: the stamp first, optional on reading.
+        #[derive(Serialize, Deserialize)]
+        struct Saved {
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            stamp: Option<Stamp>,
+            #[serde(default)]
+            verdict: String,
+        }
+        let text = serde_json::to_string(&Saved {
+            stamp: Some(s.clone()),
+            verdict: "saddle".into(),
         })
         .unwrap();
         assert!(text.starts_with("{\"stamp\":"), "{text}");
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(Stamp::of_json(&v), Some(s));
-        assert_eq!(freshness_of(&v, d.path()), Freshness::Current);
-        let old = serde_json::json!({"verdict": "saddle"});
-        assert_eq!(freshness_of(&old, d.path()), Freshness::Unstamped);
+        let read: Saved = serde_json::from_str(&text).unwrap();
+        assert_eq!(read.stamp.as_ref(), Some(&s));
+        assert_eq!(
+            freshness_of(read.stamp.as_ref(), d.path()),
+            Freshness::Current
+        );
+        let old: Saved = serde_json::from_str(r#"{"verdict": "saddle"}"#).unwrap();
+        assert_eq!(
+            freshness_of(old.stamp.as_ref(), d.path()),
+            Freshness::Unstamped
+        );
+    }
+
+    #[test]
+    fn a_non_finite_number_written_as_null_reads_back_as_nan() {
+        #[derive(Serialize, Deserialize)]
+        struct Loss {
+            #[serde(deserialize_with = "nan_if_null")]
+            loss: f64,
+        }
+        let text = serde_json::to_string(&Loss {
+            loss: f64::INFINITY,
+        })
+        .unwrap();
+        assert_eq!(text, r#"{"loss":null}"#);
+        let back: Loss = serde_json::from_str(&text).unwrap();
+        assert!(back.loss.is_nan());
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        let back: Loss = serde_json::from_str(r#"{"loss":0.25}"#).unwrap();
+        assert_eq!(back.loss, 0.25);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use trainscope_viz::plot::{line_plot, LineOptions, Series};
 
 use crate::error::{ReportError, Result};
 use crate::figures::{FigureFile, Format};
-use crate::html::{embed_figure, escape, STYLE};
+use crate::html::{embed_figure, escape, number, scratch_dir, STYLE};
 use crate::run::Run;
 
 /// One run's final numbers: from `summary.json` (the epoch whose weights the model holds),
@@ -406,18 +406,8 @@ impl Comparison {
     }
 }
 
-fn fmt(x: f64) -> String {
-    if !x.is_finite() {
-        "–".into()
-    } else if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e5) {
-        format!("{x:.4e}")
-    } else {
-        format!("{x:.5}")
-    }
-}
-
 fn opt(x: Option<f64>) -> String {
-    x.map_or("–".into(), fmt)
+    x.map_or("–".into(), number)
 }
 
 fn pct(x: Option<f64>) -> String {
@@ -433,6 +423,14 @@ pub fn render_compare(c: &Comparison) -> Result<String> {
         c.runs.len(),
         c.runs.len()
     );
+    compare_sections(&mut h, c)?;
+    h.push_str("</body>\n</html>\n");
+    Ok(h)
+}
+
+/// The sections of a comparison whose figures are drawn: the runs, the settings that differ,
+/// the curves.
+pub(crate) fn compare_sections(h: &mut String, c: &Comparison) -> Result<()> {
     h.push_str("<h2 id=\"runs\">Runs, by validation loss</h2>\n<table>\n<tr><th>#</th><th>run</th><th>epochs</th><th>training loss</th><th>validation loss</th><th>lowest validation loss (epoch)</th>");
     // Columns no run has (accuracy of a regression, a test set) are left out.
     let any = |f: &dyn Fn(&RunRow) -> bool| c.runs.iter().any(f);
@@ -453,7 +451,7 @@ pub fn render_compare(c: &Comparison) -> Result<String> {
     h.push_str("<th>time</th></tr>\n");
     for (i, r) in c.runs.iter().enumerate() {
         let best = match (r.best_val_loss, r.best_epoch) {
-            (Some(v), Some(e)) => format!("{} ({e})", fmt(v)),
+            (Some(v), Some(e)) => format!("{} ({e})", number(v)),
             _ => "–".into(),
         };
         let _ = write!(
@@ -463,7 +461,7 @@ pub fn render_compare(c: &Comparison) -> Result<String> {
             escape(&r.dir.display().to_string()),
             escape(&r.name),
             r.epochs,
-            fmt(r.train_loss),
+            number(r.train_loss),
             opt(r.val_loss),
             best,
         );
@@ -508,10 +506,9 @@ pub fn render_compare(c: &Comparison) -> Result<String> {
     }
     h.push_str("<h2 id=\"figures\">Curves</h2>\n");
     for f in &c.figures {
-        embed_figure(&mut h, f)?;
+        embed_figure(h, f)?;
     }
-    h.push_str("</body>\n</html>\n");
-    Ok(h)
+    Ok(())
 }
 
 /// Compares the runs in `dirs` and writes the page: to `out` when it names an `.html` file
@@ -524,14 +521,7 @@ pub fn write_compare(dirs: &[PathBuf], smoothing: f64, out: Option<&Path>) -> Re
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
     let page = if is_page {
-        let work = std::env::temp_dir().join(format!(
-            "trainscope-compare-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        ));
+        let work = scratch_dir("compare");
         let drawn = c
             .plot(&work, &[Format::Svg])
             .and_then(|_| render_compare(&c));

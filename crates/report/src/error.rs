@@ -46,6 +46,9 @@ pub enum ReportError {
     /// From reading data files.
     #[error(transparent)]
     Data(#[from] trainscope_data::DataError),
+    /// From redrawing another command's figure.
+    #[error(transparent)]
+    Inspect(#[from] trainscope_inspect::Error),
 }
 
 impl ReportError {

@@ -4,16 +4,16 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-use trainscope_diag::Verdict;
-use trainscope_inspect::{plot_comparison, verdict_point, BatchComparison};
+use trainscope_inspect::{
+    plot_comparison, plot_critical, plot_ladder, plot_spectrum, BatchComparison,
+    CriticalExperiment, Diagnosis, GuideReport,
+};
 use trainscope_viz::plot::{
-    accuracy_curves_plot, bias_complexity_plot, learning_rate_plot, loss_and_grad_norm_plot,
-    loss_curves_plot, min_ratio_plot, spectrum_plot, ComplexityPoint, VerdictPoint,
+    accuracy_curves_plot, learning_rate_plot, loss_and_grad_norm_plot, loss_curves_plot,
 };
 
 use crate::error::{ReportError, Result};
-use crate::run::{find_number, find_numbers, find_rows, objects, Run};
+use crate::run::Run;
 
 /// Image formats of the figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,12 +45,110 @@ pub struct FigureFile {
     pub files: Vec<PathBuf>,
 }
 
+/// Figures drawn into one directory in every format asked for.
+pub(crate) struct Figures<'a> {
+    out_dir: &'a Path,
+    formats: &'a [Format],
+    /// The figures drawn so far, in order.
+    pub(crate) drawn: Vec<FigureFile>,
+}
+
+impl<'a> Figures<'a> {
+    /// Figures into `out_dir` (created if needed).
+    pub(crate) fn new(out_dir: &'a Path, formats: &'a [Format]) -> Result<Figures<'a>> {
+        if formats.is_empty() {
+            return Err(ReportError::invalid("no image format asked for"));
+        }
+        std::fs::create_dir_all(out_dir).map_err(|e| ReportError::io(out_dir, e))?;
+        Ok(Figures {
+            out_dir,
+            formats,
+            drawn: Vec::new(),
+        })
+    }
+
+    /// Draws the figure `name` once per format with `draw`.
+    pub(crate) fn draw(
+        &mut self,
+        name: &str,
+        title: &str,
+        draw: &dyn Fn(&Path) -> Result<()>,
+    ) -> Result<()> {
+        let mut written = Vec::new();
+        for f in self.formats {
+            let path = self.out_dir.join(format!("{name}.{}", f.extension()));
+            draw(&path)?;
+            written.push(path);
+        }
+        self.drawn.push(FigureFile {
+            name: name.into(),
+            title: title.into(),
+            files: written,
+        });
+        Ok(())
+    }
+
+    /// The Hessian's spectrum, by the function `diagnose --plot` draws it with.
+    pub(crate) fn spectrum(&mut self, d: &Diagnosis) -> Result<()> {
+        let h = &d.hessian;
+        if h.eigenvalues.is_none() && h.density.is_none() {
+            return Ok(());
+        }
+        self.draw(
+            "spectrum",
+            "Hessian spectrum at the trained weights (diagnose.json)",
+            &|p| Ok(plot_spectrum(h, p)?),
+        )
+    }
+
+    /// Loss against minimum ratio, by the function `critical` draws it with.
+    pub(crate) fn critical(&mut self, c: &CriticalExperiment) -> Result<()> {
+        if !c.rows.iter().any(|r| r.min_ratio.is_some()) {
+            return Ok(());
+        }
+        self.draw(
+            "min_ratio",
+            "Loss against minimum ratio at the critical points found (critical.json)",
+            &|p| Ok(plot_critical(&c.rows, c.thresholds.min_ratio, p)?),
+        )
+    }
+
+    /// The batch sizes compared, by the function `batch-size` draws them with.
+    pub(crate) fn batch_size(&mut self, b: &BatchComparison) -> Result<()> {
+        if b.rows.is_empty() {
+            return Ok(());
+        }
+        self.draw(
+            "batch_size",
+            "Batch sizes compared (batch_size.json)",
+            &|p| {
+                Ok(plot_comparison(
+                    &b.rows,
+                    b.train_rows,
+                    &b.mode,
+                    &b.loss_name,
+                    p,
+                )?)
+            },
+        )
+    }
+
+    /// The guide's ladder against model size, by the function `guide` draws it with.
+    pub(crate) fn guide(&mut self, g: &GuideReport) -> Result<()> {
+        if g.rungs.is_empty() {
+            return Ok(());
+        }
+        self.draw(
+            "bias_complexity",
+            "Training and validation loss against model size (guide.json)",
+            &|p| Ok(plot_ladder(&g.rungs, p)?),
+        )
+    }
+}
+
 /// Draws every figure the run's files allow into `out_dir` (created if needed).
 pub fn plot_run(run: &Run, out_dir: &Path, formats: &[Format]) -> Result<Vec<FigureFile>> {
-    if formats.is_empty() {
-        return Err(ReportError::invalid("no image format asked for"));
-    }
-    std::fs::create_dir_all(out_dir).map_err(|e| ReportError::io(out_dir, e))?;
+    let mut figures = Figures::new(out_dir, formats)?;
     let m = &run.metrics;
     let epochs: Vec<f64> = m.iter().map(|e| e.epoch as f64).collect();
     let train: Vec<f64> = m.iter().map(|e| e.train_loss).collect();
@@ -58,139 +156,37 @@ pub fn plot_run(run: &Run, out_dir: &Path, formats: &[Format]) -> Result<Vec<Fig
     let grad: Vec<f64> = m.iter().map(|e| e.grad_norm).collect();
     let lr: Vec<f64> = m.iter().map(|e| e.lr).collect();
 
-    let mut figures = Vec::new();
-    let mut figure = |name: &str,
-                      title: &str,
-                      draw: &dyn Fn(&Path) -> trainscope_viz::Result<()>|
-     -> Result<()> {
-        let mut written = Vec::new();
-        for f in formats {
-            let path = out_dir.join(format!("{name}.{}", f.extension()));
-            draw(&path)?;
-            written.push(path);
-        }
-        figures.push(FigureFile {
-            name: name.into(),
-            title: title.into(),
-            files: written,
-        });
-        Ok(())
-    };
-
-    figure("loss", "Training and validation loss per epoch", &|p| {
-        loss_curves_plot(&train, val.as_deref(), p)
+    figures.draw("loss", "Training and validation loss per epoch", &|p| {
+        Ok(loss_curves_plot(&train, val.as_deref(), p)?)
     })?;
     let train_acc: Option<Vec<f64>> = m.iter().map(|e| e.train_accuracy).collect();
     let val_acc: Option<Vec<f64>> = m.iter().map(|e| e.val_accuracy).collect();
     if let Some(t) = &train_acc {
-        figure(
+        figures.draw(
             "accuracy",
             "Training and validation accuracy per epoch",
-            &|p| accuracy_curves_plot(t, val_acc.as_deref(), p),
+            &|p| Ok(accuracy_curves_plot(t, val_acc.as_deref(), p)?),
         )?;
     }
-    figure(
+    figures.draw(
         "loss_grad_norm",
         "Loss beside the gradient norm: a flat loss over a large norm is oscillation, over a vanishing norm a critical point",
-        &|p| loss_and_grad_norm_plot(&epochs, &train, &grad, "epoch", p),
+        &|p| Ok(loss_and_grad_norm_plot(&epochs, &train, &grad, "epoch", p)?),
     )?;
-    figure("lr", "Learning rate of each epoch's last update", &|p| {
-        learning_rate_plot(&epochs, &lr, "epoch", p)
+    figures.draw("lr", "Learning rate of each epoch's last update", &|p| {
+        Ok(learning_rate_plot(&epochs, &lr, "epoch", p)?)
     })?;
-
     if let Some(d) = &run.diagnose {
-        if let Some(eigs) = find_numbers(d, "eigenvalues") {
-            let tol = find_number(d, "zero_tolerance").unwrap_or(1e-6);
-            figure(
-                "spectrum",
-                "Hessian spectrum at the trained weights (diagnose.json)",
-                &|p| spectrum_plot(&eigs, tol, p),
-            )?;
-        }
+        figures.spectrum(d)?;
     }
     if let Some(c) = &run.critical {
-        let points = critical_points(c);
-        if !points.is_empty() {
-            let threshold = find_number(c, "min_ratio_threshold")
-                .or_else(|| {
-                    objects(c)
-                        .into_iter()
-                        .find_map(|m| m.get("thresholds")?.get("min_ratio")?.as_f64())
-                })
-                .unwrap_or(0.5);
-            figure(
-                "min_ratio",
-                "Loss against minimum ratio at the critical points found (critical.json)",
-                &|p| min_ratio_plot(&points, threshold, p),
-            )?;
-        }
+        figures.critical(c)?;
     }
     if let Some(b) = &run.batch_size {
-        // Only the file `batch-size` writes: its figure is redrawn by the same function.
-        if let Ok(cmp) = serde_json::from_value::<BatchComparison>(b.clone()) {
-            figure(
-                "batch_size",
-                "Batch sizes compared (batch_size.json)",
-                &|p| {
-                    plot_comparison(&cmp.rows, cmp.train_rows, &cmp.mode, &cmp.loss_name, p)
-                        .map_err(|e| trainscope_viz::VizError::Invalid(e.to_string()))
-                },
-            )?;
-        }
+        figures.batch_size(b)?;
     }
     if let Some(g) = &run.guide {
-        let points = complexity_points(g);
-        if points.len() >= 2 {
-            figure(
-                "bias_complexity",
-                "Training and validation loss against model size (guide.json)",
-                &|p| bias_complexity_plot(&points, p),
-            )?;
-        }
+        figures.guide(g)?;
     }
-    Ok(figures)
-}
-
-/// The points of every object holding a `min_ratio` and a `loss`, with its `verdict` and
-/// `course_verdict` when they name one.
-fn critical_points(v: &Value) -> Vec<VerdictPoint> {
-    let verdict = |m: &serde_json::Map<String, Value>, k: &str| {
-        m.get(k)
-            .and_then(|v| serde_json::from_value::<Verdict>(v.clone()).ok())
-    };
-    objects(v)
-        .into_iter()
-        .filter_map(|m| {
-            verdict_point(
-                m.get("min_ratio")?.as_f64()?,
-                m.get("loss")?.as_f64()?,
-                verdict(m, "verdict"),
-                verdict(m, "course_verdict"),
-            )
-        })
-        .collect()
-}
-
-/// The rungs of a model-size ladder: rows with `train_loss`, `val_loss` and a size.
-fn complexity_points(v: &Value) -> Vec<ComplexityPoint> {
-    let Some(rows) = find_rows(v, &["train_loss", "val_loss"]) else {
-        return Vec::new();
-    };
-    rows.iter()
-        .filter_map(|r| {
-            let size = ["parameters", "params", "size"]
-                .iter()
-                .find_map(|k| r.get(*k).and_then(Value::as_f64))?;
-            let label = ["label", "name", "model"]
-                .iter()
-                .find_map(|k| r.get(*k).and_then(Value::as_str).map(str::to_string))
-                .unwrap_or_else(|| format!("{size}"));
-            Some(ComplexityPoint {
-                label,
-                size,
-                train_loss: r["train_loss"].as_f64()?,
-                val_loss: r["val_loss"].as_f64()?,
-            })
-        })
-        .collect()
+    Ok(figures.drawn)
 }

@@ -7,9 +7,13 @@ use std::path::{Path, PathBuf};
 
 use trainscope_findings::{Report as Findings, Severity};
 
+use trainscope_record::files;
+
 use crate::error::{ReportError, Result};
+use crate::experiment::{write_experiment_report, Experiment};
 use crate::figures::{plot_run, FigureFile, Format};
-use crate::run::{extras, Run};
+use crate::run::{extras, Run, SetAside};
+use crate::sections::cell;
 
 /// `&`, `<`, `>`, `"` and `'` as entities.
 pub fn escape(s: &str) -> String {
@@ -77,7 +81,7 @@ pub fn render_report(run: &Run, work_dir: &Path) -> Result<String> {
         escape(&run.dir.display().to_string())
     );
     summary(&mut h, run);
-    freshness_notes(&mut h, run);
+    set_aside_notes(&mut h, &run.set_aside);
     h.push_str("<h2>Figures</h2>\n");
     for f in &figures {
         embed_figure(&mut h, f)?;
@@ -87,9 +91,15 @@ pub fn render_report(run: &Run, work_dir: &Path) -> Result<String> {
     findings_section(&mut h, &findings);
     diagnosis(&mut h, run);
     crate::sections::surfaces(&mut h, run);
-    crate::sections::critical(&mut h, run);
-    crate::sections::guide(&mut h, run);
-    crate::sections::batch_size(&mut h, run);
+    if let Some(c) = &run.critical {
+        crate::sections::critical(&mut h, c, &run.set_aside);
+    }
+    if let Some(g) = &run.guide {
+        crate::sections::guide(&mut h, g, &run.set_aside);
+    }
+    if let Some(b) = &run.batch_size {
+        crate::sections::batch_size(&mut h, b, &run.set_aside);
+    }
     h.push_str("<h2>Configuration</h2>\n");
     match &run.config_text {
         Some(c) => {
@@ -101,21 +111,43 @@ pub fn render_report(run: &Run, work_dir: &Path) -> Result<String> {
     Ok(h)
 }
 
-/// Writes the report of the run in `dir` to `out` (default `dir/report.html`) and returns its
-/// path.
-pub fn write_report(dir: &Path, out: Option<&Path>) -> Result<PathBuf> {
-    let run = Run::open(dir)?;
-    let out = out
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| dir.join("report.html"));
-    let work = std::env::temp_dir().join(format!(
-        "trainscope-report-{}-{}",
+/// A new directory name under the system's temporary directory for the figures of one page,
+/// removed once they are embedded.
+pub(crate) fn scratch_dir(kind: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "trainscope-{kind}-{}-{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0)
-    ));
+    ))
+}
+
+/// Writes the report of the run in `dir` to `out` (default `dir/report.html`) and returns its
+/// path. A directory without `metrics.jsonl` that holds the result of `guide`, `critical` or
+/// `batch-size` (their `--out` directory) gets the experiment's page instead
+/// ([`crate::experiment`]).
+pub fn write_report(dir: &Path, out: Option<&Path>) -> Result<PathBuf> {
+    if dir.is_dir() && !dir.join(files::METRICS).exists() {
+        if Experiment::holds_one(dir) {
+            return write_experiment_report(dir, out);
+        }
+        return Err(ReportError::invalid(format!(
+            "{} is neither a run directory (no {}) nor the --out directory of guide, critical \
+             or batch-size (no {}, {} or {})",
+            dir.display(),
+            files::METRICS,
+            extras::GUIDE,
+            extras::CRITICAL,
+            extras::BATCH_SIZE
+        )));
+    }
+    let run = Run::open(dir)?;
+    let out = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| dir.join("report.html"));
+    let work = scratch_dir("report");
     let html = render_report(&run, &work);
     let _ = std::fs::remove_dir_all(&work);
     let html = html?;
@@ -123,8 +155,14 @@ pub fn write_report(dir: &Path, out: Option<&Path>) -> Result<PathBuf> {
     Ok(out)
 }
 
-fn fmt(x: f64) -> String {
-    if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e5) {
+/// A number as the report and the comparison page write it: integers as integers, others
+/// with 5 decimals (scientific below 1e-3 and from 1e5 on), `–` when not finite.
+pub(crate) fn number(x: f64) -> String {
+    if !x.is_finite() {
+        "–".into()
+    } else if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else if x.abs() < 1e-3 || x.abs() >= 1e5 {
         format!("{x:.4e}")
     } else {
         format!("{x:.5}")
@@ -141,9 +179,9 @@ fn summary(h: &mut String, run: &Run) {
     };
     row("epochs", last.epoch.to_string());
     row("updates", last.step.to_string());
-    row("training loss (last epoch)", fmt(last.train_loss));
+    row("training loss (last epoch)", number(last.train_loss));
     if let Some(v) = last.val_loss {
-        row("validation loss (last epoch)", fmt(v));
+        row("validation loss (last epoch)", number(v));
     }
     let best = run
         .metrics
@@ -151,7 +189,10 @@ fn summary(h: &mut String, run: &Run) {
         .filter_map(|m| m.val_loss.map(|v| (m.epoch, v)))
         .min_by(|a, b| a.1.total_cmp(&b.1));
     if let Some((e, v)) = best {
-        row("lowest validation loss", format!("{} (epoch {e})", fmt(v)));
+        row(
+            "lowest validation loss",
+            format!("{} (epoch {e})", number(v)),
+        );
     }
     if let Some(a) = last.train_accuracy {
         row("training accuracy", format!("{:.2}%", 100.0 * a));
@@ -159,8 +200,8 @@ fn summary(h: &mut String, run: &Run) {
     if let Some(a) = last.val_accuracy {
         row("validation accuracy", format!("{:.2}%", 100.0 * a));
     }
-    row("gradient norm (mean of last epoch)", fmt(last.grad_norm));
-    row("learning rate (last update)", fmt(last.lr));
+    row("gradient norm (mean of last epoch)", number(last.grad_norm));
+    row("learning rate (last update)", number(last.lr));
     row("time", format!("{:.1} s", last.elapsed_s));
     if let Some(s) = &run.summary {
         row("parameters", s.parameters.to_string());
@@ -179,7 +220,7 @@ fn summary(h: &mut String, run: &Run) {
                 "trivial model's loss (constant prediction)",
                 format!(
                     "{} ({})",
-                    fmt(b),
+                    number(b),
                     if s.baseline_val_loss.is_some() {
                         "validation"
                     } else {
@@ -192,7 +233,7 @@ fn summary(h: &mut String, run: &Run) {
             row("majority-class accuracy", format!("{:.2}%", 100.0 * a));
         }
         if let Some(t) = s.test_loss {
-            row(&format!("test loss ({})", s.loss), fmt(t));
+            row(&format!("test loss ({})", s.loss), number(t));
         }
         if let Some(a) = s.test_accuracy {
             row("test accuracy", format!("{:.2}%", 100.0 * a));
@@ -201,10 +242,10 @@ fn summary(h: &mut String, run: &Run) {
     h.push_str("</table>\n");
 }
 
-/// Analyses whose stamp does not match the run's weights are left out, and said so; those
-/// without a stamp are shown, marked.
-fn freshness_notes(h: &mut String, run: &Run) {
-    for (name, why) in &run.stale {
+/// Analyses whose stamp does not match the run's weights, or that do not read as what their
+/// command writes, are left out, and said so; those without a stamp are shown, marked.
+pub(crate) fn set_aside_notes(h: &mut String, s: &SetAside) {
+    for (name, why) in &s.stale {
         let _ = writeln!(
             h,
             "<div class=\"verdict warn stale\"><strong>Left out: <code>{}</code></strong> — {}.</div>",
@@ -212,7 +253,15 @@ fn freshness_notes(h: &mut String, run: &Run) {
             escape(why)
         );
     }
-    for name in &run.unstamped {
+    for (name, why) in &s.unreadable {
+        let _ = writeln!(
+            h,
+            "<div class=\"verdict warn unreadable\"><strong>Left out: <code>{}</code></strong> — {}.</div>",
+            escape(name),
+            escape(why)
+        );
+    }
+    for name in &s.unstamped {
         let _ = writeln!(
             h,
             "<div class=\"verdict warn unstamped\"><strong><code>{}</code> has no stamp</strong> — it was saved by hand or by an older version, so which weights it describes cannot be told; run the command again to replace it.</div>",
@@ -294,50 +343,50 @@ fn diagnosis(h: &mut String, run: &Run) {
         );
         return;
     };
-    if run.unstamped.iter().any(|n| n == extras::DIAGNOSE) {
+    if run.set_aside.is_unstamped(extras::DIAGNOSE) {
         h.push_str(
             "<p class=\"muted\">No stamp: which weights this describes cannot be told.</p>\n",
         );
     }
-    let mut rows = Vec::new();
-    for (key, label) in [
-        ("verdict", "verdict (by the definitions)"),
-        ("course_verdict", "course verdict (minimum ratio > 0.5)"),
-        ("verdict_note", "note"),
-        ("flat_note", "flat directions"),
-        ("loss", "loss"),
-        ("grad_norm", "gradient norm ‖∇L‖"),
-        ("num_params", "parameters"),
-        ("positive", "positive eigenvalues"),
-        ("negative", "negative eigenvalues"),
-        ("zero", "zero eigenvalues"),
-        ("flat_directions", "flat directions"),
-        ("min_ratio", "minimum ratio (positive / all)"),
-    ] {
-        if let Some(v) = d.get(key) {
-            if !v.is_object() && !v.is_array() && !v.is_null() {
-                rows.push((label, crate::sections::cell(key, v)));
-            }
-        }
-    }
-    if let Some(s) = trainscope_record::Stamp::of_json(d) {
+    let r = &d.hessian;
+    let mut rows: Vec<(&str, Option<String>)> = vec![
+        ("verdict (by the definitions)", Some(cell(&r.verdict))),
+        (
+            "course verdict (minimum ratio > 0.5)",
+            r.course_verdict.as_ref().map(cell),
+        ),
+        ("note", r.verdict_note.clone()),
+        ("flat directions", r.flat_note.clone()),
+        ("loss", Some(cell(&r.loss))),
+        ("gradient norm ‖∇L‖", Some(cell(&r.grad_norm))),
+        ("parameters", Some(cell(&r.num_params))),
+        ("positive eigenvalues", r.positive.as_ref().map(cell)),
+        ("negative eigenvalues", r.negative.as_ref().map(cell)),
+        ("zero eigenvalues", r.zero.as_ref().map(cell)),
+        ("flat directions", r.flat_directions.as_ref().map(cell)),
+        (
+            "minimum ratio (positive / all)",
+            r.min_ratio.as_ref().map(cell),
+        ),
+    ];
+    if let Some(s) = &d.stamp {
         rows.push((
             "computed for",
-            format!(
+            Some(format!(
                 "{}{} on {}",
                 s.file,
                 s.epoch.map(|e| format!(" (epoch {e})")).unwrap_or_default(),
-                s.data.unwrap_or_default()
-            ),
+                s.data.as_deref().unwrap_or_default()
+            )),
         ));
     }
-    if !rows.is_empty() {
-        h.push_str("<table>\n");
-        for (k, v) in rows {
+    h.push_str("<table>\n");
+    for (k, v) in rows {
+        if let Some(v) = v {
             let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(&v));
         }
-        h.push_str("</table>\n");
     }
+    h.push_str("</table>\n");
     let pretty = serde_json::to_string_pretty(d).unwrap_or_default();
     let _ = writeln!(
         h,
@@ -345,4 +394,20 @@ fn diagnosis(h: &mut String, run: &Run) {
         extras::DIAGNOSE,
         escape(&pretty)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_one_way_everywhere() {
+        assert_eq!(number(385.0), "385");
+        assert_eq!(number(0.0), "0");
+        assert_eq!(number(0.25), "0.25000");
+        assert_eq!(number(1.5e-4), "1.5000e-4");
+        assert_eq!(number(123456.5), "1.2346e5");
+        assert_eq!(number(f64::NAN), "–");
+        assert_eq!(number(f64::INFINITY), "–");
+    }
 }

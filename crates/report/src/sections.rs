@@ -4,81 +4,114 @@
 //! human name: verdicts in words, counts as integers.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
-use serde_json::Value;
 use trainscope_diag::Verdict;
+use trainscope_inspect::{BatchComparison, CriticalExperiment, FindingKind, GuideReport};
 use trainscope_train::Confusion;
 
-use crate::html::{base64, escape};
-use crate::run::Run;
+use crate::html::{base64, escape, number};
+use crate::run::{Run, SetAside};
+use crate::surface::SurfaceRecord;
 
-/// A number as the report writes it: integers as integers, others with 5 significant places.
-pub(crate) fn number(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{}", x as i64)
-    } else if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e5) {
-        format!("{x:.4e}")
-    } else {
-        format!("{x:.5}")
+/// A value as a table cell: verdicts in words, counts as integers, `–` for nothing.
+pub(crate) trait Cell {
+    /// The cell's text.
+    fn cell(&self) -> String;
+}
+
+impl Cell for f64 {
+    fn cell(&self) -> String {
+        number(*self)
     }
 }
 
-/// A JSON value as a table cell: verdicts in words, counts as integers, `–` for null.
-pub(crate) fn cell(key: &str, v: &Value) -> String {
-    match v {
-        Value::Null => "–".into(),
-        Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
-        Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
-        Value::Number(n) => n.as_f64().map(number).unwrap_or_else(|| n.to_string()),
-        Value::String(s) if key.ends_with("verdict") => {
-            serde_json::from_value::<Verdict>(v.clone())
-                .map(|v| v.describe().to_string())
-                .unwrap_or_else(|_| s.replace('_', " "))
-        }
-        Value::String(s) if key == "kind" => s.replace('_', " "),
-        Value::String(s) => s.clone(),
-        v => v.to_string(),
+impl Cell for usize {
+    fn cell(&self) -> String {
+        self.to_string()
     }
 }
 
-/// A table of `rows` (JSON objects) with the given columns (key, header).
-fn table(h: &mut String, rows: &[Value], cols: &[(&str, &str)]) {
+impl Cell for u64 {
+    fn cell(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Cell for bool {
+    fn cell(&self) -> String {
+        if *self { "yes" } else { "no" }.into()
+    }
+}
+
+impl Cell for str {
+    fn cell(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Cell for String {
+    fn cell(&self) -> String {
+        self.clone()
+    }
+}
+
+impl Cell for Verdict {
+    fn cell(&self) -> String {
+        self.describe().into()
+    }
+}
+
+impl Cell for FindingKind {
+    fn cell(&self) -> String {
+        self.describe().into()
+    }
+}
+
+impl<T: Cell> Cell for Option<T> {
+    fn cell(&self) -> String {
+        self.as_ref().map_or_else(|| "–".into(), Cell::cell)
+    }
+}
+
+/// `v` as a table cell.
+pub(crate) fn cell<T: Cell + ?Sized>(v: &T) -> String {
+    v.cell()
+}
+
+/// A column of a table: its header, and a row's cell.
+type Column<'a, R> = (&'a str, &'a dyn Fn(&R) -> String);
+
+/// A table of `rows` with the given columns.
+fn table<R>(h: &mut String, rows: &[R], cols: &[Column<'_, R>]) {
     h.push_str("<table>\n<tr>");
-    for (_, head) in cols {
+    for (head, _) in cols {
         let _ = write!(h, "<th>{}</th>", escape(head));
     }
     h.push_str("</tr>\n");
     for r in rows {
         h.push_str("<tr>");
-        for (key, _) in cols {
-            let text = r.get(*key).map_or("–".to_string(), |v| cell(key, v));
-            let _ = write!(h, "<td>{}</td>", escape(&text));
+        for (_, text) in cols {
+            let _ = write!(h, "<td>{}</td>", escape(&text(r)));
         }
         h.push_str("</tr>\n");
     }
     h.push_str("</table>\n");
 }
 
-fn rows_of<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
-}
-
-fn lines(h: &mut String, v: &Value, key: &str) {
-    let items = rows_of(v, key);
+fn lines(h: &mut String, items: &[String]) {
     if items.is_empty() {
         return;
     }
     h.push_str("<ul>");
-    for l in items.iter().filter_map(Value::as_str) {
+    for l in items {
         let _ = write!(h, "<li>{}</li>", escape(l));
     }
     h.push_str("</ul>\n");
 }
 
-fn unstamped_mark(h: &mut String, run: &Run, name: &str) {
-    if run.unstamped.iter().any(|n| n == name) {
+fn unstamped_mark(h: &mut String, set_aside: &SetAside, name: &str) {
+    if set_aside.is_unstamped(name) {
         let _ = writeln!(
             h,
             "<p class=\"muted\">No stamp: which weights or configuration this describes cannot be told.</p>"
@@ -175,93 +208,83 @@ fn confusion_table(h: &mut String, set: &str, c: &Confusion) {
 }
 
 /// `critical.json`: one row per seed with both verdicts.
-pub(crate) fn critical(h: &mut String, run: &Run) {
-    let Some(c) = &run.critical else {
-        return;
-    };
+pub(crate) fn critical(h: &mut String, c: &CriticalExperiment, set_aside: &SetAside) {
     h.push_str("<h2 id=\"critical\">Critical points found from several starts</h2>\n");
-    unstamped_mark(h, run, crate::run::extras::CRITICAL);
+    unstamped_mark(h, set_aside, crate::run::extras::CRITICAL);
     table(
         h,
-        rows_of(c, "rows"),
+        &c.rows,
         &[
-            ("seed", "seed"),
-            ("loss", "loss"),
-            ("grad_norm", "‖∇L‖"),
-            ("positive", "positive λ"),
-            ("negative", "negative λ"),
-            ("zero", "zero λ"),
-            ("min_ratio", "minimum ratio"),
-            ("verdict", "verdict (definitions)"),
-            ("course_verdict", "course verdict (minimum ratio)"),
+            ("seed", &|r| cell(&r.seed)),
+            ("loss", &|r| cell(&r.loss)),
+            ("‖∇L‖", &|r| cell(&r.grad_norm)),
+            ("positive λ", &|r| cell(&r.positive)),
+            ("negative λ", &|r| cell(&r.negative)),
+            ("zero λ", &|r| cell(&r.zero)),
+            ("minimum ratio", &|r| cell(&r.min_ratio)),
+            ("verdict (definitions)", &|r| cell(&r.verdict)),
+            ("course verdict (minimum ratio)", &|r| {
+                cell(&r.course_verdict)
+            }),
         ],
     );
-    let notes: Vec<String> = rows_of(c, "rows")
-        .iter()
-        .filter_map(|r| {
-            let note = r.get("verdict_note")?.as_str()?;
-            Some(format!("seed {}: {note}", cell("seed", r.get("seed")?)))
-        })
-        .collect();
-    for n in notes {
-        let _ = writeln!(h, "<p class=\"muted\">{}</p>", escape(&n));
+    for r in &c.rows {
+        if let Some(note) = &r.verdict_note {
+            let _ = writeln!(
+                h,
+                "<p class=\"muted\">{}</p>",
+                escape(&format!("seed {}: {note}", r.seed))
+            );
+        }
     }
 }
 
 /// `guide.json`: the ladder of models and what the guide concludes.
-pub(crate) fn guide(h: &mut String, run: &Run) {
-    let Some(g) = &run.guide else {
-        return;
-    };
+pub(crate) fn guide(h: &mut String, g: &GuideReport, set_aside: &SetAside) {
     h.push_str("<h2 id=\"guide\">The general guide: bias, optimization, overfitting</h2>\n");
-    unstamped_mark(h, run, crate::run::extras::GUIDE);
+    unstamped_mark(h, set_aside, crate::run::extras::GUIDE);
     table(
         h,
-        rows_of(g, "rungs"),
+        &g.rungs,
         &[
-            ("label", "model"),
-            ("parameters", "parameters"),
-            ("train_loss", "training loss"),
-            ("val_loss", "validation loss"),
-            ("epochs", "epochs"),
+            ("model", &|r| cell(&r.label)),
+            ("parameters", &|r| cell(&r.parameters)),
+            ("training loss", &|r| cell(&r.train_loss)),
+            ("validation loss", &|r| cell(&r.val_loss)),
+            ("epochs", &|r| cell(&r.epochs)),
         ],
     );
-    for f in rows_of(g, "findings") {
-        let kind = f.get("kind").map_or(String::new(), |k| cell("kind", k));
-        let evidence = f.get("evidence").and_then(Value::as_str).unwrap_or("");
+    for f in &g.findings {
         let _ = write!(
             h,
             "<div class=\"verdict\"><strong>{}</strong> — {}",
-            escape(&kind),
-            escape(evidence)
+            escape(&cell(&f.kind)),
+            escape(&f.evidence)
         );
-        lines(h, f, "remedies");
+        lines(h, &f.remedies);
         h.push_str("</div>\n");
     }
-    lines(h, g, "notes");
+    lines(h, &g.notes);
 }
 
 /// `batch_size.json`: time and loss per batch size, with what the lectures say to look for.
-pub(crate) fn batch_size(h: &mut String, run: &Run) {
-    let Some(b) = &run.batch_size else {
-        return;
-    };
+pub(crate) fn batch_size(h: &mut String, b: &BatchComparison, set_aside: &SetAside) {
     h.push_str("<h2 id=\"batch-size\">Batch size</h2>\n");
-    unstamped_mark(h, run, crate::run::extras::BATCH_SIZE);
+    unstamped_mark(h, set_aside, crate::run::extras::BATCH_SIZE);
     table(
         h,
-        rows_of(b, "rows"),
+        &b.rows,
         &[
-            ("batch_size", "batch size"),
-            ("epochs", "epochs"),
-            ("updates", "updates"),
-            ("time_per_update", "s / update"),
-            ("time_per_epoch", "s / epoch"),
-            ("train_loss", "training loss"),
-            ("val_loss", "validation loss"),
+            ("batch size", &|r| cell(&r.batch_size)),
+            ("epochs", &|r| cell(&r.epochs)),
+            ("updates", &|r| cell(&r.updates)),
+            ("s / update", &|r| cell(&r.time_per_update)),
+            ("s / epoch", &|r| cell(&r.time_per_epoch)),
+            ("training loss", &|r| cell(&r.train_loss)),
+            ("validation loss", &|r| cell(&r.val_loss)),
         ],
     );
-    lines(h, b, "lecture");
+    lines(h, &b.lecture);
 }
 
 /// The loss surfaces `trainscope surface RUN` drew for the current weights.
@@ -271,49 +294,43 @@ pub(crate) fn surfaces(h: &mut String, run: &Run) {
     }
     h.push_str("<h2 id=\"surfaces\">Loss surfaces around the trained weights</h2>\n");
     for (name, s) in &run.surfaces {
-        let slice = s.get("slice").and_then(Value::as_str).unwrap_or(name);
-        let lowest = s.get("lowest");
-        let low = |k: &str| {
-            lowest
-                .and_then(|l| l.get(k))
-                .map_or("–".into(), |v| cell(k, v))
+        surface(h, &run.dir, name, s);
+    }
+}
+
+fn surface(h: &mut String, dir: &Path, name: &str, s: &SurfaceRecord) {
+    let image = s
+        .files
+        .iter()
+        .flatten()
+        .find(|f| f.ends_with(".svg") || f.ends_with(".png"))
+        .and_then(|f| std::fs::read(dir.join(f)).ok().map(|b| (f, b)));
+    let _ = writeln!(
+        h,
+        "<figure id=\"{}\">",
+        escape(name.trim_end_matches(".json"))
+    );
+    if let Some((file, bytes)) = image {
+        let mime = if file.ends_with(".png") {
+            "image/png"
+        } else {
+            "image/svg+xml"
         };
-        let image = rows_of(s, "files")
-            .iter()
-            .filter_map(Value::as_str)
-            .find(|f| f.ends_with(".svg") || f.ends_with(".png"))
-            .and_then(|f| {
-                std::fs::read(run.dir.join(f))
-                    .ok()
-                    .map(|b| (f.to_string(), b))
-            });
         let _ = writeln!(
             h,
-            "<figure id=\"{}\">",
-            escape(name.trim_end_matches(".json"))
-        );
-        if let Some((file, bytes)) = image {
-            let mime = if file.ends_with(".png") {
-                "image/png"
-            } else {
-                "image/svg+xml"
-            };
-            let _ = writeln!(
-                h,
-                "<img alt=\"{}\" src=\"data:{mime};base64,{}\">",
-                escape(slice),
-                base64(&bytes)
-            );
-        }
-        let _ = writeln!(
-            h,
-            "<figcaption>{}; lowest loss on the grid {} at ({}, {})</figcaption></figure>",
-            escape(slice),
-            low("loss"),
-            low("x"),
-            low("y")
+            "<img alt=\"{}\" src=\"data:{mime};base64,{}\">",
+            escape(&s.slice),
+            base64(&bytes)
         );
     }
+    let _ = writeln!(
+        h,
+        "<figcaption>{}; lowest loss on the grid {} at ({}, {})</figcaption></figure>",
+        escape(&s.slice),
+        cell(&s.lowest.loss),
+        cell(&s.lowest.x),
+        cell(&s.lowest.y)
+    );
 }
 
 #[cfg(test)]
@@ -322,18 +339,14 @@ mod tests {
 
     #[test]
     fn cells_read_as_words_and_integers() {
-        assert_eq!(
-            cell("verdict", &Value::from("saddle_point")),
-            "saddle point"
-        );
-        assert_eq!(
-            cell("course_verdict", &Value::from("local_minimum_like")),
-            "local-minimum-like"
-        );
-        assert_eq!(cell("positive", &Value::from(385u64)), "385");
-        assert_eq!(cell("loss", &Value::from(385.0)), "385");
-        assert_eq!(cell("loss", &Value::from(0.25)), "0.25000");
-        assert_eq!(cell("kind", &Value::from("model_bias")), "model bias");
-        assert_eq!(cell("x", &Value::Null), "–");
+        assert_eq!(cell(&Verdict::SaddlePoint), "saddle point");
+        assert_eq!(cell(&Some(Verdict::LocalMinimumLike)), "local-minimum-like");
+        assert_eq!(cell(&385usize), "385");
+        assert_eq!(cell(&385.0), "385");
+        assert_eq!(cell(&0.25), "0.25000");
+        assert_eq!(cell(&FindingKind::ModelBias), "model bias");
+        assert_eq!(cell(&None::<f64>), "–");
+        assert_eq!(cell(&f64::NAN), "–");
+        assert_eq!(cell(&true), "yes");
     }
 }

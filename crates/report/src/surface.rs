@@ -2,10 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use trainscope_core::Tensor;
 use trainscope_data::Targets as DataTargets;
 use trainscope_diag::{analyse, AnalysisOptions, EvalOptions, LossFunction, Targets};
 use trainscope_nn::{Loss, Sequential, Target};
+use trainscope_record::Stamp;
 use trainscope_train::{files, load_run_data, Config, ModelMeta};
 use trainscope_viz::{
     direction_plane, flat_parameters, function_surface, loss_surface, parameter_pair_plane,
@@ -116,6 +118,43 @@ pub enum Directions {
     /// The Hessian eigenvectors of the largest and the most negative (else the smallest)
     /// eigenvalue.
     Hessian,
+}
+
+/// What `surface RUN` saves beside its figures as `surface-<slice>.json`, and the report reads
+/// back: the slice, the grid and the lowest point on it, stamped with the checkpoint it was cut
+/// through. (The fields after `stamp` are in name order, as the file has always had them.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SurfaceRecord {
+    /// The checkpoint the slice was cut through and the rows the loss is over (always
+    /// written; absent in files written before results were stamped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<Stamp>,
+    /// The files written beside it (CSV, SVG, PNG), by name, in the run directory.
+    pub files: Vec<Option<String>>,
+    /// Grid points per axis.
+    pub grid: usize,
+    /// The lowest loss on the grid and where it is.
+    pub lowest: SurfaceLowest,
+    /// Half-width of the window around the trained weights (before it grew to hold the path).
+    pub radius: f64,
+    /// How the slice was chosen, in words.
+    pub slice: String,
+    /// Where the trained weights sit in the slice.
+    pub trained: [f64; 2],
+    /// Epochs of the recorded training path projected onto the slice, if any.
+    pub trajectory_epochs: Option<usize>,
+}
+
+/// The lowest point of a surface's grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SurfaceLowest {
+    /// The loss there (`null` when the grid holds no finite value).
+    #[serde(deserialize_with = "trainscope_record::nan_if_null")]
+    pub loss: f64,
+    /// Its first coordinate.
+    pub x: f64,
+    /// Its second coordinate.
+    pub y: f64,
 }
 
 /// A model surface computed.

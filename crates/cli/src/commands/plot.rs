@@ -32,10 +32,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         f => bail!("--format {f:?}: expected svg, png or both"),
     };
     let run = Run::open(&args.run)?;
-    for (name, why) in &run.stale {
+    for (name, why) in run.set_aside.stale.iter().chain(&run.set_aside.unreadable) {
         eprintln!("warning: {name} not drawn: {why}");
     }
-    for name in &run.unstamped {
+    for name in &run.set_aside.unstamped {
         eprintln!("warning: {name} has no stamp: which weights it describes cannot be told");
     }
     let out = args.out.clone().unwrap_or_else(|| args.run.join("plots"));

@@ -5,13 +5,15 @@ use std::process::ExitCode;
 
 use crate::output;
 
-/// One self-contained HTML page for a run: configuration, figures, stuck verdicts and the
-/// diagnosis (when diagnose.json is in the run directory). No scripts, no network.
+/// One self-contained HTML page for a run: configuration, figures, findings and the other
+/// commands' results saved in the run directory. For the --out directory of guide, critical or
+/// batch-size: the experiment's table and figure, and its runs compared. No scripts, no
+/// network.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The run directory.
+    /// The run directory, or the --out directory of guide, critical or batch-size.
     run: PathBuf,
-    /// The HTML file [default: RUN_DIR/report.html].
+    /// The HTML file [default: DIR/report.html].
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
 }

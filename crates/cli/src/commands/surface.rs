@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use trainscope_report::{
-    analytic_surface, model_surface, parse_surface, Directions, TrainedProblem,
+    analytic_surface, model_surface, parse_surface, Directions, SurfaceLowest, SurfaceRecord,
+    TrainedProblem,
 };
 use trainscope_viz::plot::{contour_plot, ContourOptions, Mark, PathSeries};
 use trainscope_viz::{Grid, Window};
@@ -181,22 +182,27 @@ fn model(args: &Args, run: &Path) -> anyhow::Result<ExitCode> {
         )),
         trainscope_train::VERSION,
     )?;
-    let body = serde_json::json!({
-            "slice": s.description,
-            "grid": args.grid,
-            "radius": args.radius,
-            "trained": s.trained,
-            "lowest": {"loss": min, "x": s.grid.x[i], "y": s.grid.y[j]},
-            "trajectory_epochs": s.trajectory.as_ref().map(|t| t.len()),
-            "files": files.iter().map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned())).collect::<Vec<_>>(),
-    });
+    let record = SurfaceRecord {
+        stamp: Some(stamp),
+        files: files
+            .iter()
+            .map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect(),
+        grid: args.grid,
+        lowest: SurfaceLowest {
+            loss: min,
+            x: s.grid.x[i],
+            y: s.grid.y[j],
+        },
+        radius: args.radius,
+        slice: s.description.clone(),
+        trained: s.trained,
+        trajectory_epochs: s.trajectory.as_ref().map(|t| t.len()),
+    };
     files.push(trainscope_inspect::save_analysis(
         &out,
         &format!("{stem}.json"),
-        &trainscope_record::Stamped {
-            stamp: &stamp,
-            result: &body,
-        },
+        &record,
     )?);
     let mut r = format!(
         "slice: {}\ntrained weights at ({}, {}); grid {}×{}; lowest loss {} at ({}, {})\n",
