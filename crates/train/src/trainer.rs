@@ -218,28 +218,19 @@ fn stream_seed(seed: u64, stream: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The loss `choice` resolves to, and the number of model outputs it needs.
+/// The loss `choice` resolves to, and the number of model outputs it needs. A loss that does
+/// not fit the task is refused as [`Config::validate`] refuses it (key `training.loss`).
 pub fn resolve_loss(
     choice: LossChoice,
     task: Task,
     classes: Option<usize>,
 ) -> Result<(Loss, usize)> {
-    let bad = |msg: String| {
-        TrainError::Config(crate::error::ConfigError::Invalid {
-            key: "training.loss".into(),
-            msg,
-        })
-    };
+    crate::config::check_loss_fits(choice, task)?;
     Ok(match task {
         Task::Regression => match choice {
             LossChoice::Auto | LossChoice::Mse => (Loss::Mse, 1),
             LossChoice::Mae => (Loss::Mae, 1),
-            other => {
-                return Err(bad(format!(
-                    "{} needs class labels, this is a regression",
-                    crate::config::loss_name(other)
-                )))
-            }
+            other => unreachable!("checked: {other:?} fits a regression"),
         },
         Task::Classification => {
             let k = classes.unwrap_or(0);
@@ -257,16 +248,14 @@ pub fn resolve_loss(
                     (Loss::BinaryCrossEntropyWithLogits, 1)
                 }
                 LossChoice::BinaryCrossEntropyWithLogits => {
-                    return Err(bad(format!(
-                        "binary_cross_entropy_with_logits needs 2 classes, the data has {k}"
-                    )))
+                    return Err(TrainError::Config(crate::error::ConfigError::Invalid {
+                        key: "training.loss".into(),
+                        msg: format!(
+                            "binary_cross_entropy_with_logits needs 2 classes, the data has {k}"
+                        ),
+                    }))
                 }
-                other => {
-                    return Err(bad(format!(
-                        "{} is a regression loss, this is a classification",
-                        crate::config::loss_name(other)
-                    )))
-                }
+                other => unreachable!("checked: {other:?} fits a classification"),
             }
         }
     })
