@@ -14,6 +14,7 @@ use trainscope_data::{Batcher, Standardizer, Task};
 use trainscope_nn::{ForwardCtx, Layer, Loss, Mode, ModelSpec, Sequential, Target};
 use trainscope_optim::{Optimizer, OptimizerOptions, ScheduleConfig};
 
+use crate::baseline::Baseline;
 use crate::config::{BatchSize, Config, DTypeName, LossChoice, Preset};
 use crate::confusion::Confusion;
 use crate::data::{Arrays, RunData};
@@ -524,9 +525,10 @@ impl<T: Element> Session<T> {
             dtype: config.dtype,
             epoch: 0,
         };
-        let baseline_train = baseline(loss, &train_arrays, &train_arrays, outputs)?.0;
+        let trivial = Baseline::fit(&train_arrays, outputs);
+        let baseline_train = Some(trivial.loss(loss, &train_arrays)?);
         let baseline = match &val {
-            Some(v) => baseline(loss, &train_arrays, v, outputs)?,
+            Some(v) => (Some(trivial.loss(loss, v)?), trivial.accuracy(v)),
             None => (None, None),
         };
         Ok(Session {
@@ -554,65 +556,6 @@ impl<T: Element> Session<T> {
         self.model.save(path, &self.meta.to_metadata())?;
         Ok(())
     }
-}
-
-/// The trivial model's validation loss and accuracy: a constant output equal to the training
-/// mean (regression), or to the logits of the training class frequencies.
-fn baseline<T: Element>(
-    loss: Loss,
-    train: &Arrays<T>,
-    val: &Arrays<T>,
-    outputs: usize,
-) -> Result<(Option<f64>, Option<f64>)> {
-    let constant: Vec<f64> = match &train.labels {
-        None => {
-            let mean = train
-                .values
-                .iter()
-                .map(|&v| Element::to_f64(v))
-                .sum::<f64>()
-                / train.n as f64;
-            vec![mean]
-        }
-        Some(labels) => {
-            let k = if outputs == 1 { 2 } else { outputs };
-            let mut counts = vec![0usize; k];
-            for &c in labels {
-                counts[c] += 1;
-            }
-            let p: Vec<f64> = counts
-                .iter()
-                .map(|&c| (c as f64).max(0.5) / train.n as f64)
-                .collect();
-            if outputs == 1 {
-                vec![(p[1] / p[0]).ln()]
-            } else {
-                p.iter().map(|q| q.ln()).collect()
-            }
-        }
-    };
-    let out: Vec<T> = (0..val.n)
-        .flat_map(|_| constant.iter().map(|&c| T::from_f64(c)))
-        .collect();
-    let out = Tensor::from_vec(out, &[val.n, outputs]).context(|| "baseline".into())?;
-    let l = no_grad(|| batch_loss(loss, &out, &val.values, &val.classes))
-        .and_then(|l| l.item())
-        .context(|| "baseline".into())?
-        .to_f64();
-    let acc = match (&train.labels, &val.labels) {
-        (Some(tl), Some(vl)) => {
-            let k = tl.iter().max().map_or(0, |m| m + 1);
-            let mut counts = vec![0usize; k.max(1)];
-            for &c in tl {
-                counts[c] += 1;
-            }
-            let majority = (0..counts.len()).max_by_key(|&c| (counts[c], usize::MAX - c));
-            let hits = vl.iter().filter(|&&c| Some(c) == majority).count();
-            Some(hits as f64 / val.n as f64)
-        }
-        _ => None,
-    };
-    Ok((Some(l), acc))
 }
 
 /// Whether a checkpoint is due `since_last` seconds after the previous one, which took
@@ -676,7 +619,7 @@ fn sum_of_squares<T: Element>(x: &[T]) -> f64 {
 }
 
 /// The loss of `out` against targets given as values (`[b, 1]`) or classes.
-fn batch_loss<T: Element>(
+pub(crate) fn batch_loss<T: Element>(
     loss: Loss,
     out: &Tensor<T>,
     values: &[T],
