@@ -4,9 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use trainscope_core::{no_grad, Tensor};
-use trainscope_data::{Dataset, Standardizer, Targets};
-use trainscope_nn::{Sequential, Target};
+use trainscope_nn::Sequential;
 use trainscope_train::{
     cross_validate, files, load_run_data, load_training_data, model_spec, resolve_loss, train,
     Config, Preset, RunOptions, Silent, TrainedModel,
@@ -264,60 +262,9 @@ pub struct GuideReport {
     pub plots: Vec<PathBuf>,
 }
 
-/// The trivial model's loss on `data`: a constant prediction of the training mean (in the
-/// target's standardized units when the configuration standardizes it) or of the class
-/// frequencies (as logits), with the configuration's loss.
-pub fn baseline_loss(config: &Config, data: &Dataset) -> Result<f64> {
-    let (loss, outputs) = resolve_loss(config.training.loss, data.task(), data.num_classes())?;
-    let n = data.n_rows();
-    let l = match data.targets() {
-        Targets::Regression(y) => {
-            let mut y = y.clone();
-            if config.standardizes_target() {
-                Standardizer::fit_targets(data)?.transform(&mut y)?;
-            }
-            let mean = y.iter().sum::<f64>() / n as f64;
-            let out = Tensor::from_vec(vec![mean; n], &[n, 1])?;
-            let t = Tensor::from_vec(y, &[n, 1])?;
-            no_grad(|| {
-                loss.compute(&out, Target::Values(&t))
-                    .and_then(|l| l.item())
-            })?
-        }
-        Targets::Classes(c) => {
-            let k = if outputs == 1 { 2 } else { outputs };
-            let mut counts = vec![0usize; k];
-            for &x in c {
-                counts[x] += 1;
-            }
-            // Half a count for an absent class keeps the logits finite.
-            let p: Vec<f64> = counts
-                .iter()
-                .map(|&m| (m as f64).max(0.5) / n as f64)
-                .collect();
-            let row: Vec<f64> = if outputs == 1 {
-                vec![(p[1] / p[0]).ln()]
-            } else {
-                p.iter().map(|q| q.ln()).collect()
-            };
-            let out = Tensor::from_vec(row.repeat(n), &[n, outputs])?;
-            if loss.takes_classes() {
-                let c32: Vec<u32> = c.iter().map(|&x| x as u32).collect();
-                no_grad(|| {
-                    loss.compute(&out, Target::Classes(&c32))
-                        .and_then(|l| l.item())
-                })?
-            } else {
-                let t = Tensor::from_vec(c.iter().map(|&x| x as f64).collect(), &[n, 1])?;
-                no_grad(|| {
-                    loss.compute(&out, Target::Values(&t))
-                        .and_then(|l| l.item())
-                })?
-            }
-        }
-    };
-    Ok(l)
-}
+/// The trivial model's loss on `data` (the training rows): one implementation with the
+/// trainer's `baseline_*` figures.
+pub use trainscope_train::baseline_loss;
 
 fn rung_config(base: &Config, hidden: &[usize]) -> Config {
     let mut cfg = base.clone();

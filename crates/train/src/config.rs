@@ -667,26 +667,7 @@ impl Config {
                 "must be at least 1".into(),
             );
         }
-        let loss_ok = match (self.task(), t.loss) {
-            (_, LossChoice::Auto) => true,
-            (Task::Regression, LossChoice::Mse | LossChoice::Mae) => true,
-            (Task::Regression, _) => false,
-            (Task::Classification, LossChoice::Mse | LossChoice::Mae) => false,
-            (Task::Classification, _) => true,
-        };
-        if !loss_ok {
-            return bad(
-                "training.loss",
-                format!(
-                    "{:?} does not fit a {} task (regression: mse, mae; classification: cross_entropy, binary_cross_entropy_with_logits, softmax_mse)",
-                    loss_name(t.loss),
-                    match self.task() {
-                        Task::Regression => "regression",
-                        Task::Classification => "classification",
-                    }
-                ),
-            );
-        }
+        check_loss_fits(t.loss, self.task())?;
         Ok(())
     }
 
@@ -714,6 +695,53 @@ impl Config {
     pub fn to_toml(&self) -> String {
         toml::to_string(self).unwrap_or_else(|e| format!("# cannot serialize: {e}\n"))
     }
+}
+
+/// The losses that fit a task, besides `auto` (which fits both).
+const REGRESSION_LOSSES: [LossChoice; 2] = [LossChoice::Mse, LossChoice::Mae];
+const CLASSIFICATION_LOSSES: [LossChoice; 3] = [
+    LossChoice::CrossEntropy,
+    LossChoice::BinaryCrossEntropyWithLogits,
+    LossChoice::SoftmaxMse,
+];
+
+impl LossChoice {
+    /// The losses that fit `task`; `auto` fits both and is not listed.
+    pub fn fitting(task: Task) -> &'static [LossChoice] {
+        match task {
+            Task::Regression => &REGRESSION_LOSSES,
+            Task::Classification => &CLASSIFICATION_LOSSES,
+        }
+    }
+}
+
+/// Whether the loss `choice` fits `task`: the one check behind [`Config::validate`] and
+/// [`resolve_loss`](crate::resolve_loss). The error names `training.loss` and lists the losses
+/// of each task.
+pub(crate) fn check_loss_fits(choice: LossChoice, task: Task) -> Result<(), ConfigError> {
+    if choice == LossChoice::Auto || LossChoice::fitting(task).contains(&choice) {
+        return Ok(());
+    }
+    let list = |task| {
+        LossChoice::fitting(task)
+            .iter()
+            .map(|&l| loss_name(l))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Err(ConfigError::Invalid {
+        key: "training.loss".into(),
+        msg: format!(
+            "{:?} does not fit a {} task (regression: {}; classification: {})",
+            loss_name(choice),
+            match task {
+                Task::Regression => "regression",
+                Task::Classification => "classification",
+            },
+            list(Task::Regression),
+            list(Task::Classification)
+        ),
+    })
 }
 
 /// The serialized name of a loss choice.
@@ -1222,5 +1250,35 @@ preset = "linear"
             .unwrap_err()
             .to_string();
         assert!(e.contains("training.loss"), "{e}");
+    }
+
+    #[test]
+    fn a_loss_that_does_not_fit_the_task_is_refused_alike_by_validation_and_resolution() {
+        let e = parse(MINIMAL, &["training.loss=\"cross_entropy\""])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "training.loss: \"cross_entropy\" does not fit a regression task \
+             (regression: mse, mae; classification: cross_entropy, \
+             binary_cross_entropy_with_logits, softmax_mse)"
+        );
+        let r = crate::resolve_loss(LossChoice::CrossEntropy, Task::Regression, None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(r, e);
+        let r = crate::resolve_loss(LossChoice::Mse, Task::Classification, Some(3))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            r.starts_with("training.loss: \"mse\" does not fit a classification task"),
+            "{r}"
+        );
+        for task in [Task::Regression, Task::Classification] {
+            for &l in LossChoice::fitting(task) {
+                assert!(check_loss_fits(l, task).is_ok());
+            }
+            assert!(check_loss_fits(LossChoice::Auto, task).is_ok());
+        }
     }
 }

@@ -112,7 +112,15 @@ impl<T: Element> Arrays<T> {
             s.transform(&mut x)
                 .context(|| "standardizing the features".to_string())?;
         }
-        let x = x.into_iter().map(T::from_f64).collect();
+        Ok(Arrays {
+            x: x.into_iter().map(T::from_f64).collect(),
+            ..Arrays::targets_only(data, target)?
+        })
+    }
+
+    /// The rows' targets without their features (`x` empty): for what reads only the targets,
+    /// such as the trivial model.
+    pub fn targets_only(data: &Dataset, target: Option<&Standardizer>) -> Result<Self> {
         let (values, classes, labels) = match data.targets() {
             Targets::Regression(y) => {
                 let mut y = y.clone();
@@ -131,7 +139,7 @@ impl<T: Element> Arrays<T> {
         Ok(Arrays {
             n: data.n_rows(),
             d: data.n_features(),
-            x,
+            x: Vec::new(),
             values,
             classes,
             labels,

@@ -21,6 +21,7 @@
 
 #![warn(missing_docs)]
 
+mod baseline;
 pub mod config;
 mod confusion;
 mod cv;
@@ -32,6 +33,7 @@ mod predict;
 mod stamp;
 mod trainer;
 
+pub use baseline::baseline_loss;
 pub use config::{
     BatchSize, Config, DTypeName, DataConfig, DataFormat, LossChoice, ModelConfig, Preset,
     TrainingConfig,

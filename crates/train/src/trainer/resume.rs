@@ -23,9 +23,15 @@ use trainscope_data::{Batcher, BatcherState};
 use trainscope_nn::Sequential;
 use trainscope_optim::{OptimizerState, SchedulerState};
 
-use super::{check_same_run, files, Best, EpochMetrics, EpochSums, LayerGroups, Progress, Session};
+use super::checkpoint::check_same_run;
+use super::epoch_end::Best;
+use super::run::Progress;
+use super::session::Session;
+use super::update::EpochSums;
+use super::{files, EpochMetrics};
 use crate::config::{Config, DTypeName};
 use crate::error::{io_err, Result, TrainError};
+use crate::evidence::LayerGroups;
 use crate::meta::write_atomic;
 use crate::stamp::{self, DataStamp};
 

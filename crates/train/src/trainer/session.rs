@@ -1,0 +1,274 @@
+//! The seeded setup of a run: the loss resolved from the task, the data standardized and
+//! converted once, the model, the optimizer with its schedule, the batcher and the dropout
+//! generator, each from its own stream of the configuration's seed.
+
+use std::path::Path;
+
+use trainscope_core::{seeded_rng, Element, Rng};
+use trainscope_data::{Batcher, Standardizer, Task};
+use trainscope_nn::{Layer, Loss, ModelSpec, Sequential};
+use trainscope_optim::{Optimizer, OptimizerOptions, ScheduleConfig};
+
+use crate::baseline::Baseline;
+use crate::config::{BatchSize, Config, LossChoice, Preset};
+use crate::data::{Arrays, RunData};
+use crate::error::{Context, Result, TrainError};
+use crate::evidence::{self, DataScales};
+use crate::meta::ModelMeta;
+use crate::stamp::DataStamp;
+
+/// Independent random streams from one seed, so that e.g. adding dropout does not change the
+/// initialization.
+fn stream_seed(seed: u64, stream: u64) -> u64 {
+    // splitmix64
+    let mut z = seed.wrapping_add(stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The loss `choice` resolves to, and the number of model outputs it needs. A loss that does
+/// not fit the task is refused as [`Config::validate`] refuses it (key `training.loss`).
+pub fn resolve_loss(
+    choice: LossChoice,
+    task: Task,
+    classes: Option<usize>,
+) -> Result<(Loss, usize)> {
+    crate::config::check_loss_fits(choice, task)?;
+    Ok(match task {
+        Task::Regression => match choice {
+            LossChoice::Auto | LossChoice::Mse => (Loss::Mse, 1),
+            LossChoice::Mae => (Loss::Mae, 1),
+            other => unreachable!("checked: {other:?} fits a regression"),
+        },
+        Task::Classification => {
+            let k = classes.unwrap_or(0);
+            if k < 2 {
+                return Err(TrainError::Mismatch(format!(
+                    "the training data has {k} class{}; classification needs at least 2",
+                    if k == 1 { "" } else { "es" }
+                )));
+            }
+            match choice {
+                LossChoice::Auto if k == 2 => (Loss::BinaryCrossEntropyWithLogits, 1),
+                LossChoice::Auto | LossChoice::CrossEntropy => (Loss::CrossEntropy, k),
+                LossChoice::SoftmaxMse => (Loss::SoftmaxMse, k),
+                LossChoice::BinaryCrossEntropyWithLogits if k == 2 => {
+                    (Loss::BinaryCrossEntropyWithLogits, 1)
+                }
+                LossChoice::BinaryCrossEntropyWithLogits => {
+                    return Err(TrainError::Config(crate::error::ConfigError::Invalid {
+                        key: "training.loss".into(),
+                        msg: format!(
+                            "binary_cross_entropy_with_logits needs 2 classes, the data has {k}"
+                        ),
+                    }))
+                }
+                other => unreachable!("checked: {other:?} fits a classification"),
+            }
+        }
+    })
+}
+
+/// The model a configuration describes, for `inputs` features and `outputs` outputs.
+pub fn model_spec(config: &Config, inputs: usize, outputs: usize) -> Option<ModelSpec> {
+    let m = &config.model;
+    Some(match m.preset? {
+        Preset::Linear => ModelSpec::linear(inputs, outputs),
+        Preset::Sigmoids => ModelSpec::sigmoids(inputs, m.count.unwrap_or(1), outputs),
+        Preset::Mlp => ModelSpec::mlp(
+            inputs,
+            m.hidden.as_deref().unwrap_or(&[]),
+            m.activation.unwrap_or(trainscope_nn::Activation::Relu),
+            m.batch_norm,
+            m.dropout,
+            outputs,
+        ),
+    })
+}
+
+/// Refuses a preset whose model for `inputs` features and `outputs` outputs would have more
+/// than [`trainscope_nn::MAX_PARAMETERS`] parameters, naming the key that sizes it.
+pub(crate) fn check_model_size(
+    config: &Config,
+    inputs: usize,
+    outputs: usize,
+) -> std::result::Result<(), crate::error::ConfigError> {
+    let Some(spec) = model_spec(config, inputs, outputs) else {
+        return Ok(());
+    };
+    let limit = trainscope_nn::MAX_PARAMETERS;
+    let n = spec.parameter_count();
+    if n.is_some_and(|n| n <= limit) {
+        return Ok(());
+    }
+    let key = match config.model.preset {
+        Some(Preset::Sigmoids) => "model.count",
+        Some(Preset::Mlp) => "model.hidden",
+        _ => "model.preset",
+    };
+    let count = n.map_or_else(|| "more than usize::MAX".to_string(), |n| n.to_string());
+    Err(crate::error::ConfigError::Invalid {
+        key: key.into(),
+        msg: format!(
+            "the model would have {count} parameters ({inputs} inputs, {outputs} outputs), more than the limit of {limit}"
+        ),
+    })
+}
+
+/// A model and everything that drives its training.
+pub(super) struct Session<T: Element> {
+    pub(super) model: Sequential<T>,
+    pub(super) optimizer: Optimizer<T>,
+    pub(super) batcher: Batcher,
+    pub(super) rng: Rng,
+    pub(super) loss: Loss,
+    pub(super) train: Arrays<T>,
+    pub(super) val: Option<Arrays<T>>,
+    pub(super) test: Option<Arrays<T>>,
+    pub(super) meta: ModelMeta,
+    pub(super) baseline: (Option<f64>, Option<f64>),
+    pub(super) baseline_train: Option<f64>,
+    pub(super) data_scales: DataScales,
+    pub(super) plateau_like: ScheduleKind,
+    pub(super) patience: Option<usize>,
+    pub(super) epochs: usize,
+    /// The data files and set sizes, stamped into every resume state (only with a run
+    /// directory: hashing the files costs a read of each).
+    pub(super) data_stamp: Option<DataStamp>,
+}
+
+/// How a schedule is driven: by the step alone, or by a metric observed after every epoch.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum ScheduleKind {
+    /// A function of the step.
+    Pure,
+    /// Reduce on plateau: watches the validation loss.
+    Plateau,
+    /// The metric switch: watches the training error rate (classification).
+    MetricSwitch,
+}
+
+impl<T: Element> Session<T> {
+    /// Everything seeded from the configuration: the model (initialized, or loaded from
+    /// `model.init`), the optimizer with its schedule, the batcher, the dropout generator; the
+    /// data standardized with the training rows' statistics, in `T`.
+    pub(super) fn new(config: &Config, data: &RunData) -> Result<Self> {
+        let train = &data.train;
+        let task = train.task();
+        let (loss, outputs) = resolve_loss(config.training.loss, task, train.num_classes())?;
+        let feature_std = if config.data.standardize {
+            Some(Standardizer::fit_features(train).context(|| "data.standardize".into())?)
+        } else {
+            None
+        };
+        let target_std = if config.standardizes_target() {
+            Some(Standardizer::fit_targets(train).context(|| "data.standardize_target".into())?)
+        } else {
+            None
+        };
+        let arrays = |d: &trainscope_data::Dataset| {
+            Arrays::<T>::new(d, feature_std.as_ref(), target_std.as_ref())
+        };
+        let train_arrays = arrays(train)?;
+        let val = data.validation.as_ref().map(arrays).transpose()?;
+        let test = data.test.as_ref().map(arrays).transpose()?;
+        let d = train.n_features();
+
+        check_model_size(config, d, outputs)?;
+        let model = match (&config.model.init, model_spec(config, d, outputs)) {
+            (Some(init), _) => {
+                let m = Sequential::<T>::load(init)?.model;
+                if m.input_size() != d || m.output_size() != outputs {
+                    return Err(TrainError::Mismatch(format!(
+                        "model.init: {} has {} inputs and {} outputs, the data needs {d} and {outputs}",
+                        init.display(),
+                        m.input_size(),
+                        m.output_size()
+                    )));
+                }
+                m
+            }
+            (None, Some(spec)) => {
+                let mut rng = seeded_rng(stream_seed(config.seed, 1));
+                Sequential::<T>::new(spec, &mut rng).context(|| "model".into())?
+            }
+            (None, None) => unreachable!("validated: model.preset or model.init"),
+        };
+
+        let optimizer = match &config.schedule {
+            Some(s) => config.optimizer.build_with_schedule::<T>(s),
+            None => config.optimizer.build::<T>(),
+        }
+        .context(|| "optimizer".into())?;
+        let plateau_like = match &config.schedule {
+            Some(ScheduleConfig::Plateau(_)) => ScheduleKind::Plateau,
+            Some(ScheduleConfig::MetricSwitch { .. }) => ScheduleKind::MetricSwitch,
+            _ => ScheduleKind::Pure,
+        };
+
+        let n = train.n_rows();
+        let batch = match config.training.batch_size {
+            BatchSize::Rows(b) => b.min(n),
+            BatchSize::Full => n,
+        };
+        let has_bn = model
+            .spec()
+            .layers
+            .iter()
+            .any(|l| matches!(l, Layer::BatchNorm1d { .. }));
+        if has_bn && (batch < 2 || (!config.training.drop_last && n % batch == 1)) {
+            return Err(TrainError::Config(crate::error::ConfigError::Invalid {
+                key: "training.batch_size".into(),
+                msg: format!(
+                    "batch normalization needs at least 2 rows per batch, but {n} training rows in batches of {batch} leave a batch of 1; change the batch size or set training.drop_last = true"
+                ),
+            }));
+        }
+        let batcher = Batcher::new(n, batch, stream_seed(config.seed, 2))
+            .context(|| "training.batch_size".into())?
+            .with_drop_last(config.training.drop_last);
+        let rng = seeded_rng(stream_seed(config.seed, 3));
+
+        let meta = ModelMeta {
+            schema: train.schema(),
+            feature_standardizer: feature_std,
+            target_standardizer: target_std,
+            task,
+            loss,
+            dtype: config.dtype,
+            epoch: 0,
+        };
+        let trivial = Baseline::fit(&train_arrays, outputs);
+        let baseline_train = Some(trivial.loss(loss, &train_arrays)?);
+        let baseline = match &val {
+            Some(v) => (Some(trivial.loss(loss, v)?), trivial.accuracy(v)),
+            None => (None, None),
+        };
+        Ok(Session {
+            model,
+            optimizer,
+            batcher,
+            rng,
+            loss,
+            train: train_arrays,
+            val,
+            test,
+            meta,
+            baseline,
+            baseline_train,
+            data_scales: evidence::data_scales(train),
+            plateau_like,
+            patience: config.training.early_stopping_patience,
+            epochs: config.training.epochs,
+            data_stamp: None,
+        })
+    }
+
+    /// Saves the model as the weights of `epoch`, with everything prediction needs.
+    pub(super) fn save_model(&mut self, path: &Path, epoch: usize) -> Result<()> {
+        self.meta.epoch = epoch;
+        self.model.save(path, &self.meta.to_metadata())?;
+        Ok(())
+    }
+}
