@@ -393,6 +393,8 @@ fn a_step_schedule_counted_in_updates_makes_the_rate_vanish() {
         .as_str()
         .unwrap()
         .contains("10 updates per epoch"));
+    assert_eq!(f["remedies"][0]["key"], "schedule.unit", "{f}");
+    assert_eq!(f["remedies"][0]["value"], "\"epoch\"", "{f}");
 }
 
 #[test]

@@ -339,15 +339,23 @@ pub fn lr_vanished(c: &Ctx) -> Option<Finding> {
     let lr = c.lr_at(i0)?;
     let kind = c.f.schedule.as_deref().unwrap_or("schedule");
     let per_epoch = c.f.updates_per_epoch.max(1);
-    let total = c.f.epochs_planned.max(n) * per_epoch;
+    let epochs = c.f.epochs_planned.max(n);
+    let total = epochs * per_epoch;
+    // Never suggest counting in epochs to a run that already does.
+    let in_epochs = c.f.schedule_unit.as_deref() == Some("epoch");
     let fix = match kind {
-        "step" | "multistep" | "exponential" | "inverse_time" => Remedy {
-            action: format!(
-                "the {kind} schedule counts updates, not epochs ({per_epoch} updates per epoch): multiply its step counts by {per_epoch}, or decay more gently"
+        "step" | "multistep" | "exponential" | "inverse_time" if !in_epochs => Remedy::set(
+            "schedule.unit",
+            "\"epoch\"",
+            format!(
+                "the {kind} schedule counts its steps in updates ({per_epoch} updates per epoch): count them in epochs, as PyTorch's scheduler.step() once per epoch does, or decay more gently"
             ),
-            key: Some("schedule".into()),
-            value: None,
-        },
+        ),
+        _ if in_epochs => Remedy::set(
+            "schedule",
+            format!("{{ kind = \"cosine\", t_max = {epochs}, unit = \"epoch\" }}"),
+            format!("a decay that reaches its end with the run's last epoch ({epochs} epochs)"),
+        ),
         _ => Remedy::set(
             "schedule",
             format!("{{ kind = \"cosine\", t_max = {total} }}"),

@@ -49,6 +49,9 @@ pub struct RunFacts {
     pub optimizer: OptimizerFacts,
     /// The learning-rate schedule's `kind`, if any.
     pub schedule: Option<String>,
+    /// What the schedule's steps count: `update` or `epoch` (`schedule.unit`); `None` without
+    /// a schedule, or from a run directory older than the key (which counted updates).
+    pub schedule_unit: Option<String>,
     /// Set when the loss, a gradient or a parameter became non-finite.
     pub diverged: Option<Divergence>,
     /// The model's layers that hold parameters, input side first.

@@ -217,6 +217,30 @@ fn a_rate_that_vanishes_while_the_loss_falls() {
         .unwrap_or_else(|| panic!("{:?}", kinds(&r)));
     assert_eq!(v.epochs, Some([11, 40]));
     assert!(v.remedies[0].action.contains("10 updates per epoch"));
+    assert_eq!(v.remedies[0].key.as_deref(), Some("schedule.unit"));
+    assert_eq!(v.remedies[0].value.as_deref(), Some("\"epoch\""));
+    // A run that already counts its schedule in epochs is not told to.
+    f.schedule_unit = Some("epoch".into());
+    let r = find(&f);
+    let v = r.of(Kind::LrVanished).next().unwrap();
+    assert!(
+        v.remedies
+            .iter()
+            .all(|x| x.key.as_deref() != Some("schedule.unit")
+                && !x
+                    .value
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("unit = \"update\"")),
+        "{:?}",
+        v.remedies
+    );
+    assert_eq!(v.remedies[0].key.as_deref(), Some("schedule"));
+    assert!(v.remedies[0]
+        .value
+        .as_deref()
+        .unwrap()
+        .contains("unit = \"epoch\""));
     assert!(
         !has(&r, Kind::CriticalPoint) && !has(&r, Kind::LrTooLarge),
         "{:?}",

@@ -98,6 +98,7 @@ pub fn facts(
             .as_ref()
             .and_then(|s| serde_json::to_value(s).ok())
             .and_then(|v| v.get("kind").and_then(Value::as_str).map(String::from));
+        f.schedule_unit = c.schedule.as_ref().map(|s| s.unit.name().to_string());
         let m = &c.model;
         if m.preset == Some(Preset::Mlp) {
             f.hidden_layers = m.hidden.as_ref().map_or(0, Vec::len);

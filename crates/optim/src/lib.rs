@@ -63,7 +63,7 @@ pub use optimizers::{
 pub use schedule::{
     Constant, Cosine, CosineRestarts, Exponential, InverseTime, Linear, LrScheduler, MetricSwitch,
     MultiStep, Noam, PlateauMode, PlateauOptions, PlateauState, Polynomial, ReduceOnPlateau,
-    Schedule, ScheduleConfig, SchedulerState, Sequential, StepDecay, ThresholdMode,
+    Schedule, ScheduleConfig, ScheduleUnit, SchedulerState, Sequential, StepDecay, ThresholdMode,
 };
 pub use transform::{
     global_norm, AddDecayedWeights, ClipByGlobalNorm, GradientTransform, Scalar, ScaleByAdam,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::OptimError;
-use crate::schedule::{LrScheduler, SchedulerState};
+use crate::schedule::{LrScheduler, ScheduleUnit, SchedulerState};
 use std::ops::Range;
 
 use crate::transform::{GradientTransform, Scalar, StepContext, MAX_STATE_BUFFERS};
@@ -25,6 +25,10 @@ pub struct StepReport {
 pub struct OptimizerState<T> {
     /// Updates completed.
     pub step: u64,
+    /// Epochs ended ([`Optimizer::end_epoch`]): the step of a schedule counted in epochs.
+    /// 0 in states saved before it was kept.
+    #[serde(default)]
+    pub epochs: u64,
     /// Total parameter elements the buffers were allocated for; `None` before the first step.
     pub num_elements: Option<usize>,
     /// `("<position>.<transform>.<buffer>", values)`, e.g. `"1.adam.mu"`, in chain order.
@@ -58,6 +62,10 @@ pub struct Optimizer<T: Scalar> {
     transforms: Vec<Box<dyn GradientTransform<T>>>,
     scheduler: LrScheduler,
     step: u64,
+    /// What the schedule's step counts.
+    unit: ScheduleUnit,
+    /// Epochs ended, counted by [`end_epoch`](Self::end_epoch).
+    epochs: u64,
     /// For each transform, `(first, count)`: where its buffers sit among a block's buffers.
     slots: Vec<(usize, usize)>,
     /// State buffers per block, over the whole chain.
@@ -132,6 +140,8 @@ impl<T: Scalar> Optimizer<T> {
             transforms,
             scheduler: scheduler.into(),
             step: 0,
+            unit: ScheduleUnit::Update,
+            epochs: 0,
             slots,
             width,
             segments,
@@ -146,14 +156,44 @@ impl<T: Scalar> Optimizer<T> {
         self
     }
 
+    /// Counts the schedule's steps in `unit`: updates (the default) or epochs.
+    pub fn with_schedule_unit(mut self, unit: ScheduleUnit) -> Self {
+        self.unit = unit;
+        self
+    }
+
+    /// What the schedule's step counts.
+    pub fn schedule_unit(&self) -> ScheduleUnit {
+        self.unit
+    }
+
     /// Updates completed so far.
     pub fn step_count(&self) -> u64 {
         self.step
     }
 
+    /// Epochs ended so far ([`end_epoch`](Self::end_epoch)).
+    pub fn epoch_count(&self) -> u64 {
+        self.epochs
+    }
+
+    /// Marks the end of an epoch: a schedule counted in epochs moves to its next step, like
+    /// PyTorch's `scheduler.step()` once per epoch. Counted whatever the unit.
+    pub fn end_epoch(&mut self) {
+        self.epochs += 1;
+    }
+
+    /// The step the schedule is at: updates made, or epochs ended.
+    pub fn schedule_step(&self) -> u64 {
+        match self.unit {
+            ScheduleUnit::Update => self.step,
+            ScheduleUnit::Epoch => self.epochs,
+        }
+    }
+
     /// The learning rate the next [`step`](Self::step) will use.
     pub fn lr(&self) -> f64 {
-        self.scheduler.lr(self.step)
+        self.scheduler.lr(self.schedule_step())
     }
 
     /// The scheduler.
@@ -182,7 +222,7 @@ impl<T: Scalar> Optimizer<T> {
         P: AsMut<[T]> + Send,
         G: AsRef<[T]> + Sync,
     {
-        let lr = self.scheduler.lr(self.step);
+        let lr = self.lr();
         self.step_with_lr(params, grads, lr)
     }
 
@@ -348,6 +388,7 @@ impl<T: Scalar> Optimizer<T> {
         };
         OptimizerState {
             step: self.step,
+            epochs: self.epochs,
             num_elements,
             buffers: self.buffer_names().into_iter().zip(flat).collect(),
             scheduler: self.scheduler.state(),
@@ -379,6 +420,7 @@ impl<T: Scalar> Optimizer<T> {
         self.scheduler.load_state(&state.scheduler)?;
 
         self.step = state.step;
+        self.epochs = state.epochs;
         self.state = match state.num_elements {
             Some(len) => State::Flat {
                 len,

@@ -1,9 +1,12 @@
 //! Learning-rate schedules η^t.
 //!
 //! A [`Schedule`] is a pure function from the step index to the learning rate, as in Optax.
-//! Step `t` counts optimizer updates from 0: `lr(0)` is the rate of the first update. This
-//! equals the rate a PyTorch scheduler puts in the optimizer before its `t`-th `step()` when
-//! `scheduler.step()` is called once after every `optimizer.step()`.
+//! What the step counts is the optimizer's [`ScheduleUnit`]. By default step `t` counts
+//! optimizer updates from 0: `lr(0)` is the rate of the first update. This equals the rate a
+//! PyTorch scheduler puts in the optimizer before its `t`-th `step()` when `scheduler.step()`
+//! is called once after every `optimizer.step()`. Counted in epochs, step `t` is the number of
+//! epochs ended ([`Optimizer::end_epoch`](crate::Optimizer::end_epoch)), and every update of
+//! epoch `t` (from 0) uses `lr(t)`: PyTorch's `scheduler.step()` once per epoch.
 //!
 //! Schedules that react to a metric are small stateful wrappers instead:
 //! [`ReduceOnPlateau`] and [`MetricSwitch`], each with `observe(metric)`. [`LrScheduler`]
@@ -17,6 +20,49 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::check::SCHED;
 use crate::error::OptimError;
+
+/// What a schedule's step counts.
+///
+/// ```
+/// use trainscope_optim::{Optimizer, ScheduleUnit, SgdOptions, OptimizerOptions, ScheduleConfig};
+///
+/// // StepLR(step_size = 2, gamma = 0.5) stepped once per epoch, three updates per epoch.
+/// let step = ScheduleConfig::Step { step_size: 2, gamma: 0.5 };
+/// let mut opt = SgdOptions { lr: 0.1, ..Default::default() }
+///     .build_with_schedule::<f64>(&step)?
+///     .with_schedule_unit(ScheduleUnit::Epoch);
+/// let (mut p, g) = (vec![vec![0.0]], vec![vec![1.0]]);
+/// let mut rates = Vec::new();
+/// for _epoch in 0..4 {
+///     for _update in 0..3 {
+///         rates.push(opt.step(&mut p, &g)?.lr);
+///     }
+///     opt.end_epoch();
+/// }
+/// assert_eq!(rates, [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05]);
+/// # Ok::<(), trainscope_optim::OptimError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleUnit {
+    /// Step `t` = optimizer updates made (Optax; PyTorch with `scheduler.step()` after every
+    /// `optimizer.step()`). The default.
+    #[default]
+    Update,
+    /// Step `t` = epochs ended: every update of epoch `t` (from 0) uses `lr(t)` (PyTorch with
+    /// `scheduler.step()` once per epoch, as its StepLR examples do).
+    Epoch,
+}
+
+impl ScheduleUnit {
+    /// `"update"` or `"epoch"`, as configurations write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScheduleUnit::Update => "update",
+            ScheduleUnit::Epoch => "epoch",
+        }
+    }
+}
 
 /// A learning-rate schedule: a pure function of the step index (0 = first update).
 ///

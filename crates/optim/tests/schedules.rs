@@ -18,8 +18,8 @@ mod common;
 
 use common::{f64s, fixture};
 use trainscope_optim::{
-    InverseTime, LrScheduler, MetricSwitch, PlateauMode, PlateauOptions, ReduceOnPlateau, Schedule,
-    ScheduleConfig, ThresholdMode,
+    InverseTime, LrScheduler, MetricSwitch, OptimizerOptions, PlateauMode, PlateauOptions,
+    ReduceOnPlateau, Schedule, ScheduleConfig, ScheduleUnit, SgdOptions, ThresholdMode,
 };
 
 #[test]
@@ -52,6 +52,59 @@ fn all_schedule_cases_match_pytorch() {
             }
         }
         assert_eq!(metrics.is_some(), name == "reduce_on_plateau");
+    }
+}
+
+/// StepLR stepped once per epoch, the way PyTorch's examples use it (the expectation by hand:
+/// `0.1 · 0.5^⌊epoch / 2⌋`, epochs from 0):
+///
+/// ```python
+/// opt = torch.optim.SGD(p, lr=0.1)
+/// sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+/// for epoch in range(5):
+///     for batch in range(3):
+///         lrs.append(opt.param_groups[0]["lr"]); opt.step()
+///     sched.step()
+/// # lrs = [0.1]*6 + [0.05]*6 + [0.025]*3
+/// ```
+///
+/// Counted in updates (the default) the same schedule halves every 2 updates.
+#[test]
+fn an_epoch_unit_steps_the_schedule_once_per_epoch() {
+    let step = ScheduleConfig::Step {
+        step_size: 2,
+        gamma: 0.5,
+    };
+    let sgd = SgdOptions {
+        lr: 0.1,
+        ..Default::default()
+    };
+    for unit in [ScheduleUnit::Epoch, ScheduleUnit::Update] {
+        let mut opt = sgd
+            .build_with_schedule::<f64>(&step)
+            .unwrap()
+            .with_schedule_unit(unit);
+        assert_eq!(opt.schedule_unit(), unit);
+        let (mut p, g) = (vec![vec![0.0]], vec![vec![1.0]]);
+        let mut got = Vec::new();
+        for epoch in 0..5u64 {
+            assert_eq!(opt.epoch_count(), epoch);
+            for _ in 0..3 {
+                let next = opt.lr();
+                let applied = opt.step(&mut p, &g).unwrap().lr;
+                assert_eq!(next, applied);
+                got.push(applied);
+            }
+            opt.end_epoch();
+        }
+        // Update t (0-based) of epoch ⌊t / 3⌋.
+        let want: Vec<f64> = (0..15u64)
+            .map(|t| match unit {
+                ScheduleUnit::Epoch => 0.1 * 0.5f64.powi((t / 3 / 2) as i32),
+                ScheduleUnit::Update => 0.1 * 0.5f64.powi((t / 2) as i32),
+            })
+            .collect();
+        assert_eq!(got, want, "{unit:?}");
     }
 }
 

@@ -6,6 +6,7 @@ mod common;
 use common::{fixture, mlp_problem, params_from, Mlp};
 use trainscope_optim::{
     OptimError, OptimizerConfig, OptimizerOptions, OptimizerState, Scalar, ScheduleConfig,
+    ScheduleUnit,
 };
 
 const CONFIGS: &[&str] = &[
@@ -188,4 +189,34 @@ fn state_serializes() {
     let json = serde_json::to_string(&opt.state()).unwrap();
     let back: OptimizerState<f32> = serde_json::from_str(&json).unwrap();
     assert_eq!(back, opt.state());
+}
+
+#[test]
+fn the_epoch_count_survives_a_resume_and_old_states_load() {
+    let cfg: OptimizerConfig = serde_json::from_str(r#"{"kind":"sgd","lr":0.1}"#).unwrap();
+    let schedule = ScheduleConfig::Step {
+        step_size: 1,
+        gamma: 0.5,
+    };
+    let build = || {
+        cfg.build_with_schedule::<f64>(&schedule)
+            .unwrap()
+            .with_schedule_unit(ScheduleUnit::Epoch)
+    };
+    let mut opt = build();
+    opt.step(&mut [vec![1.0]], &[vec![1.0]]).unwrap();
+    opt.end_epoch();
+    opt.end_epoch();
+    let saved = opt.state();
+    assert_eq!((saved.step, saved.epochs), (1, 2));
+    let mut resumed = build();
+    resumed.load_state(&saved).unwrap();
+    assert_eq!(resumed.epoch_count(), 2);
+    assert_eq!(resumed.lr(), 0.025);
+
+    // A state saved before the epoch count was kept loads with none.
+    let mut json: serde_json::Value = serde_json::to_value(&saved).unwrap();
+    json.as_object_mut().unwrap().remove("epochs");
+    let old: OptimizerState<f64> = serde_json::from_value(json).unwrap();
+    assert_eq!(old.epochs, 0);
 }

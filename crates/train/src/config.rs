@@ -8,7 +8,9 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use trainscope_data::Task;
 use trainscope_nn::{Activation, Loss};
-use trainscope_optim::{AdamOptions, OptimizerConfig, OptimizerOptions, ScheduleConfig};
+use trainscope_optim::{
+    AdamOptions, OptimizerConfig, OptimizerOptions, ScheduleConfig, ScheduleUnit,
+};
 
 use crate::error::ConfigError;
 
@@ -37,9 +39,10 @@ pub struct Config {
         deserialize_with = "optimizer_adam_by_default"
     )]
     pub optimizer: OptimizerConfig,
-    /// An optional learning-rate schedule (optim's configuration, selected by `kind`).
+    /// An optional learning-rate schedule (optim's configuration, selected by `kind`) and
+    /// the unit its steps count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<ScheduleConfig>,
+    pub schedule: Option<ScheduleSection>,
     /// Epochs, batches, loss, early stopping.
     #[serde(default)]
     pub training: TrainingConfig,
@@ -63,6 +66,119 @@ fn optimizer_adam_by_default<'de, D: Deserializer<'de>>(d: D) -> Result<Optimize
     // then narrows to the key.
     OptimizerConfig::deserialize(toml::Value::Table(table))
         .map_err(|e| de::Error::custom(e.message().trim()))
+}
+
+/// The `[schedule]` table: a schedule (optim's [`ScheduleConfig`], selected by `kind`) and
+/// `unit`, what its steps count.
+///
+/// ```toml
+/// [schedule]
+/// kind = "step"
+/// step_size = 30      # epochs, with unit = "epoch"
+/// gamma = 0.1
+/// unit = "epoch"      # "update" (the default) or "epoch"
+/// ```
+///
+/// With `unit = "update"` step `t` counts optimizer updates; with `unit = "epoch"` it counts
+/// epochs, so every update of epoch `e` (from 0) uses `lr(e)` and the schedule's step counts
+/// (`step_size`, `milestones`, `t_max`, `warmup_steps`, …) are epochs: PyTorch's
+/// `scheduler.step()` once per epoch. The metric-driven kinds (`plateau`, `metric_switch`)
+/// observe a metric once per epoch whatever the unit, so their unit is `"epoch"` and
+/// `"update"` is refused. Loading always resolves `unit`, so a run directory's `config.toml`
+/// states it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleSection {
+    /// The schedule.
+    pub schedule: ScheduleConfig,
+    /// What its steps count.
+    pub unit: ScheduleUnit,
+}
+
+/// The start of the error for `unit = "update"` on a metric-driven schedule (the `--set`
+/// handling recognizes it when a kind change brings it in).
+const UNIT_PER_EPOCH: &str = "schedule.unit = \"update\" does not apply";
+
+impl ScheduleSection {
+    /// `schedule` in its default unit: epochs for the metric-driven kinds, updates otherwise.
+    pub fn new(schedule: ScheduleConfig) -> Self {
+        let unit = if metric_driven(&schedule) {
+            ScheduleUnit::Epoch
+        } else {
+            ScheduleUnit::Update
+        };
+        ScheduleSection { schedule, unit }
+    }
+}
+
+/// Whether a schedule observes a metric (once per epoch) instead of following its step.
+fn metric_driven(s: &ScheduleConfig) -> bool {
+    matches!(
+        s,
+        ScheduleConfig::Plateau(_) | ScheduleConfig::MetricSwitch { .. }
+    )
+}
+
+impl Serialize for ScheduleSection {
+    /// The schedule's own keys, `kind` first, then `unit`.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Flattening works when serializing (reading back is what it cannot do with a tagged
+        // enum and unknown-key checks, hence the hand-written `Deserialize`).
+        #[derive(Serialize)]
+        struct Table<'a> {
+            #[serde(flatten)]
+            schedule: &'a ScheduleConfig,
+            unit: ScheduleUnit,
+        }
+        Table {
+            schedule: &self.schedule,
+            unit: self.unit,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ScheduleSection {
+    /// Takes `unit` out of the table and reads the rest as the schedule `kind` selects (whose
+    /// unknown keys are errors). A missing `unit` is the kind's default.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut table = toml::Table::deserialize(d)?;
+        if !table.contains_key("kind") {
+            // E.g. `--set schedule.unit=epoch` on a configuration without a schedule.
+            return Err(de::Error::custom(
+                "missing field `kind`: a schedule names its kind (constant, step, multistep, \
+                 exponential, inverse_time, polynomial, cosine, cosine_restarts, linear, \
+                 sequential, noam, plateau, metric_switch)",
+            ));
+        }
+        let unit = table.remove("unit");
+        // The message alone: the outer deserializer adds the table's position, which
+        // `located` then narrows to the key.
+        let schedule = ScheduleConfig::deserialize(toml::Value::Table(table))
+            .map_err(|e| de::Error::custom(e.message().trim()))?;
+        let mut section = ScheduleSection::new(schedule);
+        let Some(unit) = unit else {
+            return Ok(section);
+        };
+        section.unit = match unit.as_str() {
+            Some("update") => ScheduleUnit::Update,
+            Some("epoch") => ScheduleUnit::Epoch,
+            _ => {
+                return Err(de::Error::custom(format!(
+                    "schedule.unit must be \"update\" or \"epoch\", not {unit}"
+                )))
+            }
+        };
+        if metric_driven(&section.schedule) && section.unit == ScheduleUnit::Update {
+            let kind = match section.schedule {
+                ScheduleConfig::Plateau(_) => "plateau",
+                _ => "metric_switch",
+            };
+            return Err(de::Error::custom(format!(
+                "{UNIT_PER_EPOCH} to {kind}, which observes a metric once per epoch: its unit is \"epoch\""
+            )));
+        }
+        Ok(section)
+    }
 }
 
 /// `"f32"` or `"f64"`.
@@ -633,7 +749,8 @@ impl Config {
                 msg: e.to_string(),
             })?;
         if let Some(s) = &self.schedule {
-            s.build(self.optimizer.lr())
+            s.schedule
+                .build(self.optimizer.lr())
                 .map_err(|e| ConfigError::Invalid {
                     key: "schedule".into(),
                     msg: e.to_string(),
@@ -856,9 +973,13 @@ fn optimizer_error(text: &str, start: usize) -> Option<(usize, String)> {
 }
 
 /// Inside tables selected by a `kind` tag (optimizer, schedule) the deserializer can only point
-/// at the whole table; an unknown key is then found by name within it.
+/// at the whole table; an unknown key (or `unit`, whose value is refused) is then found by
+/// name within it.
 fn key_in_span(text: &str, span: std::ops::Range<usize>, msg: &str) -> Option<usize> {
-    let name = msg.strip_prefix("unknown field `")?.split('`').next()?;
+    let name = match msg.strip_prefix("schedule.unit") {
+        Some(_) => "unit",
+        None => msg.strip_prefix("unknown field `")?.split('`').next()?,
+    };
     // The span is the table's header; its keys follow until the next header.
     let body = text.get(span.start..)?;
     let mut offset = span.start;
@@ -939,10 +1060,15 @@ impl Overrides {
     /// an override set them.
     fn drop_keys_of_old_kind(&self, table: &mut toml::Table, section: &str) {
         while let Err(msg) = check_section(table, section) {
-            let Some(name) = msg
-                .strip_prefix("unknown field `")
-                .and_then(|r| r.split('`').next())
-            else {
+            // `unit = "update"` of a step-driven kind goes too when the new kind acts once
+            // per epoch.
+            let name = if msg.starts_with(UNIT_PER_EPOCH) {
+                Some("unit")
+            } else {
+                msg.strip_prefix("unknown field `")
+                    .and_then(|r| r.split('`').next())
+            };
+            let Some(name) = name else {
                 return;
             };
             let dotted = format!("{section}.{name}");
@@ -982,7 +1108,7 @@ fn check_section(table: &toml::Table, section: &str) -> Result<(), String> {
     };
     let result = match section {
         "optimizer" => optimizer_adam_by_default(value).map(drop),
-        _ => ScheduleConfig::deserialize(value).map(drop),
+        _ => ScheduleSection::deserialize(value).map(drop),
     };
     result.map_err(|e| e.message().trim().to_string())
 }
@@ -1099,7 +1225,7 @@ preset = "linear"
         assert_eq!(c.optimizer.lr(), 0.5);
         assert!(matches!(c.optimizer, OptimizerConfig::Sgd(_)));
         assert!(matches!(
-            c.schedule,
+            c.schedule.map(|s| s.schedule),
             Some(ScheduleConfig::Cosine { t_max: 9, .. })
         ));
         let e = parse(MINIMAL, &["training.epochz=5"])
@@ -1144,10 +1270,10 @@ preset = "linear"
         .unwrap();
         assert_eq!(
             c.schedule,
-            Some(ScheduleConfig::Step {
+            Some(ScheduleSection::new(ScheduleConfig::Step {
                 step_size: 3,
                 gamma: 0.5
-            })
+            }))
         );
         // Keys both kinds accept (lr) stay; momentum goes.
         let c = parse(&text, &["optimizer.kind=adam"]).unwrap();
@@ -1163,7 +1289,7 @@ preset = "linear"
         )
         .unwrap();
         assert!(matches!(
-            c.schedule,
+            c.schedule.map(|s| s.schedule),
             Some(ScheduleConfig::Step { step_size: 3, .. })
         ));
         // A required key of the new kind is named.
@@ -1280,5 +1406,123 @@ preset = "linear"
             }
             assert!(check_loss_fits(LossChoice::Auto, task).is_ok());
         }
+    }
+
+    #[test]
+    fn the_schedule_unit_defaults_to_updates_and_is_always_written() {
+        let text = format!("{MINIMAL}\n[schedule]\nkind = \"step\"\nstep_size = 3\ngamma = 0.5\n");
+        let c = parse(&text, &[]).unwrap();
+        let s = c.schedule.as_ref().unwrap();
+        assert_eq!(s.unit, ScheduleUnit::Update);
+        let toml = c.to_toml();
+        assert!(toml.contains("unit = \"update\""), "{toml}");
+        let again: Config = toml::from_str(&toml).unwrap();
+        assert_eq!(again, c);
+
+        let c = parse(&format!("{text}unit = \"epoch\"\n"), &[]).unwrap();
+        assert_eq!(c.schedule.as_ref().unwrap().unit, ScheduleUnit::Epoch);
+        assert!(c.to_toml().contains("unit = \"epoch\""));
+        // Metric-driven schedules act once per epoch: that is their unit.
+        let c = parse(MINIMAL, &["schedule.kind=plateau"]).unwrap();
+        assert_eq!(c.schedule.as_ref().unwrap().unit, ScheduleUnit::Epoch);
+        assert!(c.to_toml().contains("unit = \"epoch\""));
+    }
+
+    #[test]
+    fn the_schedule_unit_can_be_set_and_survives_a_kind_change() {
+        let text = format!("{MINIMAL}\n[schedule]\nkind = \"cosine\"\nt_max = 9\n");
+        let c = parse(&text, &["schedule.unit=epoch"]).unwrap();
+        assert_eq!(c.schedule.as_ref().unwrap().unit, ScheduleUnit::Epoch);
+        // Switching kinds keeps the unit, from the file or from --set, in either order.
+        let with_unit = format!("{text}unit = \"epoch\"\n");
+        let c = parse(
+            &with_unit,
+            &[
+                "schedule.kind=step",
+                "schedule.step_size=3",
+                "schedule.gamma=0.5",
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.schedule,
+            Some(ScheduleSection {
+                schedule: ScheduleConfig::Step {
+                    step_size: 3,
+                    gamma: 0.5
+                },
+                unit: ScheduleUnit::Epoch
+            })
+        );
+        for sets in [
+            ["schedule.unit=epoch", "schedule.kind=step"],
+            ["schedule.kind=step", "schedule.unit=epoch"],
+        ] {
+            let mut sets = sets.to_vec();
+            sets.extend(["schedule.step_size=3", "schedule.gamma=0.5"]);
+            let c = parse(&text, &sets).unwrap();
+            assert_eq!(c.schedule.unwrap().unit, ScheduleUnit::Epoch, "{sets:?}");
+        }
+        // A file's unit = "update" goes with the step schedule when plateau takes over; one
+        // given on the command line is refused.
+        let update = format!("{text}unit = \"update\"\n");
+        let c = parse(&update, &["schedule.kind=plateau"]).unwrap();
+        assert_eq!(c.schedule.unwrap().unit, ScheduleUnit::Epoch);
+        let e = parse(&text, &["schedule.kind=plateau", "schedule.unit=update"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("schedule.unit") && e.contains("once per epoch"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_schedule_unit_is_one_line_naming_the_key_and_the_values() {
+        let text = format!("{MINIMAL}\n[schedule]\nkind = \"step\"\nstep_size = 3\ngamma = 0.5\n");
+        let e = parse(&text, &["schedule.unit=epochs"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "--set schedule.unit=epochs: schedule.unit must be \"update\" or \"epoch\", not \"epochs\""
+        );
+        let e = parse(&format!("{text}unit = 2\n"), &[])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "c.toml:14:1: schedule.unit must be \"update\" or \"epoch\", not 2"
+        );
+        assert!(!e.contains('\n'));
+        let e = parse(
+            &format!("{MINIMAL}\n[schedule]\nkind = \"plateau\"\nunit = \"update\"\n"),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("c.toml:12:1: schedule.unit = \"update\" does not apply to plateau"),
+            "{e}"
+        );
+        // A unit needs a schedule.
+        let e = parse(MINIMAL, &["schedule.unit=epoch"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("--set schedule.unit=epoch: missing field `kind`: a schedule names its kind (constant, step,"),
+            "{e}"
+        );
+        // A unit inside a sequential schedule's parts is not a key of theirs.
+        let e = parse(
+            &format!(
+                "{MINIMAL}\n[schedule]\nkind = \"sequential\"\nmilestone = 2\n\
+                 warmup = {{ kind = \"linear\", unit = \"epoch\" }}\nthen = {{ kind = \"constant\" }}\n"
+            ),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unit"), "{e}");
     }
 }

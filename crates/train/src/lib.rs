@@ -36,7 +36,7 @@ mod trainer;
 pub use baseline::baseline_loss;
 pub use config::{
     BatchSize, Config, DTypeName, DataConfig, DataFormat, LossChoice, ModelConfig, Preset,
-    TrainingConfig,
+    ScheduleSection, TrainingConfig,
 };
 pub use confusion::{ClassScores, Confusion};
 pub use cv::{cross_validate, CvFold, CvSummary, MeanStd};

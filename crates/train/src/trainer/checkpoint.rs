@@ -8,13 +8,14 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
+use serde::Deserialize;
 use trainscope_core::{Element, Tensor};
 use trainscope_nn::Sequential;
 
 use super::files;
 use super::resume::write_resume;
 use super::run::Trainer;
-use crate::config::Config;
+use crate::config::{Config, ScheduleSection};
 use crate::error::{io_err, Result, TrainError};
 use crate::meta::write_atomic;
 
@@ -196,10 +197,21 @@ pub(super) fn append_trajectory<T: Element>(
 pub(super) fn check_same_run(dir: &Path, config: &Config) -> Result<()> {
     let path = dir.join(files::CONFIG);
     let text = fs::read_to_string(&path).map_err(io_err(&path, "cannot read"))?;
-    let saved: toml::Value = toml::from_str(&text).map_err(|e| TrainError::Checkpoint {
+    let mut saved: toml::Value = toml::from_str(&text).map_err(|e| TrainError::Checkpoint {
         path: path.clone(),
         msg: e.message().to_string(),
     })?;
+    // Runs saved before `schedule.unit` existed leave it out: it was the kind's default.
+    if let Some(table) = saved
+        .get_mut("schedule")
+        .and_then(toml::Value::as_table_mut)
+    {
+        if !table.contains_key("unit") {
+            if let Ok(s) = ScheduleSection::deserialize(toml::Value::Table(table.clone())) {
+                table.insert("unit".into(), toml::Value::String(s.unit.name().into()));
+            }
+        }
+    }
     let now: toml::Value =
         toml::from_str(&config.to_toml()).map_err(|e| TrainError::Checkpoint {
             path: path.clone(),

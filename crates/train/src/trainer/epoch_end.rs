@@ -141,11 +141,13 @@ impl<T: Element> Trainer<'_, T> {
         }
     }
 
-    /// The schedule's step at the end of an epoch. Metric-driven schedules observe a metric:
-    /// plateau the validation loss; the metric switch the training error rate in
-    /// classification (the ResNet warm-up's trigger) and the validation loss in regression.
-    /// Without validation, the training loss stands in.
+    /// The schedule's step at the end of an epoch. A schedule counted in epochs moves to its
+    /// next step (the optimizer counts the epochs whatever the unit). Metric-driven schedules
+    /// observe a metric: plateau the validation loss; the metric switch the training error
+    /// rate in classification (the ResNet warm-up's trigger) and the validation loss in
+    /// regression. Without validation, the training loss stands in.
     fn schedule_epoch(&mut self, m: &EpochMetrics) {
+        self.s.optimizer.end_epoch();
         let watched = match (self.s.plateau_like, m.train_accuracy) {
             (ScheduleKind::Pure, _) => None,
             (ScheduleKind::MetricSwitch, Some(acc)) => Some(1.0 - acc),
@@ -161,6 +163,7 @@ impl<T: Element> Trainer<'_, T> {
 mod tests {
     use super::*;
     use crate::trainer::test_problems;
+    use crate::trainer::update::Update;
 
     fn metrics(epoch: usize) -> EpochMetrics {
         EpochMetrics {
@@ -237,5 +240,49 @@ mod tests {
             assert_eq!(t.progress.best.epoch, Some(epoch), "the loss falls");
         }
         assert!(!t.progress.finished);
+    }
+
+    #[test]
+    fn a_schedule_counted_in_epochs_steps_once_per_epoch() {
+        // StepLR(step_size = 2, gamma = 0.5) with scheduler.step() once per epoch: every
+        // update of epoch e (from 1) uses 0.1 · 0.5^⌊(e − 1) / 2⌋. Four rows in batches of one:
+        // four updates per epoch.
+        let expect = |e: usize| 0.1 * 0.5f64.powi(((e - 1) / 2) as i32);
+        let sets = [
+            "training.batch_size=1",
+            "schedule.kind=step",
+            "schedule.step_size=2",
+            "schedule.gamma=0.5",
+        ];
+        let mut epoch_unit = sets.to_vec();
+        epoch_unit.push("schedule.unit=epoch");
+        let (config, data) = test_problems::regression(&epoch_unit);
+        let opts = crate::RunOptions::default();
+        let mut t = Trainer::<f64>::new(&config, &data, &opts).unwrap();
+        for epoch in 1..=6 {
+            let mut sums = t.begin_epoch();
+            assert_eq!(sums.lr, expect(epoch), "the rate before epoch {epoch}");
+            let mut rates = Vec::new();
+            while let Some(u) = t.update(epoch, &mut sums).unwrap() {
+                let Update::Made { lr, .. } = u else {
+                    panic!("diverged");
+                };
+                rates.push(lr);
+            }
+            assert_eq!(rates, vec![expect(epoch); 4], "epoch {epoch}");
+            let m = t.end_epoch(epoch, &sums).unwrap();
+            assert_eq!(m.lr, expect(epoch));
+            assert_eq!(t.s.optimizer.epoch_count(), epoch as u64);
+        }
+
+        // Counted in updates (the default), the same schedule halves every second update.
+        let (config, data) = test_problems::regression(&sets);
+        let mut t = Trainer::<f64>::new(&config, &data, &opts).unwrap();
+        let mut sums = t.begin_epoch();
+        let mut rates = Vec::new();
+        while let Some(Update::Made { lr, .. }) = t.update(1, &mut sums).unwrap() {
+            rates.push(lr);
+        }
+        assert_eq!(rates, [0.1, 0.1, 0.05, 0.05]);
     }
 }

@@ -127,6 +127,10 @@ impl Weights {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct OptimizerBook {
     step: u64,
+    /// Epochs ended: the step of a schedule counted in epochs. Missing in states saved before
+    /// it was kept, which counted their schedules in updates; the epochs completed stand in.
+    #[serde(default)]
+    epochs: Option<u64>,
     num_elements: Option<usize>,
     /// Buffer names in chain order; buffer `n` is the tensor `optimizer.n`.
     buffers: Vec<String>,
@@ -205,6 +209,7 @@ impl From<Legacy> for State {
                 stopped_early: l.stopped_early,
                 optimizer: OptimizerBook {
                     step: l.optimizer.step,
+                    epochs: None,
                     num_elements: l.optimizer.num_elements,
                     buffers: l.optimizer.buffers.iter().map(|(n, _)| n.clone()).collect(),
                     scheduler: l.optimizer.scheduler,
@@ -217,7 +222,10 @@ impl From<Legacy> for State {
                 data: l.data,
             },
             weights: l.weights,
-            optimizer: l.optimizer,
+            optimizer: OptimizerState {
+                epochs: l.epoch as u64,
+                ..l.optimizer
+            },
         }
     }
 }
@@ -296,6 +304,7 @@ pub(crate) fn write_resume<T: Element>(
         stopped_early: progress.stopped_early,
         optimizer: OptimizerBook {
             step: optimizer.step,
+            epochs: Some(optimizer.epochs),
             num_elements: optimizer.num_elements,
             buffers: optimizer.buffers.iter().map(|(n, _)| n.clone()).collect(),
             scheduler: optimizer.scheduler,
@@ -414,6 +423,7 @@ pub(crate) fn decode(path: &Path, bytes: &[u8]) -> Result<State> {
     book.best.weights = best;
     let optimizer = OptimizerState {
         step: book.optimizer.step,
+        epochs: book.optimizer.epochs.unwrap_or(book.epoch as u64),
         num_elements: book.optimizer.num_elements,
         buffers,
         scheduler: book.optimizer.scheduler,
@@ -603,6 +613,7 @@ pub(crate) fn apply<T: Element>(
 fn narrow<T: Element>(s: &OptimizerState<f64>) -> OptimizerState<T> {
     OptimizerState {
         step: s.step,
+        epochs: s.epochs,
         num_elements: s.num_elements,
         buffers: s
             .buffers
@@ -642,6 +653,12 @@ fn check_sizes<T: Element>(
         return Err(format!(
             "batcher.position: the saved batcher position {} is past the {rows} training rows",
             b.position
+        ));
+    }
+    if optimizer.epochs != book.epoch as u64 {
+        return Err(format!(
+            "optimizer.epochs: the saved schedule counted {} epochs, the state is at the end of epoch {}",
+            optimizer.epochs, book.epoch
         ));
     }
     let params: usize = s.model.parameters().iter().map(|p| p.numel()).sum();
@@ -748,5 +765,50 @@ mod measure {
             write * 1e3,
             read * 1e3
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trainer::test_problems;
+    use crate::trainer::{train, RunOptions, Silent};
+
+    #[test]
+    fn a_state_saved_before_the_epoch_count_was_kept_counts_the_epochs_completed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, data) = test_problems::regression_in(
+            dir.path(),
+            &[
+                "schedule.kind=step",
+                "schedule.step_size=1",
+                "schedule.gamma=0.5",
+                "training.epochs=2",
+            ],
+        );
+        let run = dir.path().join("run");
+        let opts = RunOptions {
+            out_dir: Some(run.clone()),
+            ..Default::default()
+        };
+        train(&config, &data, &opts, &mut Silent).unwrap();
+        let path = run.join(files::RESUME);
+        let bytes = fs::read(&path).unwrap();
+        assert_eq!(decode(&path, &bytes).unwrap().optimizer.epochs, 2);
+
+        // The same file without the count, as earlier versions wrote it.
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+        let mut book: serde_json::Value =
+            serde_json::from_str(&header.metadata().as_ref().unwrap()[KEY]).unwrap();
+        assert!(book["optimizer"]
+            .as_object_mut()
+            .unwrap()
+            .remove("epochs")
+            .is_some());
+        let metadata = std::collections::HashMap::from([(KEY.to_string(), book.to_string())]);
+        let old = safetensors::serialize(st.tensors(), Some(metadata)).unwrap();
+        let state = decode(&path, &old).unwrap();
+        assert_eq!((state.book.epoch, state.optimizer.epochs), (2, 2));
     }
 }

@@ -197,11 +197,14 @@ impl<T: Element> Session<T> {
         };
 
         let optimizer = match &config.schedule {
-            Some(s) => config.optimizer.build_with_schedule::<T>(s),
+            Some(s) => config
+                .optimizer
+                .build_with_schedule::<T>(&s.schedule)
+                .map(|o| o.with_schedule_unit(s.unit)),
             None => config.optimizer.build::<T>(),
         }
         .context(|| "optimizer".into())?;
-        let plateau_like = match &config.schedule {
+        let plateau_like = match config.schedule.as_ref().map(|s| &s.schedule) {
             Some(ScheduleConfig::Plateau(_)) => ScheduleKind::Plateau,
             Some(ScheduleConfig::MetricSwitch { .. }) => ScheduleKind::MetricSwitch,
             _ => ScheduleKind::Pure,
