@@ -12,6 +12,7 @@
 //! | `checkpoint.rs` | the run directory: checkpoints and when they are due, metrics and trajectory lines, the same-run check |
 //! | `resume.rs` | the resume state (`resume.safetensors`): writing, reading, restoring |
 //! | `summary.rs` | the [`Summary`] of a run and `summary.json` |
+//! | `test_problems.rs` | tiny problems in memory for the steps' unit tests |
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
