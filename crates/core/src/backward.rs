@@ -153,6 +153,8 @@ fn rule<T: Element>(op: &Op<T>, out: &Tensor<T>, g: &Tensor<T>) -> Result<[Optio
         Op::SumTo(a) => [Some(g.expand_to(a.shape())?), None],
         Op::Gather(a, axis, idx) => [Some(g.scatter(a.shape(), *axis, idx.clone())), None],
         Op::Scatter(_, axis, idx) => [Some(g.gather_unchecked(*axis, idx.clone())), None],
+        Op::TakeCols(a, idx) => [Some(g.put_cols(idx.clone(), a.dims()[1])), None],
+        Op::PutCols(_, idx) => [Some(g.take_cols_unchecked(idx.clone())), None],
     })
 }
 

@@ -330,6 +330,40 @@ pub(crate) fn scatter<T: Element>(g: &[T], s: &Shape, axis: usize, index: &[u32]
     v
 }
 
+/// `out[r, j] = a[r, index[j]]` (0 for [`crate::primitives::NO_COLUMN`]) for `rows × m` input.
+pub(crate) fn take_cols<T: Element>(a: &[T], rows: usize, m: usize, index: &[u32]) -> Vec<T> {
+    let mut v = buffer(rows * index.len());
+    for row in a.chunks_exact(m.max(1)).take(rows) {
+        v.extend(index.iter().map(|&i| {
+            if i == crate::primitives::NO_COLUMN {
+                T::zero()
+            } else {
+                row[i as usize]
+            }
+        }));
+    }
+    v.resize(rows * index.len(), T::zero());
+    v
+}
+
+/// The adjoint of [`take_cols`]: `rows × m` zeros with each `g[r, j]` added at `[r, index[j]]`.
+pub(crate) fn put_cols<T: Element>(g: &[T], rows: usize, m: usize, index: &[u32]) -> Vec<T> {
+    let mut v = buffer(rows * m);
+    v.resize(rows * m, T::zero());
+    let p = index.len();
+    if p == 0 || m == 0 {
+        return v;
+    }
+    for (out, gr) in v.chunks_exact_mut(m).zip(g.chunks_exact(p)) {
+        for (&i, &x) in index.iter().zip(gr) {
+            if i != crate::primitives::NO_COLUMN {
+                out[i as usize] += x;
+            }
+        }
+    }
+    v
+}
+
 /// Index of the largest element along `axis` (first one on ties; NaN wins so it propagates).
 pub(crate) fn argmax<T: Element>(a: &[T], s: &Shape, axis: usize) -> Vec<u32> {
     let (outer, size, inner) = split_axis(s, axis);

@@ -36,7 +36,15 @@ pub(crate) enum Op<T: Element> {
     SumTo(Tensor<T>),
     Gather(Tensor<T>, usize, Arc<[u32]>),
     Scatter(Tensor<T>, usize, Arc<[u32]>),
+    /// `[B, M] → [B, P]` picking columns by index ([`NO_COLUMN`] gives 0).
+    TakeCols(Tensor<T>, Arc<[u32]>),
+    /// The adjoint of `TakeCols`: `[B, P] → [B, M]` summing into the indexed columns.
+    PutCols(Tensor<T>, Arc<[u32]>),
 }
+
+/// In the index of [`Tensor::take_cols`], a position that reads 0 (the zero padding of a
+/// convolution).
+pub const NO_COLUMN: u32 = u32::MAX;
 
 impl<T: Element> Op<T> {
     /// The differentiable inputs, in rule order.
@@ -59,7 +67,9 @@ impl<T: Element> Op<T> {
             | Expand(a)
             | SumTo(a)
             | Gather(a, ..)
-            | Scatter(a, ..) => [Some(a), None],
+            | Scatter(a, ..)
+            | TakeCols(a, ..)
+            | PutCols(a, ..) => [Some(a), None],
         }
     }
 }
@@ -425,6 +435,47 @@ impl<T: Element> Tensor<T> {
         let v = kernels::scatter(self.data(), &shape, axis, &index);
         Tensor::from_op(shape, v, self.requires_grad(), || {
             Op::Scatter(self.clone(), axis, index)
+        })
+    }
+
+    /// `out[b, j] = self[b, index[j]]` for a `[B, M]` tensor, or 0 where `index[j]` is
+    /// [`NO_COLUMN`]: the same columns of every row, in any order and with repeats. This is the
+    /// gather behind convolution and pooling windows (im2col); its adjoint sums back into the
+    /// columns, and that adjoint's adjoint is this again, so derivatives of every order follow.
+    pub fn take_cols(&self, index: &[u32]) -> Result<Tensor<T>> {
+        if self.rank() != 2 {
+            return Err(Error::invalid(
+                "take_cols",
+                format!("needs a [rows, columns] tensor, shape is {}", self.shape()),
+            ));
+        }
+        let m = self.dims()[1];
+        if let Some(&bad) = index.iter().find(|&&i| i != NO_COLUMN && i as usize >= m) {
+            return Err(Error::invalid(
+                "take_cols",
+                format!("column {bad} out of range for {m} columns"),
+            ));
+        }
+        Ok(self.take_cols_unchecked(index.into()))
+    }
+
+    pub(crate) fn take_cols_unchecked(&self, index: Arc<[u32]>) -> Tensor<T> {
+        let (b, m) = (self.dims()[0], self.dims()[1]);
+        let out = Shape::matrix(b, index.len());
+        let v = kernels::take_cols(self.data(), b, m, &index);
+        Tensor::from_op(out, v, self.requires_grad(), || {
+            Op::TakeCols(self.clone(), index)
+        })
+    }
+
+    /// The adjoint of [`Tensor::take_cols`]: `[B, P] → [B, columns]`, each element added into the
+    /// column its index names.
+    pub(crate) fn put_cols(&self, index: Arc<[u32]>, columns: usize) -> Tensor<T> {
+        let b = self.dims()[0];
+        let out = Shape::matrix(b, columns);
+        let v = kernels::put_cols(self.data(), b, columns, &index);
+        Tensor::from_op(out, v, self.requires_grad(), || {
+            Op::PutCols(self.clone(), index)
         })
     }
 

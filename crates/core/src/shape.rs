@@ -36,6 +36,14 @@ impl Shape {
         })
     }
 
+    /// A `[rows, columns]` shape.
+    pub(crate) fn matrix(rows: usize, columns: usize) -> Self {
+        let mut dims = [1; MAX_RANK];
+        dims[0] = rows;
+        dims[1] = columns;
+        Shape { dims, rank: 2 }
+    }
+
     /// The shape of a scalar (rank 0, one element).
     pub const fn scalar() -> Self {
         Shape {
