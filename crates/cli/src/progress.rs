@@ -87,7 +87,7 @@ impl Observer for Progress {
         if self.show_model && !self.quiet {
             eprint!(
                 "{}",
-                trainscope_nn::summary_text(info.model.inputs, &info.model.summary())
+                trainscope_nn::summary_text(&info.model.inputs, &info.model.summary())
             );
         }
         if self.quiet || !self.terminal {

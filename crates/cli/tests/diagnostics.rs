@@ -45,7 +45,7 @@ fn regression_csv(
 /// Writes a trainscope checkpoint of `spec` with the flat parameters `theta` and no
 /// standardization, so the loss `diagnose` sees is exactly the model's loss on the raw CSV.
 fn checkpoint(path: &Path, spec: ModelSpec, theta: &[f64], task: Task, loss: Loss) {
-    let d = spec.inputs;
+    let d = spec.inputs.numel();
     let mut model = Sequential::<f64>::from_seed(spec, 0).unwrap();
     let mut rest = theta;
     for t in model.parameters_mut() {

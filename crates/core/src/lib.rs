@@ -46,12 +46,14 @@ mod tensor;
 pub mod testing;
 
 pub use backward::{grad, grad_with_seeds};
-pub use composites::{window_output, Pair, binary_cross_entropy_with_logits, cross_entropy, mae, mse, softmax_mse};
+pub use composites::{
+    binary_cross_entropy_with_logits, cross_entropy, mae, mse, softmax_mse, window_output, Pair,
+};
 pub use element::{num_threads, set_num_threads, DType, Element};
 pub use error::{Error, Result};
 pub use grad_mode::{is_grad_enabled, no_grad, NoGradGuard};
-pub use second_order::{hessian, hvp, SecondOrder};
 pub use primitives::NO_COLUMN;
+pub use second_order::{hessian, hvp, SecondOrder};
 pub use shape::{Shape, MAX_RANK};
 pub use storage::Pool;
 pub use tensor::{seeded_rng, Rng, Tensor};

@@ -125,20 +125,30 @@ const CASES: &[Case] = &[
     case("take_cols repeats and padding", &[&[3, 4]], |p| {
         p[0].take_cols(&[2, 0, trainscope_core::NO_COLUMN, 2, 3, 1])
     }),
-    case("conv2d padded", &[&[2, 2, 4, 4], &[3, 2, 3, 3], &[3]], |p| {
-        p[0].conv2d(&p[1], Some(&p[2]), (1, 1), (1, 1))
+    case(
+        "conv2d padded",
+        &[&[2, 2, 4, 4], &[3, 2, 3, 3], &[3]],
+        |p| p[0].conv2d(&p[1], Some(&p[2]), (1, 1), (1, 1)),
+    ),
+    case(
+        "conv2d strided, no bias",
+        &[&[1, 1, 5, 5], &[2, 1, 2, 3]],
+        |p| p[0].conv2d(&p[1], None, (2, 1), (0, 1)),
+    ),
+    case(
+        "conv2d image times image",
+        &[&[1, 2, 3, 3], &[1, 2, 3, 3]],
+        |p| p[0].conv2d(&p[1], None, (1, 1), (1, 1)),
+    ),
+    case("max_pool2d", &[&[2, 2, 4, 4]], |p| {
+        p[0].max_pool2d((2, 2), (2, 2))
     }),
-    case("conv2d strided, no bias", &[&[1, 1, 5, 5], &[2, 1, 2, 3]], |p| {
-        p[0].conv2d(&p[1], None, (2, 1), (0, 1))
-    }),
-    case("conv2d image times image", &[&[1, 2, 3, 3], &[1, 2, 3, 3]], |p| {
-        p[0].conv2d(&p[1], None, (1, 1), (1, 1))
-    }),
-    case("max_pool2d", &[&[2, 2, 4, 4]], |p| p[0].max_pool2d((2, 2), (2, 2))),
     case("max_pool2d overlapping", &[&[1, 1, 5, 5]], |p| {
         p[0].max_pool2d((3, 3), (1, 1))
     }),
-    case("avg_pool2d", &[&[2, 2, 4, 4]], |p| p[0].avg_pool2d((2, 2), (2, 2))),
+    case("avg_pool2d", &[&[2, 2, 4, 4]], |p| {
+        p[0].avg_pool2d((2, 2), (2, 2))
+    }),
     // composites
     case("sum", &[&[3, 4]], |p| Ok(p[0].sum())),
     case("mean", &[&[3, 4]], |p| Ok(p[0].mean())),

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use trainscope_core::{grad, no_grad, seeded_rng, Result as CoreResult, SecondOrder, Tensor};
-use trainscope_nn::{ForwardCtx, Layer, Loss, Mode, Sequential, Target};
+use trainscope_nn::{ForwardCtx, Loss, Mode, Sequential, Target};
 
 /// A loss as an arbitrary function of parameter tensors (analytic test functions, other tools).
 pub type LossClosure<'a> = dyn Fn(&[Tensor<f64>]) -> CoreResult<Tensor<f64>> + Send + Sync + 'a;
@@ -223,18 +223,7 @@ impl<'a> LossFunction<'a> {
                 weight: nb as f64 / rows as f64,
             });
         }
-        let widths = model
-            .spec()
-            .layers
-            .iter()
-            .scan(d, |w, l| {
-                if let Layer::Linear { out_features, .. } = l {
-                    *w = *out_features;
-                }
-                Some(*w)
-            })
-            .sum::<usize>()
-            + d;
+        let widths = model.spec().activation_size();
         let names = model.parameter_names();
         let shapes = model.parameter_shapes();
         let initial: Vec<f64> = model.parameters().iter().flat_map(|t| t.to_vec()).collect();

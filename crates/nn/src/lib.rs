@@ -39,14 +39,18 @@
 
 mod checkpoint;
 mod error;
+mod inputs;
 mod layer;
+pub mod layers;
 mod loss;
 mod model;
 mod spec;
 mod summary;
+mod tree;
 
 pub use checkpoint::{remove_stale_temps, write_atomic, Checkpoint, MODEL_KEY};
 pub use error::{Error, Result};
+pub use inputs::Inputs;
 pub use layer::{Activation, Layer, Mode};
 pub use loss::{Loss, Target};
 pub use model::{BatchStats, ForwardCtx, Sequential};

@@ -1,24 +1,20 @@
 //! Sequential models: parameters in PyTorch `state_dict` order and a functional forward pass.
 
 use crate::error::Result;
-use crate::layer::{Layer, Mode};
-use crate::spec::{ModelSpec, Slot};
+use crate::layer::{Init, Layer, LeafIo, Mode};
+use crate::layers::forward_error;
+use crate::spec::ModelSpec;
+use crate::tree::{Plan, Step};
 use trainscope_core::{no_grad, Element, Error as CoreError, Result as CoreResult, Rng, Tensor};
-
-fn forward_error(msg: String) -> CoreError {
-    CoreError::InvalidArgument {
-        op: "Sequential::forward",
-        msg,
-    }
-}
 
 /// Statistics one batch-norm layer saw during a [`Mode::Train`] forward pass, as
 /// [`Sequential::update_running_stats`] needs them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BatchStats<T: Element> {
-    /// Index of the batch-norm layer in the model.
+    /// Index of the batch-norm layer among the model's leaves ([`ModelSpec::leaves`]; for a
+    /// model without residual blocks, its index in the model).
     pub layer: usize,
-    /// Number of examples in the batch.
+    /// Number of values per channel in the batch (examples, times pixels for images).
     pub batch: usize,
     /// Per-feature batch mean.
     pub mean: Vec<T>,
@@ -31,8 +27,8 @@ pub struct BatchStats<T: Element> {
 /// [`Mode::Train`] (applied afterwards with [`Sequential::update_running_stats`], so the forward
 /// pass itself never mutates the model).
 pub struct ForwardCtx<'r, T: Element> {
-    rng: Option<&'r mut Rng>,
-    stats: Vec<BatchStats<T>>,
+    pub(crate) rng: Option<&'r mut Rng>,
+    pub(crate) stats: Vec<BatchStats<T>>,
 }
 
 impl<'r, T: Element> ForwardCtx<'r, T> {
@@ -65,17 +61,18 @@ impl<'r, T: Element> ForwardCtx<'r, T> {
 }
 
 /// A feed-forward model: the layers of a [`ModelSpec`] applied in order, like
-/// `torch.nn.Sequential`.
+/// `torch.nn.Sequential`, residual blocks adding their input to their body's output.
 ///
 /// Parameters are kept as gradient-requiring leaves in PyTorch `state_dict` order under
 /// PyTorch's names (`0.weight`, `0.bias`, …; a layer's index is its position, activations and
-/// dropout included). Batch-norm running statistics are buffers: constants to the forward pass,
-/// changed only by [`Sequential::update_running_stats`].
+/// dropout included; `1.body.0.weight` inside a residual block). Batch-norm running statistics
+/// are buffers: constants to the forward pass, changed only by
+/// [`Sequential::update_running_stats`].
 #[derive(Clone, Debug)]
 pub struct Sequential<T: Element> {
     spec: ModelSpec,
+    plan: Plan,
     outputs: usize,
-    slots: Vec<Slot>,
     /// Expected parameter shapes, kept so the per-call check of `forward_with` allocates nothing.
     shapes: Vec<Vec<usize>>,
     params: Vec<Tensor<T>>,
@@ -85,23 +82,16 @@ pub struct Sequential<T: Element> {
 
 impl<T: Element> Sequential<T> {
     /// Builds the model described by `spec` with PyTorch's default initialization, drawing
-    /// from `rng` layer by layer (weight, then bias):
-    /// Linear `W, b ~ U(−1/√in, 1/√in)` (`kaiming_uniform_(a = √5)` and its bias rule);
-    /// BatchNorm `γ = 1, β = 0`, running mean 0, running variance 1, no batches tracked.
-    /// The draws are made in f64, so an f32 model is the f64 one rounded.
+    /// from `rng` layer by layer in `state_dict` order (weight, then bias):
+    /// Linear and Conv2d `W, b ~ U(−1/√fan_in, 1/√fan_in)` (`kaiming_uniform_(a = √5)` and its
+    /// bias rule); BatchNorm and LayerNorm `γ = 1, β = 0`, running mean 0, running variance 1,
+    /// no batches tracked. The draws are made in f64, so an f32 model is the f64 one rounded.
     pub fn new(spec: ModelSpec, rng: &mut Rng) -> Result<Self> {
         let mut model = Self::zeroed(spec)?;
-        for (layer, slot) in model.spec.layers.iter().zip(&model.slots) {
-            if let Layer::Linear {
-                in_features,
-                out_features,
-            } = *layer
-            {
-                let bound = 1.0 / (in_features as f64).sqrt();
-                let w = uniform_as::<T>(&[out_features, in_features], bound, rng)?;
-                let b = uniform_as::<T>(&[out_features], bound, rng)?;
-                model.params[slot.param] = w.into_param();
-                model.params[slot.param + 1] = b.into_param();
+        let decls: Vec<_> = model.plan.parameters().map(|(_, d)| d.clone()).collect();
+        for (p, d) in model.params.iter_mut().zip(decls) {
+            if let Init::Uniform(bound) = d.init {
+                *p = uniform_as::<T>(&d.shape, bound, rng)?.into_param();
             }
         }
         Ok(model)
@@ -112,39 +102,30 @@ impl<T: Element> Sequential<T> {
         Self::new(spec, &mut trainscope_core::seeded_rng(seed))
     }
 
-    /// The model with every Linear parameter zero and batch norm at its defaults; the
-    /// checkpoint loaders fill it in.
+    /// The model with every randomly drawn parameter zero and the others (norms, running
+    /// statistics) at their defaults; the checkpoint loaders fill it in.
     pub(crate) fn zeroed(spec: ModelSpec) -> Result<Self> {
         let outputs = spec.validate()?;
-        let slots = spec.slots();
-        let shapes = spec
-            .parameter_entries()
-            .into_iter()
-            .map(|(_, s)| s)
-            .collect();
+        let plan = spec.plan()?;
+        let fill = |init: Init| match init {
+            Init::Uniform(_) => T::zero(),
+            Init::Fill(v) => T::from_f64(v),
+        };
+        let mut shapes = Vec::new();
         let mut params = Vec::new();
-        for (name, shape) in spec.parameter_entries() {
-            let fill = if name.ends_with(".weight") && shape.len() == 1 {
-                T::one()
-            } else {
-                T::zero()
-            };
-            params.push(Tensor::full(&shape, fill)?.into_param());
+        for (_, d) in plan.parameters() {
+            shapes.push(d.shape.clone());
+            params.push(Tensor::full(&d.shape, fill(d.init))?.into_param());
         }
         let mut buffers = Vec::new();
-        for (name, shape) in spec.buffer_entries() {
-            let fill = if name.ends_with(".running_var") {
-                T::one()
-            } else {
-                T::zero()
-            };
-            buffers.push(Tensor::full(&shape, fill)?);
+        for (_, d) in plan.buffers() {
+            buffers.push(Tensor::full(&d.shape, fill(d.init))?);
         }
-        let tracked = vec![0; spec.batches_tracked_names().len()];
+        let tracked = vec![0; plan.tracked_names().len()];
         Ok(Sequential {
             spec,
+            plan,
             outputs,
-            slots,
             shapes,
             params,
             buffers,
@@ -157,9 +138,14 @@ impl<T: Element> Sequential<T> {
         &self.spec
     }
 
-    /// Features per input example.
+    /// Numbers per input example (features, or `C·H·W` for images).
     pub fn input_size(&self) -> usize {
-        self.spec.inputs
+        self.spec.inputs.numel()
+    }
+
+    /// One input example's shape (`[features]` or `[C, H, W]`).
+    pub fn input_shape(&self) -> &[usize] {
+        self.spec.inputs.dims()
     }
 
     /// Width of the output.
@@ -180,7 +166,7 @@ impl<T: Element> Sequential<T> {
 
     /// PyTorch names of [`Sequential::parameters`] (`[n for n, _ in model.named_parameters()]`).
     pub fn parameter_names(&self) -> Vec<String> {
-        self.spec.parameter_names()
+        self.plan.parameters().map(|(n, _)| n).collect()
     }
 
     /// Shapes of [`Sequential::parameters`].
@@ -205,11 +191,7 @@ impl<T: Element> Sequential<T> {
 
     /// PyTorch names of [`Sequential::buffers`].
     pub fn buffer_names(&self) -> Vec<String> {
-        self.spec
-            .buffer_entries()
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect()
+        self.plan.buffers().map(|(n, _)| n).collect()
     }
 
     /// `num_batches_tracked` of each batch norm: how many training batches updated its running
@@ -225,13 +207,13 @@ impl<T: Element> Sequential<T> {
 
     /// PyTorch names of [`Sequential::batches_tracked`].
     pub fn batches_tracked_names(&self) -> Vec<String> {
-        self.spec.batches_tracked_names()
+        self.plan.tracked_names()
     }
 
-    /// The model's output for `x: [batch, inputs]` using `params` in place of the model's own
-    /// parameters (same order and shapes as [`Sequential::parameters`]). This is what makes the
-    /// loss a function of any tensors — trainer leaves, or the differentiation variables of
-    /// [`trainscope_core::SecondOrder`].
+    /// The model's output for `x: [batch, inputs]` (or `[batch, C, H, W]` for image inputs)
+    /// using `params` in place of the model's own parameters (same order and shapes as
+    /// [`Sequential::parameters`]). This is what makes the loss a function of any tensors —
+    /// trainer leaves, or the differentiation variables of [`trainscope_core::SecondOrder`].
     ///
     /// In [`Mode::Train`], batch norm normalizes with the batch statistics (which are recorded
     /// in `ctx`) and dropout draws its masks from `ctx`'s generator; in [`Mode::Eval`] batch
@@ -247,8 +229,9 @@ impl<T: Element> Sequential<T> {
         self.forward_visiting(params, x, mode, ctx, &mut |_, _, _| {})
     }
 
-    /// [`Sequential::forward_with`] that also shows `visit(i, layer, input)` each layer's
-    /// input: how diagnostics look inside (which ReLU units ever fire) without a second pass.
+    /// [`Sequential::forward_with`] that also shows `visit(i, layer, input)` each leaf layer's
+    /// input (`i` its position in [`ModelSpec::leaves`]): how diagnostics look inside (which
+    /// ReLU units ever fire) without a second pass.
     pub fn forward_visiting(
         &self,
         params: &[Tensor<T>],
@@ -258,41 +241,57 @@ impl<T: Element> Sequential<T> {
         visit: &mut dyn FnMut(usize, &Layer, &Tensor<T>),
     ) -> CoreResult<Tensor<T>> {
         self.check_params(params)?;
-        if x.rank() != 2 || x.dims()[1] != self.spec.inputs {
+        let shape = self.spec.inputs.dims();
+        let n = x.dims().first().copied().unwrap_or(0);
+        let flat = x.rank() == 2 && x.dims()[1] == self.input_size();
+        let whole = x.rank() == shape.len() + 1 && &x.dims()[1..] == shape;
+        if !flat && !whole {
             return Err(forward_error(format!(
                 "input must be [batch, {}], got {}",
-                self.spec.inputs,
+                self.input_size(),
                 x.shape()
             )));
         }
-        let mut h = x.clone();
-        for (i, (layer, slot)) in self.spec.layers.iter().zip(&self.slots).enumerate() {
-            visit(i, layer, &h);
-            h = match *layer {
-                Layer::Linear { .. } => h
-                    .matmul_t(&params[slot.param], false, true)?
-                    .add(&params[slot.param + 1])?,
-                Layer::Sigmoid => h.sigmoid(),
-                Layer::Relu => h.relu(),
-                Layer::Tanh => h.tanh(),
-                Layer::HardSigmoid => h.hard_sigmoid(),
-                Layer::BatchNorm1d { eps, .. } => {
-                    let (w, b) = (&params[slot.param], &params[slot.param + 1]);
-                    let eps = T::from_f64(eps);
-                    let normalized = match mode {
-                        Mode::Train => batch_norm_train(&h, i, eps, ctx)?,
-                        Mode::Eval => {
-                            let (rm, rv) =
-                                (&self.buffers[slot.buffer], &self.buffers[slot.buffer + 1]);
-                            h.sub(rm)?.div(&rv.add_scalar(eps).sqrt())?
-                        }
+        let h = if whole {
+            x.clone()
+        } else {
+            let mut dims = vec![n];
+            dims.extend_from_slice(shape);
+            x.reshape(&dims)?
+        };
+        self.run(&self.plan.steps, h, params, mode, ctx, visit)
+    }
+
+    fn run(
+        &self,
+        steps: &[Step],
+        mut h: Tensor<T>,
+        params: &[Tensor<T>],
+        mode: Mode,
+        ctx: &mut ForwardCtx<'_, T>,
+        visit: &mut dyn FnMut(usize, &Layer, &Tensor<T>),
+    ) -> CoreResult<Tensor<T>> {
+        for step in steps {
+            h = match step {
+                Step::Leaf(i) => {
+                    let leaf = &self.plan.leaves[*i];
+                    visit(*i, &leaf.layer, &h);
+                    let io = LeafIo {
+                        params: &params[leaf.param..leaf.param + leaf.params.len()],
+                        buffers: &self.buffers[leaf.buffer..leaf.buffer + leaf.buffers.len()],
+                        mode,
+                        leaf: *i,
+                        name: &leaf.name,
                     };
-                    normalized.mul(w)?.add(b)?
+                    leaf.layer
+                        .leaf_forward::<T>()
+                        .expect("a plan's leaves are leaf layers")
+                        .forward(&h, &io, ctx)?
                 }
-                Layer::Dropout { p } => match mode {
-                    Mode::Eval => h,
-                    Mode::Train => dropout_train(&h, i, p, ctx)?,
-                },
+                Step::Residual { body, .. } => {
+                    let y = self.run(body, h.clone(), params, mode, ctx, visit)?;
+                    h.add(&y)?
+                }
             };
         }
         Ok(h)
@@ -315,7 +314,7 @@ impl<T: Element> Sequential<T> {
     }
 
     /// Applies (and removes from `ctx`) the batch statistics of earlier [`Mode::Train`] passes,
-    /// exactly as PyTorch's `BatchNorm1d` does after each training batch:
+    /// exactly as PyTorch's batch norms do after each training batch:
     /// `running_mean ← (1 − m)·running_mean + m·μ_batch`,
     /// `running_var ← (1 − m)·running_var + m·σ²_batch,unbiased`, `num_batches_tracked += 1`.
     ///
@@ -323,12 +322,12 @@ impl<T: Element> Sequential<T> {
     /// nothing is changed.
     pub fn update_running_stats(&mut self, ctx: &mut ForwardCtx<'_, T>) -> CoreResult<()> {
         for s in &ctx.stats {
-            let ok = match self.spec.layers.get(s.layer) {
-                Some(Layer::BatchNorm1d { num_features, .. }) => {
-                    s.mean.len() == *num_features && s.var_unbiased.len() == *num_features
-                }
-                _ => false,
-            };
+            let ok = self.plan.leaves.get(s.layer).is_some_and(|l| {
+                l.tracked.is_some()
+                    && l.buffers.first().is_some_and(|b| {
+                        b.shape == [s.mean.len()] && s.var_unbiased.len() == s.mean.len()
+                    })
+            });
             if !ok {
                 return Err(CoreError::InvalidArgument {
                     op: "Sequential::update_running_stats",
@@ -341,20 +340,22 @@ impl<T: Element> Sequential<T> {
             }
         }
         for s in ctx.take_batch_stats() {
-            let slot = self.slots[s.layer];
-            let m = match self.spec.layers[s.layer] {
-                Layer::BatchNorm1d { momentum, .. } => T::from_f64(momentum),
-                _ => continue,
+            let leaf = &self.plan.leaves[s.layer];
+            let (Some(m), Some(tracked)) =
+                (leaf.layer.leaf().and_then(|l| l.momentum()), leaf.tracked)
+            else {
+                continue;
             };
+            let m = T::from_f64(m);
             let keep = T::one() - m;
             let update = |r: &mut [T], batch: &[T]| {
                 for (r, &b) in r.iter_mut().zip(batch) {
                     *r = keep * *r + m * b;
                 }
             };
-            update(self.buffers[slot.buffer].data_mut(), &s.mean);
-            update(self.buffers[slot.buffer + 1].data_mut(), &s.var_unbiased);
-            self.tracked[slot.tracked] += 1;
+            update(self.buffers[leaf.buffer].data_mut(), &s.mean);
+            update(self.buffers[leaf.buffer + 1].data_mut(), &s.var_unbiased);
+            self.tracked[tracked] += 1;
         }
         Ok(())
     }
@@ -369,7 +370,7 @@ impl<T: Element> Sequential<T> {
         }
         for (i, (shape, p)) in self.shapes.iter().zip(params).enumerate() {
             if p.dims() != shape.as_slice() {
-                let name = &self.spec.parameter_names()[i];
+                let name = &self.parameter_names()[i];
                 return Err(forward_error(format!(
                     "parameter \"{name}\" has shape {}, expected {shape:?}",
                     p.shape()
@@ -385,53 +386,4 @@ impl<T: Element> Sequential<T> {
 fn uniform_as<T: Element>(dims: &[usize], bound: f64, rng: &mut Rng) -> CoreResult<Tensor<T>> {
     let u = Tensor::<f64>::uniform(dims, -bound, bound, rng)?;
     Tensor::from_vec(u.data().iter().map(|&x| T::from_f64(x)).collect(), dims)
-}
-
-/// `(x − μ) / √(σ² + eps)` with the batch mean and biased variance, recording the statistics.
-fn batch_norm_train<T: Element>(
-    x: &Tensor<T>,
-    layer: usize,
-    eps: T,
-    ctx: &mut ForwardCtx<'_, T>,
-) -> CoreResult<Tensor<T>> {
-    let n = x.dims()[0];
-    // PyTorch refuses too: the variance of one example is 0 and the output would be β alone.
-    if n < 2 {
-        return Err(forward_error(format!(
-            "layer {layer} (BatchNorm1d) needs more than 1 example per batch in Train mode, got {n}"
-        )));
-    }
-    let mean = x.mean_axis(0, true)?;
-    let centered = x.sub(&mean)?;
-    let var = centered.powf(T::from_f64(2.0)).mean_axis(0, true)?;
-    let unbias = T::from_f64(n as f64 / (n as f64 - 1.0));
-    ctx.stats.push(BatchStats {
-        layer,
-        batch: n,
-        mean: mean.to_vec(),
-        var_unbiased: var.data().iter().map(|&v| v * unbias).collect(),
-    });
-    centered.div(&var.add_scalar(eps).sqrt())
-}
-
-/// Inverted dropout: keep each unit with probability `1 − p`, scaled by `1/(1 − p)`.
-fn dropout_train<T: Element>(
-    x: &Tensor<T>,
-    layer: usize,
-    p: f64,
-    ctx: &mut ForwardCtx<'_, T>,
-) -> CoreResult<Tensor<T>> {
-    if p == 0.0 {
-        return Ok(x.clone());
-    }
-    let rng = ctx.rng.as_deref_mut().ok_or_else(|| {
-        forward_error(format!(
-            "layer {layer} (Dropout) in Train mode needs a random generator in the ForwardCtx"
-        ))
-    })?;
-    let u = Tensor::<T>::uniform(x.dims(), T::zero(), T::one(), rng)?;
-    // p = 1 drops everything; 1/(1 − p) would turn the zeros into NaN.
-    let scale = if p < 1.0 { 1.0 / (1.0 - p) } else { 0.0 };
-    let mask = u.ge_scalar(T::from_f64(p)).mul_scalar(T::from_f64(scale));
-    x.mul(&mask)
 }

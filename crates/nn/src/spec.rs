@@ -1,11 +1,13 @@
 //! Serializable model descriptions and the presets of the lectures.
 
 use crate::error::{Error, Result};
+use crate::inputs::Inputs;
 use crate::layer::{Activation, Layer};
 use serde::{Deserialize, Serialize};
 
-/// A model as data: the input width and the layers applied in order. This is what a checkpoint
-/// stores (as JSON) to rebuild the model; [`crate::Sequential::new`] turns it into parameters.
+/// A model as data: one example's input shape and the layers applied in order (residual
+/// blocks nest layers of their own). This is what a checkpoint stores (as JSON) to rebuild the
+/// model; [`crate::Sequential::new`] turns it into parameters.
 ///
 /// ```
 /// use trainscope_nn::{Activation, ModelSpec};
@@ -15,22 +17,13 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(serde_json::from_str::<ModelSpec>(&json).unwrap(), spec);
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ModelSpec {
-    /// Features per example: inputs are `[batch, inputs]`.
-    pub inputs: usize,
+    /// One example's shape: inputs are `[batch, width]` or `[batch, C·H·W]` (or
+    /// `[batch, C, H, W]`).
+    pub inputs: Inputs,
     /// The layers, in order; a layer's index is its position here (as in `torch.nn.Sequential`).
     pub layers: Vec<Layer>,
-}
-
-/// Where one layer's tensors sit in the model's parameter and buffer lists.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Slot {
-    /// Index of the layer's first parameter (weight), if it has any.
-    pub param: usize,
-    /// Index of the layer's first float buffer (running mean), if it has any.
-    pub buffer: usize,
-    /// Index into the `num_batches_tracked` counters, if it has one.
-    pub tracked: usize,
 }
 
 /// The most parameters a model may have: 10⁹ (4 GB of f32 weights before gradients and
@@ -42,16 +35,17 @@ impl ModelSpec {
     /// Number of parameters (weights and biases), or `None` when the count overflows `usize`.
     /// Allocates nothing, so it can vet a spec read from an untrusted file.
     pub fn parameter_count(&self) -> Option<usize> {
-        let mut total: usize = 0;
-        for layer in &self.layers {
-            total = total.checked_add(layer.parameter_count()?)?;
-        }
-        Some(total)
+        self.layers
+            .iter()
+            .try_fold(0usize, |n, l| n.checked_add(l.parameter_count()?))
     }
 
     /// A spec from parts (checked when a model is built, or by [`ModelSpec::validate`]).
-    pub fn new(inputs: usize, layers: Vec<Layer>) -> Self {
-        ModelSpec { inputs, layers }
+    pub fn new(inputs: impl Into<Inputs>, layers: Vec<Layer>) -> Self {
+        ModelSpec {
+            inputs: inputs.into(),
+            layers,
+        }
     }
 
     /// The linear model `y = b + wᵀx`: one `Linear(inputs → outputs)`.
@@ -66,7 +60,7 @@ impl ModelSpec {
             inputs,
             vec![
                 Layer::linear(inputs, count),
-                Layer::Sigmoid,
+                Activation::Sigmoid.layer(),
                 Layer::linear(count, outputs),
             ],
         )
@@ -101,67 +95,29 @@ impl ModelSpec {
         ModelSpec::new(inputs, layers)
     }
 
-    /// Checks that consecutive layers fit together, that every hyperparameter is in range and
-    /// that the model has at most [`MAX_PARAMETERS`] parameters; returns the output width.
+    /// Checks that consecutive layers fit together, that every hyperparameter is in range, that
+    /// the model ends in one vector per example and that it has at most [`MAX_PARAMETERS`]
+    /// parameters; returns the output width.
     pub fn validate(&self) -> Result<usize> {
-        if self.inputs == 0 {
-            return Err(Error::Spec("inputs must be at least 1".into()));
-        }
-        let mut width = self.inputs;
-        for (i, layer) in self.layers.iter().enumerate() {
-            let bad = |msg: String| {
-                Err(Error::Spec(format!(
-                    "layer {i} ({}): {msg}",
-                    layer.describe()
+        match self.parameter_count() {
+            Some(n) if n <= MAX_PARAMETERS => {}
+            Some(n) => {
+                return Err(Error::Spec(format!(
+                    "{n} parameters, more than the limit of {MAX_PARAMETERS}"
                 )))
-            };
-            match *layer {
-                Layer::Linear {
-                    in_features,
-                    out_features,
-                } => {
-                    if in_features != width {
-                        return bad(format!(
-                            "in_features {in_features} does not match the {width} features coming in"
-                        ));
-                    }
-                    if out_features == 0 {
-                        return bad("out_features must be at least 1".into());
-                    }
-                    width = out_features;
-                }
-                Layer::BatchNorm1d {
-                    num_features,
-                    eps,
-                    momentum,
-                } => {
-                    if num_features != width {
-                        return bad(format!(
-                            "num_features {num_features} does not match the {width} features coming in"
-                        ));
-                    }
-                    if !(eps > 0.0 && eps.is_finite()) {
-                        return bad(format!("eps must be positive and finite, got {eps}"));
-                    }
-                    if !(0.0..=1.0).contains(&momentum) {
-                        return bad(format!("momentum must be in [0, 1], got {momentum}"));
-                    }
-                }
-                Layer::Dropout { p } => {
-                    if !(0.0..=1.0).contains(&p) {
-                        return bad(format!("p must be in [0, 1], got {p}"));
-                    }
-                }
-                Layer::Sigmoid | Layer::Relu | Layer::Tanh | Layer::HardSigmoid => {}
+            }
+            None => {
+                return Err(Error::Spec(format!(
+                    "more parameters than the limit of {MAX_PARAMETERS}"
+                )))
             }
         }
-        match self.parameter_count() {
-            Some(n) if n <= MAX_PARAMETERS => Ok(width),
-            Some(n) => Err(Error::Spec(format!(
-                "{n} parameters, more than the limit of {MAX_PARAMETERS}"
-            ))),
-            None => Err(Error::Spec(format!(
-                "more parameters than the limit of {MAX_PARAMETERS}"
+        let plan = self.plan()?;
+        match plan.output.as_slice() {
+            [w] => Ok(*w),
+            d => Err(Error::Spec(format!(
+                "the model's output must be one vector per example, got [N, {}]; end with a flatten and a linear layer",
+                d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
             ))),
         }
     }
@@ -172,7 +128,7 @@ impl ModelSpec {
     }
 
     /// Parameter names in PyTorch `state_dict` order, e.g. `["0.weight", "0.bias", "2.weight",
-    /// "2.bias"]` for Linear, Tanh, Linear.
+    /// "2.bias"]` for Linear, Tanh, Linear; `"1.body.0.weight"` inside a residual block.
     pub fn parameter_names(&self) -> Vec<String> {
         self.parameter_entries()
             .into_iter()
@@ -180,97 +136,73 @@ impl ModelSpec {
             .collect()
     }
 
-    /// Parameter names and shapes in PyTorch `state_dict` order.
+    /// Parameter names and shapes in PyTorch `state_dict` order (empty if the spec is invalid).
     pub fn parameter_entries(&self) -> Vec<(String, Vec<usize>)> {
-        let mut out = Vec::new();
-        for (i, layer) in self.layers.iter().enumerate() {
-            match *layer {
-                Layer::Linear {
-                    in_features,
-                    out_features,
-                } => {
-                    out.push((format!("{i}.weight"), vec![out_features, in_features]));
-                    out.push((format!("{i}.bias"), vec![out_features]));
-                }
-                Layer::BatchNorm1d { num_features, .. } => {
-                    out.push((format!("{i}.weight"), vec![num_features]));
-                    out.push((format!("{i}.bias"), vec![num_features]));
-                }
-                _ => {}
-            }
-        }
-        out
+        self.plan()
+            .map(|p| p.parameters().map(|(n, d)| (n, d.shape.clone())).collect())
+            .unwrap_or_default()
     }
 
     /// Float buffer names and shapes (`running_mean`, `running_var` of each batch norm), in
     /// `state_dict` order.
     pub fn buffer_entries(&self) -> Vec<(String, Vec<usize>)> {
-        let mut out = Vec::new();
-        for (i, layer) in self.layers.iter().enumerate() {
-            if let Layer::BatchNorm1d { num_features, .. } = *layer {
-                out.push((format!("{i}.running_mean"), vec![num_features]));
-                out.push((format!("{i}.running_var"), vec![num_features]));
-            }
-        }
-        out
+        self.plan()
+            .map(|p| p.buffers().map(|(n, d)| (n, d.shape.clone())).collect())
+            .unwrap_or_default()
     }
 
     /// Names of the `num_batches_tracked` counters, one per batch norm.
     pub fn batches_tracked_names(&self) -> Vec<String> {
-        self.layers
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| matches!(l, Layer::BatchNorm1d { .. }))
-            .map(|(i, _)| format!("{i}.num_batches_tracked"))
-            .collect()
+        self.plan().map(|p| p.tracked_names()).unwrap_or_default()
     }
 
     /// Every name of PyTorch's `state_dict()` in its order: per layer, parameters then buffers.
     pub fn state_dict_names(&self) -> Vec<String> {
+        let Ok(plan) = self.plan() else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
-        for (i, layer) in self.layers.iter().enumerate() {
-            match layer {
-                Layer::Linear { .. } => {
-                    out.extend([format!("{i}.weight"), format!("{i}.bias")]);
-                }
-                Layer::BatchNorm1d { .. } => out.extend(
-                    [
-                        "weight",
-                        "bias",
-                        "running_mean",
-                        "running_var",
-                        "num_batches_tracked",
-                    ]
-                    .iter()
-                    .map(|s| format!("{i}.{s}")),
-                ),
-                _ => {}
+        for l in &plan.leaves {
+            for t in l.params.iter().chain(&l.buffers) {
+                out.push(format!("{}.{}", l.name, t.name));
+            }
+            if l.tracked.is_some() {
+                out.push(format!("{}.num_batches_tracked", l.name));
             }
         }
         out
     }
 
-    pub(crate) fn slots(&self) -> Vec<Slot> {
-        let (mut param, mut buffer, mut tracked) = (0, 0, 0);
-        self.layers
-            .iter()
-            .map(|layer| {
-                let slot = Slot {
-                    param,
-                    buffer,
-                    tracked,
-                };
-                match layer {
-                    Layer::Linear { .. } => param += 2,
-                    Layer::BatchNorm1d { .. } => {
-                        param += 2;
-                        buffer += 2;
-                        tracked += 1;
-                    }
-                    _ => {}
+    /// The leaf layers in depth-first order with their `state_dict` prefixes (`"3"`,
+    /// `"1.body.0"`); a leaf's position here is the `layer` of [`crate::BatchStats`] and of
+    /// [`crate::Sequential::forward_visiting`].
+    pub fn leaves(&self) -> Vec<(String, &Layer)> {
+        fn walk<'a>(layers: &'a [Layer], prefix: &str, out: &mut Vec<(String, &'a Layer)>) {
+            for (i, l) in layers.iter().enumerate() {
+                match l {
+                    Layer::Residual(r) => walk(&r.body, &format!("{prefix}{i}.body."), out),
+                    _ => out.push((format!("{prefix}{i}"), l)),
                 }
-                slot
-            })
-            .collect()
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.layers, "", &mut out);
+        out
+    }
+
+    /// Numbers one example produces on its way through the model: its input and every leaf
+    /// layer's output (the widths of an MLP, summed). What a forward pass holds per example.
+    pub fn activation_size(&self) -> usize {
+        let Ok(plan) = self.plan() else {
+            return self.inputs.numel();
+        };
+        plan.leaves.iter().fold(self.inputs.numel(), |n, l| {
+            n.saturating_add(l.output.iter().product())
+        })
+    }
+
+    /// Whether any layer keeps running statistics (a batch norm).
+    pub fn has_batch_norm(&self) -> bool {
+        self.leaves().iter().any(|(_, l)| l.is_batch_norm())
     }
 }

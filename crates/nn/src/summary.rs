@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::inputs::Inputs;
 use crate::spec::ModelSpec;
+use crate::tree::{Plan, Step};
 
 /// One row of a model's table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -19,27 +21,55 @@ pub struct LayerRow {
 }
 
 impl ModelSpec {
-    /// The model's table, input side first.
+    /// The model's table, input side first: every leaf layer, and each residual block after
+    /// its body (the addition). Empty if the description does not validate.
     pub fn summary(&self) -> Vec<LayerRow> {
-        let mut width = self.inputs;
-        self.layers
-            .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                width = l.output_width(width);
-                LayerRow {
-                    name: i.to_string(),
-                    layer: l.describe(),
-                    output: vec!["N".into(), width.to_string()],
-                    parameters: l.parameter_count().unwrap_or(usize::MAX),
-                }
-            })
-            .collect()
+        let Ok(plan) = self.plan() else {
+            return Vec::new();
+        };
+        let mut rows = Vec::new();
+        rows_of(&plan, &plan.steps, &mut rows);
+        rows
+    }
+}
+
+fn shape_row(dims: &[usize]) -> Vec<String> {
+    std::iter::once("N".to_string())
+        .chain(dims.iter().map(|d| d.to_string()))
+        .collect()
+}
+
+fn rows_of(plan: &Plan, steps: &[Step], rows: &mut Vec<LayerRow>) {
+    for step in steps {
+        match step {
+            Step::Leaf(i) => {
+                let l = &plan.leaves[*i];
+                rows.push(LayerRow {
+                    name: l.name.clone(),
+                    layer: l.layer.describe(),
+                    output: shape_row(&l.output),
+                    parameters: l
+                        .params
+                        .iter()
+                        .map(|p| p.shape.iter().product::<usize>())
+                        .sum(),
+                });
+            }
+            Step::Residual { name, body, shape } => {
+                rows_of(plan, body, rows);
+                rows.push(LayerRow {
+                    name: name.clone(),
+                    layer: "Residual (+ input)".into(),
+                    output: shape_row(shape),
+                    parameters: 0,
+                });
+            }
+        }
     }
 }
 
 /// The table as aligned text, with the input and the total parameters.
-pub fn summary_text(inputs: usize, rows: &[LayerRow]) -> String {
+pub fn summary_text(inputs: &Inputs, rows: &[LayerRow]) -> String {
     let shape = |s: &[String]| format!("[{}]", s.join(", "));
     let name_w = rows.iter().map(|r| r.name.len()).max().unwrap_or(0).max(5);
     let layer_w = rows
@@ -48,20 +78,26 @@ pub fn summary_text(inputs: usize, rows: &[LayerRow]) -> String {
         .max()
         .unwrap_or(0)
         .max(5);
+    let shape_w = rows
+        .iter()
+        .map(|r| shape(&r.output).len())
+        .max()
+        .unwrap_or(0)
+        .max(14);
     let mut out = format!(
-        "{:<name_w$}  {:<layer_w$}  {:<14}  {:>12}\n",
+        "{:<name_w$}  {:<layer_w$}  {:<shape_w$}  {:>12}\n",
         "layer", "type", "output shape", "parameters"
     );
     out += &format!(
-        "{:<name_w$}  {:<layer_w$}  {:<14}  {:>12}\n",
+        "{:<name_w$}  {:<layer_w$}  {:<shape_w$}  {:>12}\n",
         "",
         "input",
-        shape(&["N".into(), inputs.to_string()]),
+        shape(&shape_row(inputs.dims())),
         ""
     );
     for r in rows {
         out += &format!(
-            "{:<name_w$}  {:<layer_w$}  {:<14}  {:>12}\n",
+            "{:<name_w$}  {:<layer_w$}  {:<shape_w$}  {:>12}\n",
             r.name,
             r.layer,
             shape(&r.output),
@@ -90,7 +126,7 @@ mod tests {
         let held: usize = model.parameters().iter().map(|p| p.numel()).sum();
         assert_eq!(total, held);
         assert_eq!(rows[0].parameters, 4 * 8);
-        let text = summary_text(3, &rows);
+        let text = summary_text(&spec.inputs, &rows);
         assert!(text.contains("total parameters: 78"), "{text}");
         assert!(text.contains("[N, 3]"), "{text}");
     }

@@ -16,7 +16,11 @@ fn fixture_path() -> std::path::PathBuf {
 fn fixture_spec() -> ModelSpec {
     ModelSpec::new(
         4,
-        vec![Layer::linear(4, 8), Layer::Relu, Layer::linear(8, 3)],
+        vec![
+            Layer::linear(4, 8),
+            Layer::Relu(Default::default()),
+            Layer::linear(8, 3),
+        ],
     )
 }
 
@@ -313,9 +317,9 @@ fn missing_tensor_is_an_error_naming_file_and_tensor() {
         4,
         vec![
             Layer::linear(4, 8),
-            Layer::Relu,
+            Layer::Relu(Default::default()),
             Layer::linear(8, 3),
-            Layer::Tanh,
+            Layer::Tanh(Default::default()),
             Layer::linear(3, 2),
         ],
     );
@@ -331,7 +335,11 @@ fn wrong_shape_is_an_error_naming_file_tensor_and_shapes() {
     let path = fixture_path();
     let spec = ModelSpec::new(
         3,
-        vec![Layer::linear(3, 8), Layer::Relu, Layer::linear(8, 3)],
+        vec![
+            Layer::linear(3, 8),
+            Layer::Relu(Default::default()),
+            Layer::linear(8, 3),
+        ],
     );
     expect_error(
         Sequential::<f32>::load_pytorch(&path, spec),
@@ -343,7 +351,10 @@ fn wrong_shape_is_an_error_naming_file_tensor_and_shapes() {
 #[test]
 fn unexpected_tensor_is_an_error() {
     let path = fixture_path();
-    let spec = ModelSpec::new(4, vec![Layer::linear(4, 8), Layer::Relu]);
+    let spec = ModelSpec::new(
+        4,
+        vec![Layer::linear(4, 8), Layer::Relu(Default::default())],
+    );
     expect_error(
         Sequential::<f32>::load_pytorch(&path, spec),
         &path,

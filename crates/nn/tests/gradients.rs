@@ -35,7 +35,7 @@ struct Case {
 
 fn data(case: &Case, n: usize) -> (Tensor<f64>, Owned) {
     let mut rng = seeded_rng(42);
-    let inputs = case.spec.inputs;
+    let inputs = case.spec.inputs.numel();
     let outputs = case.spec.outputs().unwrap();
     let x = Tensor::normal(&[n, inputs], 0.0, 1.0, &mut rng).unwrap();
     let y = match case.loss {

@@ -233,7 +233,11 @@ fn presets_have_the_lecture_shapes() {
     assert_eq!(ModelSpec::linear(7, 1).layers, vec![Layer::linear(7, 1)]);
     assert_eq!(
         ModelSpec::sigmoids(1, 3, 1).layers,
-        vec![Layer::linear(1, 3), Layer::Sigmoid, Layer::linear(3, 1)]
+        vec![
+            Layer::linear(1, 3),
+            Layer::Sigmoid(Default::default()),
+            Layer::linear(3, 1)
+        ]
     );
     assert_eq!(
         ModelSpec::mlp(2, &[], Activation::Relu, true, 0.5, 1).layers,
@@ -267,7 +271,11 @@ fn specs_serialize_with_readable_tags() {
 fn invalid_specs_are_errors_naming_the_layer() {
     let bad = ModelSpec::new(
         4,
-        vec![Layer::linear(4, 8), Layer::Relu, Layer::linear(6, 1)],
+        vec![
+            Layer::linear(4, 8),
+            Layer::Relu(Default::default()),
+            Layer::linear(6, 1),
+        ],
     );
     let err = Sequential::<f64>::from_seed(bad, 0)
         .unwrap_err()
@@ -287,11 +295,11 @@ fn invalid_specs_are_errors_naming_the_layer() {
     assert!(Sequential::<f64>::from_seed(bad, 0).is_err());
     let bad = ModelSpec::new(
         4,
-        vec![Layer::BatchNorm1d {
+        vec![Layer::BatchNorm1d(trainscope_nn::layers::BatchNorm1d {
             num_features: 4,
             eps: 0.0,
             momentum: 0.1,
-        }],
+        })],
     );
     assert!(Sequential::<f64>::from_seed(bad, 0).is_err());
     assert!(Sequential::<f64>::from_seed(ModelSpec::linear(0, 1), 0).is_err());

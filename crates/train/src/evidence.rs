@@ -57,6 +57,7 @@ pub struct LayerInfo {
 
 pub(crate) fn layer_infos<T: Element>(model: &Sequential<T>) -> Vec<LayerInfo> {
     let groups = LayerGroups::of(model);
+    let leaves = model.spec().leaves();
     let mut counts = vec![0usize; groups.names.len()];
     for (&l, p) in groups.of_param.iter().zip(model.parameters()) {
         counts[l] += p.numel();
@@ -66,18 +67,18 @@ pub(crate) fn layer_infos<T: Element>(model: &Sequential<T>) -> Vec<LayerInfo> {
         .iter()
         .zip(counts)
         .map(|(name, parameters)| {
-            let kind = name
-                .parse::<usize>()
-                .ok()
-                .and_then(|i| model.spec().layers.get(i))
-                .map_or("unknown", |l| match l {
-                    Layer::Linear { .. } => "linear",
-                    Layer::BatchNorm1d { .. } => "batch_norm1d",
-                    _ => "other",
-                });
+            let kind =
+                leaves
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map_or("unknown".to_string(), |(_, l)| match l.kind().as_str() {
+                        k @ ("linear" | "batch_norm1d" | "conv2d" | "batch_norm2d"
+                        | "layer_norm") => k.to_string(),
+                        _ => "other".to_string(),
+                    });
             LayerInfo {
                 name: name.clone(),
-                kind: kind.into(),
+                kind,
                 parameters,
             }
         })
@@ -100,49 +101,56 @@ pub struct ReluActivity {
 pub(crate) struct ReluTracker {
     /// Indices of the ReLU layers.
     layers: Vec<usize>,
+    /// Their names (`"1"`, `"2.body.1"`).
+    names: Vec<String>,
     /// Per ReLU layer, per unit: fired on some row so far.
     fired: Vec<Vec<bool>>,
 }
 
 impl ReluTracker {
     pub fn new<T: Element>(model: &Sequential<T>) -> Self {
-        let layers: Vec<usize> = model
+        let (layers, names) = model
             .spec()
-            .layers
-            .iter()
+            .leaves()
+            .into_iter()
             .enumerate()
-            .filter(|(_, l)| matches!(l, Layer::Relu))
-            .map(|(i, _)| i)
-            .collect();
+            .filter(|(_, (_, l))| matches!(l, Layer::Relu(_)))
+            .map(|(i, (name, _))| (i, name))
+            .unzip();
+        let layers: Vec<usize> = layers;
         ReluTracker {
             fired: vec![Vec::new(); layers.len()],
             layers,
+            names,
         }
     }
 
-    /// Layer `i`'s input `h` (`[rows, units]`).
+    /// Leaf `i`'s input `h`: `[rows, units]`, or `[rows, channels, H, W]`, where a unit is a
+    /// channel (one filter) that fires if any of its pixels does.
     pub fn see<T: Element>(&mut self, i: usize, h: &Tensor<T>) {
         let Some(k) = self.layers.iter().position(|&r| r == i) else {
             return;
         };
-        let width = h.dims().last().copied().unwrap_or(0);
+        let rows = h.dims().first().copied().unwrap_or(0);
+        let units = h.dims().get(1).copied().unwrap_or(0);
+        let inner = h.numel() / (rows * units).max(1);
         let f = &mut self.fired[k];
-        if f.len() != width {
-            *f = vec![false; width];
+        if f.len() != units {
+            *f = vec![false; units];
         }
-        for row in h.data().chunks_exact(width.max(1)) {
-            for (u, &v) in row.iter().enumerate() {
-                f[u] |= v > T::zero();
+        for row in h.data().chunks_exact((units * inner).max(1)) {
+            for (u, cells) in row.chunks_exact(inner.max(1)).enumerate() {
+                f[u] |= cells.iter().any(|&v| v > T::zero());
             }
         }
     }
 
     pub fn finish(self) -> Vec<ReluActivity> {
-        self.layers
-            .iter()
+        self.names
+            .into_iter()
             .zip(self.fired)
-            .map(|(&i, f)| ReluActivity {
-                layer: i.to_string(),
+            .map(|(layer, f)| ReluActivity {
+                layer,
                 units: f.len(),
                 dead: f.iter().filter(|&&x| !x).count(),
             })

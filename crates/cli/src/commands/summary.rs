@@ -26,7 +26,7 @@ pub struct Args {
 
 #[derive(serde::Serialize)]
 struct Table {
-    inputs: usize,
+    inputs: trainscope_nn::Inputs,
     layers: Vec<LayerRow>,
     parameters: usize,
 }
@@ -36,12 +36,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let layers = spec.summary();
     if args.json {
         output::json(&Table {
-            inputs: spec.inputs,
+            inputs: spec.inputs.clone(),
             parameters: layers.iter().map(|l| l.parameters).sum(),
             layers,
         })?;
     } else {
-        output::stdout(&summary_text(spec.inputs, &layers))?;
+        output::stdout(&summary_text(&spec.inputs, &layers))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -67,7 +67,13 @@ fn windows<T: Element>(
 
 /// Column indices into a `[N, C·H·W]` image of every window, cell by cell: ordered
 /// `(oh, ow, c, i, j)` when `channels_inside` (a convolution's rows), else `(c, oh, ow, i, j)`.
-fn window_index(w: &Windows, kernel: Pair, stride: Pair, padding: Pair, channels_inside: bool) -> Vec<u32> {
+fn window_index(
+    w: &Windows,
+    kernel: Pair,
+    stride: Pair,
+    padding: Pair,
+    channels_inside: bool,
+) -> Vec<u32> {
     let (kh, kw) = kernel;
     let mut idx = Vec::with_capacity(w.channels * w.out_h * w.out_w * kh * kw);
     let push_window = |c: usize, oh: usize, ow: usize, idx: &mut Vec<u32>| {
@@ -173,10 +179,11 @@ impl<T: Element> Tensor<T> {
         }
         let idx = window_index(&w, kernel, stride, (0, 0), false);
         let cells = w.channels * w.out_h * w.out_w;
-        let cols = self
-            .reshape(&[n, pixels])?
-            .take_cols(&idx)?
-            .reshape(&[n, cells, kernel.0 * kernel.1])?;
+        let cols = self.reshape(&[n, pixels])?.take_cols(&idx)?.reshape(&[
+            n,
+            cells,
+            kernel.0 * kernel.1,
+        ])?;
         let pooled = if max {
             cols.max_axis(2, false)?
         } else {

@@ -4,7 +4,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 use trainscope_core::{seeded_rng, Tensor};
 use trainscope_diag::{EvalOptions, LossFunction, Targets};
-use trainscope_nn::{Activation, Layer, Loss, ModelSpec, Sequential};
+use trainscope_nn::{Activation, Inputs, Layer, Loss, ModelSpec, Sequential};
 
 /// The shared fixtures, which live beside the repository.
 pub fn fixtures() -> PathBuf {
@@ -37,29 +37,58 @@ pub fn tensor(v: &Value) -> Tensor<f64> {
     Tensor::from_vec(floats(&v["data"]), &shape).expect("consistent fixture tensor")
 }
 
-/// The fixture scripts' layer lists as a spec.
-pub fn spec_from_fixture(layers: &Value) -> ModelSpec {
-    let layers: Vec<Layer> = layers
+/// The fixture scripts' layer lists (`generate.py`, `generate_models.py`) as layers.
+pub fn layers_from_fixture(layers: &Value) -> Vec<Layer> {
+    let n = |l: &Value, k: &str| l[k].as_u64().unwrap_or_else(|| panic!("{k} in {l}")) as usize;
+    layers
         .as_array()
         .expect("layers")
         .iter()
         .map(|l| match l["type"].as_str().expect("type") {
-            "linear" => Layer::linear(
-                l["in"].as_u64().unwrap() as usize,
-                l["out"].as_u64().unwrap() as usize,
+            "linear" => Layer::linear(n(l, "in"), n(l, "out")),
+            "relu" => Activation::Relu.layer(),
+            "tanh" => Activation::Tanh.layer(),
+            "sigmoid" => Activation::Sigmoid.layer(),
+            "batchnorm" => Layer::batch_norm1d(n(l, "features")),
+            "conv2d" => Layer::conv2d(
+                n(l, "in"),
+                n(l, "out"),
+                n(l, "kernel"),
+                l["stride"].as_u64().unwrap_or(1) as usize,
+                l["padding"].as_u64().unwrap_or(0) as usize,
             ),
-            "relu" => Layer::Relu,
-            "tanh" => Layer::Tanh,
-            "sigmoid" => Layer::Sigmoid,
-            "batchnorm" => Layer::batch_norm1d(l["features"].as_u64().unwrap() as usize),
+            "maxpool2d" => Layer::max_pool2d(n(l, "kernel")),
+            "avgpool2d" => Layer::avg_pool2d(n(l, "kernel")),
+            "batchnorm2d" => Layer::batch_norm2d(n(l, "features")),
+            "layernorm" => Layer::layer_norm(vec![n(l, "features")]),
+            "flatten" => Layer::flatten(),
+            "residual" => Layer::residual(layers_from_fixture(&l["body"])),
             other => panic!("unknown fixture layer {other}"),
         })
-        .collect();
+        .collect()
+}
+
+/// A fixture's layer list as a spec; MLP fixtures start with a Linear, whose width is the
+/// input's.
+pub fn spec_from_fixture(layers: &Value) -> ModelSpec {
+    let layers = layers_from_fixture(layers);
     let inputs = match &layers[0] {
-        Layer::Linear { in_features, .. } => *in_features,
+        Layer::Linear(l) => l.in_features,
         _ => panic!("fixture models start with a Linear"),
     };
     ModelSpec::new(inputs, layers)
+}
+
+/// A fixture case's model, its one example's shape taken from the input `x`.
+pub fn spec_of_case(case: &Value) -> ModelSpec {
+    let dims: Vec<usize> = case["x"]["shape"]
+        .as_array()
+        .expect("x shape")
+        .iter()
+        .skip(1)
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect();
+    ModelSpec::new(Inputs::shape(dims), layers_from_fixture(&case["layers"]))
 }
 
 /// Relative error `max|a − b| / max|b|`.

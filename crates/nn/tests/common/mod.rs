@@ -53,15 +53,15 @@ pub fn spec_from_fixture(layers: &Value) -> ModelSpec {
                 l["in"].as_u64().unwrap() as usize,
                 l["out"].as_u64().unwrap() as usize,
             ),
-            "relu" => Layer::Relu,
-            "tanh" => Layer::Tanh,
-            "sigmoid" => Layer::Sigmoid,
+            "relu" => Layer::Relu(Default::default()),
+            "tanh" => Layer::Tanh(Default::default()),
+            "sigmoid" => Layer::Sigmoid(Default::default()),
             "batchnorm" => Layer::batch_norm1d(l["features"].as_u64().unwrap() as usize),
             other => panic!("unknown fixture layer {other}"),
         })
         .collect();
     let inputs = match &layers[0] {
-        Layer::Linear { in_features, .. } => *in_features,
+        Layer::Linear(l) => l.in_features,
         _ => panic!("fixture models start with a Linear"),
     };
     ModelSpec::new(inputs, layers)

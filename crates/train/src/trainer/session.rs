@@ -215,11 +215,12 @@ impl<T: Element> Session<T> {
             BatchSize::Rows(b) => b.min(n),
             BatchSize::Full => n,
         };
+        // BatchNorm2d has H·W values per channel even in a batch of one image.
         let has_bn = model
             .spec()
-            .layers
+            .leaves()
             .iter()
-            .any(|l| matches!(l, Layer::BatchNorm1d { .. }));
+            .any(|(_, l)| matches!(l, Layer::BatchNorm1d(_)));
         if has_bn && (batch < 2 || (!config.training.drop_last && n % batch == 1)) {
             return Err(TrainError::Config(crate::error::ConfigError::Invalid {
                 key: "training.batch_size".into(),
