@@ -389,3 +389,87 @@ fn a_checkpoint_whose_tensors_disagree_with_its_spec_is_rejected() {
         "tensor \"0.weight\" has shape [5, 3], expected [6, 3]",
     );
 }
+
+/// A model description in the checkpoint's JSON form, with PyTorch's constructor argument names:
+/// a CNN with BatchNorm2d and a residual block with LayerNorm. It saves under PyTorch's nested
+/// `state_dict` names, in PyTorch's order, and loads back to the same outputs.
+#[test]
+fn nested_models_round_trip_under_pytorch_names() {
+    let json = r#"{"inputs": [1, 6, 6], "layers": [
+        {"type": "conv2d", "in_channels": 1, "out_channels": 2, "kernel_size": 3, "padding": 1},
+        {"type": "batch_norm2d", "num_features": 2},
+        {"type": "relu"},
+        {"type": "avg_pool2d", "kernel_size": 2},
+        {"type": "flatten"},
+        {"type": "linear", "in_features": 18, "out_features": 8},
+        {"type": "residual", "body": [
+            {"type": "layer_norm", "normalized_shape": 8},
+            {"type": "linear", "in_features": 8, "out_features": 8},
+            {"type": "tanh"}
+        ]},
+        {"type": "linear", "in_features": 8, "out_features": 3}
+    ]}"#;
+    let spec: ModelSpec = serde_json::from_str(json).unwrap();
+    assert_eq!(spec.outputs().unwrap(), 3);
+    assert_eq!(
+        spec.state_dict_names(),
+        [
+            "0.weight",
+            "0.bias",
+            "1.weight",
+            "1.bias",
+            "1.running_mean",
+            "1.running_var",
+            "1.num_batches_tracked",
+            "5.weight",
+            "5.bias",
+            "6.body.0.weight",
+            "6.body.0.bias",
+            "6.body.1.weight",
+            "6.body.1.bias",
+            "7.weight",
+            "7.bias",
+        ]
+    );
+    let mut model = Sequential::<f64>::from_seed(spec.clone(), 4).unwrap();
+    let x = Tensor::<f64>::normal(&[5, 36], 0.0, 1.0, &mut trainscope_core::seeded_rng(1)).unwrap();
+    // One training pass so the running statistics are not their defaults.
+    model
+        .forward_train(&x, &mut trainscope_core::seeded_rng(2))
+        .unwrap();
+    assert_eq!(model.batches_tracked(), [1]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    model.save(&path, &Default::default()).unwrap();
+    let back = Sequential::<f64>::load(&path).unwrap().model;
+    assert_eq!(back.spec(), &spec);
+    assert_eq!(
+        back.predict(&x).unwrap().to_vec(),
+        model.predict(&x).unwrap().to_vec()
+    );
+    assert_eq!(back.buffers()[0].to_vec(), model.buffers()[0].to_vec());
+    // The same images as [N, C, H, W] give the same outputs as flat rows.
+    let images = x.reshape(&[5, 1, 6, 6]).unwrap();
+    assert_eq!(
+        back.predict(&images).unwrap().to_vec(),
+        back.predict(&x).unwrap().to_vec()
+    );
+
+    // Descriptions that do not fit are refused naming the layer.
+    for (bad, want) in [
+        (json.replace("\"out_features\": 3", "\"out_features\": 3}, {\"type\": \"conv2d\", \"in_channels\": 3, \"out_channels\": 1, \"kernel_size\": 1"), "needs [N, C, H, W] images"),
+        (json.replace("\"in_features\": 18", "\"in_features\": 17"), "layer 5 (Linear(17 → 8))"),
+        (json.replace("\"in_features\": 8, \"out_features\": 8", "\"in_features\": 8, \"out_features\": 7"), "a residual block needs the same shape out as in"),
+        (json.replace("{\"type\": \"flatten\"},", ""), "in_features 18 does not match"),
+    ] {
+        let spec: ModelSpec = serde_json::from_str(&bad).unwrap();
+        let e = spec.validate().unwrap_err().to_string();
+        assert!(e.contains(want), "{e}\nwanted: {want}");
+    }
+    let e = serde_json::from_str::<ModelSpec>(
+        &json.replace("\"kernel_size\": 2", "\"kernel_size\": 2, \"padding\": 1"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("padding"), "{e}");
+}

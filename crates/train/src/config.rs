@@ -255,6 +255,10 @@ pub struct DataConfig {
     /// IDX: training images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_images: Option<PathBuf>,
+    /// The shape `[C, H, W]` of one example when the feature columns are an image's pixels in
+    /// C, H, W row-major order (what a convolution needs); without it, rows are flat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_shape: Option<Vec<usize>>,
     /// IDX: training labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_labels: Option<PathBuf>,
@@ -307,6 +311,10 @@ pub struct ModelConfig {
     /// A checkpoint whose model and weights start the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
+    /// An explicit layer list, as a checkpoint's model description writes it (PyTorch's
+    /// constructor argument names; residual blocks nest theirs in `body`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Vec<trainscope_nn::Layer>>,
 }
 
 impl ModelConfig {
@@ -314,7 +322,11 @@ impl ModelConfig {
     /// default MLP with what it does give; an MLP without `hidden` has the default `[64]`.
     /// `count` belongs to the sigmoids preset, which must be named.
     fn fill_defaults(&mut self) {
-        if self.preset.is_none() && self.init.is_none() && self.count.is_none() {
+        if self.preset.is_none()
+            && self.init.is_none()
+            && self.count.is_none()
+            && self.layers.is_none()
+        {
             self.preset = Some(Preset::Mlp);
         }
         if self.preset == Some(Preset::Mlp) && self.hidden.is_none() {
@@ -335,6 +347,7 @@ impl Default for ModelConfig {
             batch_norm: false,
             dropout: 0.0,
             init: None,
+            layers: None,
         }
     }
 }
@@ -678,21 +691,41 @@ impl Config {
         }
 
         let m = &self.model;
-        match (m.preset, &m.init) {
-            (Some(_), Some(_)) => {
+        match (m.preset, &m.init, &m.layers) {
+            (Some(_), Some(_), _) => {
                 return bad(
                     "model.init",
                     "give either model.preset or model.init (the checkpoint brings its own model), not both".into(),
                 )
             }
-            (None, None) => {
+            (_, Some(_), Some(_)) => {
+                return bad(
+                    "model.layers",
+                    "give either model.layers or model.init (the checkpoint brings its own model), not both".into(),
+                )
+            }
+            (Some(_), _, Some(_)) => {
+                return bad(
+                    "model.layers",
+                    "give either model.preset or model.layers, not both".into(),
+                )
+            }
+            (None, None, None) => {
                 return bad(
                     "model.preset",
-                    "missing: \"linear\", \"sigmoids\" or \"mlp\" (or model.init = a checkpoint)"
+                    "missing: \"linear\", \"sigmoids\" or \"mlp\" (or model.layers = [...], or model.init = a checkpoint)"
                         .into(),
                 )
             }
             _ => {}
+        }
+        if let Some(shape) = &d.image_shape {
+            if shape.len() != 3 || shape.contains(&0) {
+                return bad(
+                    "data.image_shape",
+                    format!("must be [channels, height, width], each at least 1, got {shape:?}"),
+                );
+            }
         }
         let preset = m.preset;
         if preset != Some(Preset::Sigmoids) && m.count.is_some() {

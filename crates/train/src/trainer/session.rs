@@ -70,9 +70,18 @@ pub fn resolve_loss(
     })
 }
 
-/// The model a configuration describes, for `inputs` features and `outputs` outputs.
+/// The model a configuration describes, for `inputs` features and `outputs` outputs. An
+/// explicit layer list gets the data's shape (`data.image_shape` when given); whether its
+/// layers fit that shape and give `outputs` outputs is checked when the model is built.
 pub fn model_spec(config: &Config, inputs: usize, outputs: usize) -> Option<ModelSpec> {
     let m = &config.model;
+    if let Some(layers) = &m.layers {
+        let shape = match &config.data.image_shape {
+            Some(s) => trainscope_nn::Inputs::shape(s.clone()),
+            None => trainscope_nn::Inputs::width(inputs),
+        };
+        return Some(ModelSpec::new(shape, layers.clone()));
+    }
     Some(match m.preset? {
         Preset::Linear => ModelSpec::linear(inputs, outputs),
         Preset::Sigmoids => ModelSpec::sigmoids(inputs, m.count.unwrap_or(1), outputs),
@@ -103,6 +112,7 @@ pub(crate) fn check_model_size(
         return Ok(());
     }
     let key = match config.model.preset {
+        _ if config.model.layers.is_some() => "model.layers",
         Some(Preset::Sigmoids) => "model.count",
         Some(Preset::Mlp) => "model.hidden",
         _ => "model.preset",
@@ -190,6 +200,43 @@ impl<T: Element> Session<T> {
                 m
             }
             (None, Some(spec)) => {
+                if let Some(shape) = &config.data.image_shape {
+                    let pixels: usize = shape.iter().product();
+                    if pixels != d {
+                        return Err(TrainError::Config(crate::error::ConfigError::Invalid {
+                            key: "data.image_shape".into(),
+                            msg: format!(
+                                "{shape:?} is {pixels} numbers per row, but the data has {d} features"
+                            ),
+                        }));
+                    }
+                }
+                let key = if config.model.layers.is_some() {
+                    "model.layers"
+                } else {
+                    "model"
+                };
+                let width = spec.validate().map_err(|e| {
+                    let mut msg = match e {
+                        trainscope_nn::Error::Spec(m) => m,
+                        other => other.to_string(),
+                    };
+                    if config.data.image_shape.is_none() && msg.contains("[N, C, H, W] images") {
+                        msg += " (rows of pixels become images with data.image_shape = [channels, height, width])";
+                    }
+                    TrainError::Config(crate::error::ConfigError::Invalid {
+                        key: key.into(),
+                        msg,
+                    })
+                })?;
+                if width != outputs {
+                    return Err(TrainError::Config(crate::error::ConfigError::Invalid {
+                        key: key.into(),
+                        msg: format!(
+                            "the last layer gives {width} outputs, but the data needs {outputs}"
+                        ),
+                    }));
+                }
                 let mut rng = seeded_rng(stream_seed(config.seed, 1));
                 Sequential::<T>::new(spec, &mut rng).context(|| "model".into())?
             }
