@@ -566,6 +566,35 @@ fn guide_finds_model_bias_of_a_line_on_sinc() {
     assert!(out.join("guide.png").is_file());
 }
 
+/// The lectures' deeper-is-not-better story: a plain 20-layer ReLU network trains no better
+/// than the constant on sinc while 2 layers fit it (an optimization issue); the same depth with
+/// residual connections trains, and the residual ladder has no optimization issue.
+#[test]
+fn guide_residual_connections_remove_the_optimization_issue_of_depth() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = s(&root().join("examples/sinc.toml"));
+    let args = ["--depths", "2,20", "--set", "training.epochs=100"];
+    let plain = guide_json(&cfg, &dir.path().join("plain"), &args);
+    assert_eq!(kinds(&plain), ["optimization_issue"], "{plain}");
+    let r = plain["rungs"].as_array().unwrap();
+    let baseline = plain["baseline_loss"].as_f64().unwrap();
+    let deep_plain = r[1]["train_loss"].as_f64().unwrap();
+    assert!(deep_plain > 0.9 * baseline, "{plain}");
+    let mut with = args.to_vec();
+    with.push("--residual");
+    let res = guide_json(&cfg, &dir.path().join("residual"), &with);
+    assert!(!kinds(&res).contains(&"optimization_issue".to_string()), "{res}");
+    let r = res["rungs"].as_array().unwrap();
+    assert_eq!(r[1]["label"], "residual mlp 20 × 32");
+    assert_eq!(r[1]["parameters"], plain["rungs"][1]["parameters"]);
+    let deep_res = r[1]["train_loss"].as_f64().unwrap();
+    assert!(deep_res < 0.1 * baseline, "{res}");
+    assert!(deep_res < 0.1 * deep_plain);
+    // One width only: a block adds its input to its output.
+    let o = trainscope(&["guide", &cfg, "--residual", "--widths", "8,4", "--out", &s(&dir.path().join("x"))]);
+    fails_with(&o, "--widths: a residual ladder needs one width");
+}
+
 #[test]
 fn guide_finds_an_optimization_issue_of_a_deep_sigmoid_stack() {
     let dir = tempfile::tempdir().unwrap();

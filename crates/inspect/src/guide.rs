@@ -98,6 +98,8 @@ pub struct GuideOptions {
     pub depths: Vec<usize>,
     /// Hidden widths: layer `i` of every rung has width `widths[i]` (the last repeats).
     pub widths: Vec<usize>,
+    /// Every hidden layer after the first inside a residual block (`resnet_mlp`; one width).
+    pub residual: bool,
     /// K-fold cross validation instead of the configuration's validation rows.
     pub folds: Option<usize>,
     /// A labelled test file, compared with the validation loss (mismatch).
@@ -113,6 +115,7 @@ impl Default for GuideOptions {
         GuideOptions {
             depths: vec![0, 1, 2, 4],
             widths: vec![32],
+            residual: false,
             folds: None,
             test: None,
             out_dir: PathBuf::from("runs/guide"),
@@ -266,12 +269,24 @@ pub struct GuideReport {
 /// trainer's `baseline_*` figures.
 pub use trainscope_train::baseline_loss;
 
-fn rung_config(base: &Config, hidden: &[usize]) -> Config {
+fn rung_config(base: &Config, hidden: &[usize], residual: bool) -> Config {
     let mut cfg = base.clone();
     let m = &mut cfg.model;
     m.init = None;
     m.count = None;
-    if hidden.is_empty() {
+    m.layers = None;
+    m.width = None;
+    m.depth = None;
+    m.residual = None;
+    m.layer_norm = false;
+    if residual && !hidden.is_empty() {
+        m.preset = Some(Preset::ResnetMlp);
+        m.width = Some(hidden[0]);
+        m.depth = Some(hidden.len());
+        m.hidden = None;
+        m.batch_norm = false;
+        m.dropout = 0.0;
+    } else if hidden.is_empty() {
         m.preset = Some(Preset::Linear);
         m.hidden = None;
         m.activation = None;
@@ -284,11 +299,14 @@ fn rung_config(base: &Config, hidden: &[usize]) -> Config {
     cfg
 }
 
-fn label(hidden: &[usize]) -> String {
-    if hidden.is_empty() {
-        "linear".into()
-    } else {
-        format!("mlp {hidden:?}")
+fn label(hidden: &[usize], residual: bool) -> String {
+    match hidden {
+        [] => "linear".into(),
+        [w, ..] if residual => format!("residual mlp {} × {w}", hidden.len()),
+        [w, rest @ ..] if rest.len() >= 4 && rest.iter().all(|r| r == w) => {
+            format!("mlp {} × {w}", hidden.len())
+        }
+        _ => format!("mlp {hidden:?}"),
     }
 }
 
@@ -311,6 +329,11 @@ pub fn guide(
     if opts.widths.is_empty() || opts.widths.contains(&0) {
         return Err(invalid("--widths: need positive widths"));
     }
+    if opts.residual && opts.widths.len() > 1 {
+        return Err(invalid(
+            "--widths: a residual ladder needs one width (a block adds its input to its output)",
+        ));
+    }
     if opts.folds.is_some_and(|k| k < 2) {
         return Err(invalid("--folds: need at least 2 folds"));
     }
@@ -326,11 +349,11 @@ pub fn guide(
         let hidden: Vec<usize> = (0..d)
             .map(|i| opts.widths[i.min(opts.widths.len() - 1)])
             .collect();
-        let n = model_spec(&rung_config(config, &hidden), 1, 1).and_then(|s| s.parameter_count());
+        let n = model_spec(&rung_config(config, &hidden, opts.residual), 1, 1).and_then(|s| s.parameter_count());
         if !n.is_some_and(|n| n <= limit) {
             return Err(invalid(format!(
                 "--widths: the rung {} would have {} parameters, more than the limit of {limit}",
-                label(&hidden),
+                label(&hidden, opts.residual),
                 n.map_or_else(
                     || "more than usize::MAX".into(),
                     |n| format!("at least {n}")
@@ -375,13 +398,13 @@ pub fn guide(
         let hidden: Vec<usize> = (0..d)
             .map(|i| opts.widths[i.min(opts.widths.len() - 1)])
             .collect();
-        let cfg = rung_config(&base, &hidden);
+        let cfg = rung_config(&base, &hidden, opts.residual);
         cfg.validate()?;
         let parameters = model_spec(&cfg, train_rows.n_features(), outputs)
             .map(|s| Sequential::<f64>::from_seed(s, 0).map(|m| m.num_parameters()))
             .transpose()?
             .unwrap_or(0);
-        let name = label(&hidden);
+        let name = label(&hidden, opts.residual);
         let rung = match (&data, opts.folds) {
             (Some(data), _) => {
                 let dir = opts.out_dir.join(format!("depth-{d}"));
@@ -447,7 +470,7 @@ pub fn guide(
         (Some(_), Some(_)) => {
             // Cross validation trains no final model; train the selected rung once on all
             // the training rows and evaluate that on the test file.
-            let mut cfg = rung_config(&base, &rungs[sel].hidden);
+            let mut cfg = rung_config(&base, &rungs[sel].hidden, opts.residual);
             cfg.data.validation = None;
             cfg.data.validation_fraction = None;
             cfg.training.early_stopping_patience = None;
@@ -544,11 +567,18 @@ fn judge(
 ) -> (Vec<Finding>, Vec<String>) {
     let mut out = Vec::new();
     let mut notes = Vec::new();
+    let residual = rungs.iter().any(|r| r.label.starts_with("residual"));
     let mut find = |kind: FindingKind, evidence: String| {
+        let mut remedies = kind.remedies();
+        if kind == FindingKind::OptimizationIssue && !residual {
+            remedies.push(
+                "residual connections (y = x + layer(x)) let a deep network train like a shallow one: `guide --residual`, or model.preset = \"resnet_mlp\"".into(),
+            );
+        }
         out.push(Finding {
             kind,
             evidence,
-            remedies: kind.remedies(),
+            remedies,
         })
     };
     let best = rungs

@@ -95,6 +95,43 @@ impl ModelSpec {
         ModelSpec::new(inputs, layers)
     }
 
+    /// A deep MLP whose depth can be trained: `Linear(inputs → width)` and the activation,
+    /// then `depth − 1` blocks of [`LayerNorm(width)` if `layer_norm`], `Linear(width → width)`,
+    /// activation — each inside a residual block (`y = x + block(x)`) if `residual` —, and
+    /// `Linear(width → outputs)`. With `residual = false` it is the plain network of the same
+    /// parameters (the lectures' 56-layer network that trains worse than a 20-layer one).
+    /// `depth = 0` is the linear model.
+    #[allow(clippy::too_many_arguments)]
+    pub fn resnet_mlp(
+        inputs: usize,
+        width: usize,
+        depth: usize,
+        activation: Activation,
+        residual: bool,
+        layer_norm: bool,
+        outputs: usize,
+    ) -> Self {
+        if depth == 0 {
+            return ModelSpec::linear(inputs, outputs);
+        }
+        let mut layers = vec![Layer::linear(inputs, width), activation.layer()];
+        for _ in 1..depth {
+            let mut block = Vec::new();
+            if layer_norm {
+                block.push(Layer::layer_norm(vec![width]));
+            }
+            block.push(Layer::linear(width, width));
+            block.push(activation.layer());
+            if residual {
+                layers.push(Layer::residual(block));
+            } else {
+                layers.extend(block);
+            }
+        }
+        layers.push(Layer::linear(width, outputs));
+        ModelSpec::new(inputs, layers)
+    }
+
     /// Checks that consecutive layers fit together, that every hyperparameter is in range, that
     /// the model ends in one vector per example and that it has at most [`MAX_PARAMETERS`]
     /// parameters; returns the output width.

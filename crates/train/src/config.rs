@@ -284,6 +284,10 @@ pub enum Preset {
     Sigmoids,
     /// Hidden layers of the widths in `hidden`.
     Mlp,
+    /// `depth` hidden layers of `width` units, every one after the first inside a residual
+    /// block (`residual = true`, the default) or plain, optionally layer-normalized.
+    #[serde(rename = "resnet_mlp")]
+    ResnetMlp,
 }
 
 /// The `[model]` section. Without one, the model is [`ModelConfig::default`].
@@ -308,6 +312,18 @@ pub struct ModelConfig {
     /// `mlp`: dropout probability after every hidden activation.
     #[serde(default)]
     pub dropout: f64,
+    /// `resnet_mlp`: units of every hidden layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<usize>,
+    /// `resnet_mlp`: hidden layers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<usize>,
+    /// `resnet_mlp`: hidden layers after the first inside residual blocks (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub residual: Option<bool>,
+    /// `resnet_mlp`: layer normalization before each block's linear layer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub layer_norm: bool,
     /// A checkpoint whose model and weights start the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
@@ -346,6 +362,10 @@ impl Default for ModelConfig {
             activation: None,
             batch_norm: false,
             dropout: 0.0,
+            width: None,
+            depth: None,
+            residual: None,
+            layer_norm: false,
             init: None,
             layers: None,
         }
@@ -737,13 +757,48 @@ impl Config {
                 "preset \"sigmoids\" needs count = the number of sigmoids (at least 1)".into(),
             );
         }
-        if preset != Some(Preset::Mlp) {
+        if preset != Some(Preset::ResnetMlp) {
             for (key, set) in [
-                ("model.hidden", m.hidden.is_some()),
-                ("model.activation", m.activation.is_some()),
-                ("model.batch_norm", m.batch_norm),
-                ("model.dropout", m.dropout != 0.0),
+                ("model.width", m.width.is_some()),
+                ("model.depth", m.depth.is_some()),
+                ("model.residual", m.residual.is_some()),
+                ("model.layer_norm", m.layer_norm),
             ] {
+                if set {
+                    return bad(key, "only used with preset = \"resnet_mlp\"".into());
+                }
+            }
+        } else {
+            if m.width.map_or(true, |w| w == 0) {
+                return bad(
+                    "model.width",
+                    "preset \"resnet_mlp\" needs width = the units of every hidden layer (at least 1)".into(),
+                );
+            }
+            if m.depth.is_none() {
+                return bad(
+                    "model.depth",
+                    "preset \"resnet_mlp\" needs depth = the number of hidden layers".into(),
+                );
+            }
+            if m.depth.is_some_and(|d| d > 1000) {
+                return bad("model.depth", "at most 1000 hidden layers".into());
+            }
+        }
+        let mlp_keys = [
+            ("model.hidden", m.hidden.is_some()),
+            ("model.batch_norm", m.batch_norm),
+            ("model.dropout", m.dropout != 0.0),
+        ];
+        if preset == Some(Preset::ResnetMlp) {
+            if let Some((key, _)) = mlp_keys.iter().find(|(_, set)| *set) {
+                return bad(key, "only used with preset = \"mlp\"".into());
+            }
+        } else if preset != Some(Preset::Mlp) {
+            for (key, set) in mlp_keys
+                .into_iter()
+                .chain([("model.activation", m.activation.is_some())])
+            {
                 if set {
                     return bad(key, "only used with preset = \"mlp\"".into());
                 }

@@ -34,6 +34,10 @@ pub struct Args {
     /// Hidden widths: layer i of every rung has the i-th width (the last one repeats).
     #[arg(long, value_name = "W,…", value_delimiter = ',', default_value = "32")]
     widths: Vec<usize>,
+    /// Put every hidden layer after the first inside a residual block (y = x + layer(x)): the
+    /// lectures' fix for deep networks that train worse than shallow ones. Needs one width.
+    #[arg(long)]
+    residual: bool,
     /// Override a configuration key (see `trainscope train --help`).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
@@ -57,6 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let opts = GuideOptions {
         depths: args.depths.clone(),
         widths: args.widths.clone(),
+        residual: args.residual,
         folds: args.folds,
         test: args.test.clone(),
         out_dir: args

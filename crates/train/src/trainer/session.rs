@@ -85,6 +85,15 @@ pub fn model_spec(config: &Config, inputs: usize, outputs: usize) -> Option<Mode
     Some(match m.preset? {
         Preset::Linear => ModelSpec::linear(inputs, outputs),
         Preset::Sigmoids => ModelSpec::sigmoids(inputs, m.count.unwrap_or(1), outputs),
+        Preset::ResnetMlp => ModelSpec::resnet_mlp(
+            inputs,
+            m.width.unwrap_or(1),
+            m.depth.unwrap_or(0),
+            m.activation.unwrap_or(trainscope_nn::Activation::Relu),
+            m.residual.unwrap_or(true),
+            m.layer_norm,
+            outputs,
+        ),
         Preset::Mlp => ModelSpec::mlp(
             inputs,
             m.hidden.as_deref().unwrap_or(&[]),
@@ -115,6 +124,7 @@ pub(crate) fn check_model_size(
         _ if config.model.layers.is_some() => "model.layers",
         Some(Preset::Sigmoids) => "model.count",
         Some(Preset::Mlp) => "model.hidden",
+        Some(Preset::ResnetMlp) => "model.width",
         _ => "model.preset",
     };
     let count = n.map_or_else(|| "more than usize::MAX".to_string(), |n| n.to_string());
