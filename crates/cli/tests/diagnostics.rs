@@ -523,6 +523,51 @@ fn critical_experiment_writes_table_json_and_plots() {
     }
 }
 
+/// The lecture's claim on the course's sinc network, ten seeds: the points where training
+/// stops are mostly saddle points by the true Hessian, and the step along the most negative
+/// eigenvector lowers the loss at each of them.
+#[test]
+fn critical_points_of_the_sinc_network_are_mostly_saddles_and_escaping_lowers_the_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("crit");
+    let j = ok_json(&trainscope(&[
+        "critical",
+        "examples/critical_sinc.toml",
+        "--seeds",
+        "10",
+        "--out",
+        &s(&out),
+        "--json",
+    ]));
+    let rows = j["rows"].as_array().unwrap();
+    let count = |v: &str| rows.iter().filter(|r| r["verdict"] == v).count();
+    let (saddles, minima) = (count("saddle_point"), count("local_minimum_like"));
+    assert!(
+        saddles >= 5 && saddles > minima,
+        "{saddles} saddles, {minima} minima"
+    );
+    for r in rows {
+        let drop = r["escape_loss_drop"].as_f64();
+        if r["verdict"] == "saddle_point" {
+            // A real descent: the loss falls, the eigenvalue is negative, and the drop is a
+            // small fraction of the loss (the point is a critical point, not a slope).
+            let d = drop.unwrap();
+            assert!(d > 0.0 && d < 0.1 * r["loss"].as_f64().unwrap(), "{r}");
+            assert!(r["escape_eigenvalue"].as_f64().unwrap() < 0.0, "{r}");
+        } else {
+            assert!(drop.is_none(), "{r}");
+        }
+    }
+    let claims = j["claims"].as_array().unwrap();
+    assert_eq!(claims.len(), 2);
+    assert!(claims.iter().all(|c| c["held"] == true), "{claims:?}");
+    let first = claims[0]["claim"].as_str().unwrap();
+    assert!(
+        first.contains(&format!("{saddles} end at a saddle point and {minima} at")),
+        "{first}"
+    );
+}
+
 fn regression_config(dir: &Path, name: &str, data: &str, extra: &str) -> String {
     write(
         &dir.join(format!("{name}.toml")),
