@@ -38,7 +38,8 @@ mod saved;
 mod subject;
 
 pub use batch::{
-    batch_size_comparison, plot_comparison, BatchChoice, BatchComparison, BatchOptions, BatchRow,
+    batch_claims, batch_size_comparison, plot_comparison, BatchChoice, BatchComparison,
+    BatchOptions, BatchRow, NOISE_BATCHES, PERTURBATIONS, PERTURBATION_SIZE,
 };
 pub use critical::{
     critical_claims, critical_experiment, plot_critical, verdict_point, CriticalExperiment,
