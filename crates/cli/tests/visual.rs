@@ -382,6 +382,102 @@ fn playground_lecture_preset_all_claims_hold() {
     assert_png(&dir.path().join("playground-bowl.png"));
 }
 
+/// Every lecture preset: the claims with their verdicts, the runs on each surface, and the
+/// figures (contours, loss per update, the momentum preset's profile).
+#[test]
+fn playground_lecture_claims_presets_measure_and_draw() {
+    let dir = tempfile::tempdir().unwrap();
+    // (preset, surfaces, runs, verdicts, extra figure)
+    type Case<'a> = (&'a str, &'a [&'a str], usize, &'a [bool], &'a str);
+    let cases: [Case; 4] = [
+        (
+            "momentum",
+            &["two_basins"],
+            4,
+            &[true, true, true],
+            "playground-two_basins-profile.png",
+        ),
+        (
+            "softmax-mse",
+            &["softmax_mse", "cross_entropy"],
+            2,
+            &[true, true],
+            "playground-cross_entropy-loss.png",
+        ),
+        (
+            "normalization",
+            &["raw_features", "standardized_features"],
+            4,
+            &[true, true, true],
+            "playground-standardized_features.png",
+        ),
+        (
+            "warmup",
+            &["bowl"],
+            3,
+            &[true, true, false],
+            "playground-bowl-loss.png",
+        ),
+    ];
+    for (preset, surfaces, runs, verdicts, figure) in cases {
+        let out = dir.path().join(preset);
+        let o = trainscope(&[
+            "playground",
+            "--preset",
+            preset,
+            "--json",
+            "--out",
+            &s(&out),
+        ]);
+        let v: Value = serde_json::from_str(ok(&o).trim()).unwrap();
+        assert_eq!(v["preset"], preset);
+        assert_eq!(v["surface"], surfaces[0]);
+        assert_eq!(v["surfaces"], serde_json::json!(surfaces), "{preset}");
+        assert_eq!(v["runs"].as_array().unwrap().len(), runs, "{preset}");
+        let held: Vec<bool> = v["claims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["held"].as_bool().unwrap())
+            .collect();
+        assert_eq!(held, verdicts, "{preset}: {}", v["claims"]);
+        assert_eq!(v["all_held"], verdicts.iter().all(|h| *h));
+        for s in surfaces {
+            assert_png(&out.join(format!("playground-{s}.png")));
+        }
+        assert_png(&out.join(figure));
+        // The text output marks each claim.
+        let text = ok(&trainscope(&[
+            "playground",
+            "--preset",
+            preset,
+            "--out",
+            &s(&out),
+        ]));
+        let marks: Vec<bool> = text
+            .lines()
+            .filter_map(|l| {
+                l.starts_with("[holds] ")
+                    .then_some(true)
+                    .or(l.starts_with("[does not hold] ").then_some(false))
+            })
+            .collect();
+        assert_eq!(marks, verdicts, "{preset}:\n{text}");
+    }
+    fails_with(
+        &trainscope(&[
+            "playground",
+            "--preset",
+            "warmup",
+            "--optimizer",
+            "sgd",
+            "--out",
+            &s(dir.path()),
+        ]),
+        &["--preset warmup", "--optimizer"],
+    );
+}
+
 #[test]
 fn playground_file_and_specs_run_together() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use trainscope_diag::{
-    analyse, find_critical_point, AnalysisOptions, CriticalOptions, EvalOptions, Thresholds,
-    Verdict,
+    analyse, escape_from, find_critical_point, AnalysisOptions, CriticalOptions, EscapeOptions,
+    EvalOptions, Thresholds, Verdict,
 };
 use trainscope_train::{files, load_run_data, train, Config, RunOptions, Silent};
 use trainscope_viz::plot::{min_ratio_plot, VerdictPoint};
+use trainscope_viz::presets::Claim;
 
 use crate::error::{invalid, Result};
 use crate::subject::{loss_function, Subject};
@@ -63,6 +64,15 @@ pub struct CriticalRow {
     pub flat_directions: Option<usize>,
     /// Why the two verdicts differ, when they do.
     pub verdict_note: Option<String>,
+    /// At a saddle point (by the definitions): the most negative eigenvalue, the one
+    /// `diagnose` escapes along.
+    #[serde(default)]
+    pub escape_eigenvalue: Option<f64>,
+    /// At a saddle point: `L(θ) − L(θ + αu)` for the best step along that eigenvector's `±u`
+    /// (α from 1e-4 to 10, as `diagnose` tries); positive when the loss fell, 0 when no step
+    /// lowered it.
+    #[serde(default)]
+    pub escape_loss_drop: Option<f64>,
     /// The run directory of this seed.
     pub run_dir: PathBuf,
 }
@@ -90,6 +100,72 @@ pub struct CriticalExperiment {
     pub eval_mode_note: String,
     /// The plots written.
     pub plots: Vec<PathBuf>,
+    /// The lecture's claims about the points found, each with whether it held
+    /// ([`critical_claims`]; empty in files written before they were checked).
+    #[serde(default)]
+    pub claims: Vec<Claim>,
+}
+
+/// The lecture's claims about critical points, measured on the experiment's rows: that in
+/// high dimension a point where training is stuck is usually a saddle point (more saddle
+/// points than local-minimum-like points by the true Hessian; the course's minimum-ratio
+/// verdict counted beside), and that stepping along the eigenvector of the most negative
+/// eigenvalue lowers the loss at every saddle point.
+pub fn critical_claims(rows: &[CriticalRow]) -> Vec<Claim> {
+    let count = |v: Verdict| rows.iter().filter(|r| r.verdict == v).count();
+    let saddles = count(Verdict::SaddlePoint);
+    let minima = count(Verdict::LocalMinimumLike);
+    let not_critical = count(Verdict::NotACriticalPoint);
+    let other = rows.len() - saddles - minima - not_critical;
+    let course_saddles = rows
+        .iter()
+        .filter(|r| r.verdict != Verdict::NotACriticalPoint)
+        .filter(|r| r.course_verdict == Some(Verdict::SaddlePoint))
+        .count();
+    let critical = rows.len() - not_critical;
+    let mut first = format!(
+        "where training stops, it is usually at a saddle point: of {} seeds, {saddles} end at a saddle point and {minima} at a local-minimum-like point by the true Hessian's eigenvalues",
+        rows.len()
+    );
+    if other > 0 {
+        first += &format!(", {other} at another kind of point");
+    }
+    first += &format!(
+        "; {not_critical} reached no critical point (‖g‖ ≥ 1e-3); the course's minimum-ratio rule calls {course_saddles} of the {critical} critical points saddle points"
+    );
+    let drops: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.verdict == Verdict::SaddlePoint)
+        .filter_map(|r| r.escape_loss_drop)
+        .collect();
+    let lowered = drops.iter().filter(|d| **d > 0.0).count();
+    let second = if saddles == 0 {
+        "the escape along the most negative eigenvector lowers the loss at every saddle point: no saddle point to escape from".to_string()
+    } else {
+        let rel: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::SaddlePoint)
+            .filter_map(|r| Some(r.escape_loss_drop? / r.loss))
+            .collect();
+        let max = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+        format!(
+            "the escape along the most negative eigenvector lowers the loss at every saddle point: at {lowered} of {saddles}, by {:.2e} to {:.2e} (at most {:.2} % of the loss)",
+            min(&drops),
+            max(&drops),
+            100.0 * max(&rel)
+        )
+    };
+    vec![
+        Claim {
+            claim: first,
+            held: saddles > minima,
+        },
+        Claim {
+            claim: second,
+            held: saddles > 0 && lowered == saddles && drops.len() == saddles,
+        },
+    ]
 }
 
 /// For each seed: trains `config` with that seed (run directory `out_dir/seed-<s>`), then
@@ -130,6 +206,16 @@ pub fn critical_experiment(
         let start = f.gradient_report(&theta)?;
         let cp = find_critical_point(&f, &theta, &opts.critical)?;
         let h = analyse(&f, &cp.parameters, &opts.analysis)?;
+        // At a saddle point by the definitions, the step `diagnose` takes out of it.
+        let escape = match (h.verdict, h.most_negative()) {
+            (Verdict::SaddlePoint, Some(_)) => Some(escape_from(
+                &f,
+                &cp.parameters,
+                &h,
+                &EscapeOptions::default(),
+            )?),
+            _ => None,
+        };
         parameters = f.num_params();
         rows_in_loss = f.num_examples();
         note = h.eval_mode_note.clone();
@@ -150,6 +236,8 @@ pub fn critical_experiment(
             course_verdict: h.course_verdict,
             flat_directions: h.flat_directions,
             verdict_note: h.verdict_note.clone(),
+            escape_eigenvalue: escape.as_ref().map(|e| e.eigenvalue),
+            escape_loss_drop: escape.as_ref().map(|e| e.loss_drop.max(0.0)),
             run_dir,
         };
         on_row(&row);
@@ -161,6 +249,7 @@ pub fn critical_experiment(
         plot_critical(&rows, opts.analysis.thresholds.min_ratio, &p)?;
         plots.push(p);
     }
+    let claims = critical_claims(&rows);
     let exp = CriticalExperiment {
         stamp: Some(crate::saved::config_stamp(
             &opts.out_dir,
@@ -175,6 +264,7 @@ pub fn critical_experiment(
         target_grad_norm: opts.critical.target_grad_norm,
         eval_mode_note: note,
         plots,
+        claims,
     };
     crate::saved::save_analysis(&opts.out_dir, trainscope_record::files::CRITICAL, &exp)?;
     Ok(exp)
@@ -210,4 +300,82 @@ pub fn verdict_point(
         loss,
         verdict,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(verdict: Verdict, course: Verdict, drop: Option<f64>) -> CriticalRow {
+        CriticalRow {
+            seed: 0,
+            trained_loss: 1.0,
+            trained_grad_norm: 1.0,
+            loss: 0.5,
+            grad_norm: 1e-4,
+            converged: false,
+            steps: 1,
+            stop_reason: String::new(),
+            positive: None,
+            negative: None,
+            zero: None,
+            min_ratio: None,
+            verdict,
+            course_verdict: Some(course),
+            flat_directions: None,
+            verdict_note: None,
+            escape_eigenvalue: drop.map(|_| -1.0),
+            escape_loss_drop: drop,
+            run_dir: PathBuf::new(),
+        }
+    }
+
+    #[test]
+    fn claims_count_the_verdicts_and_the_escapes() {
+        use Verdict::*;
+        let rows = [
+            row(SaddlePoint, SaddlePoint, Some(0.01)),
+            row(SaddlePoint, SaddlePoint, Some(0.02)),
+            row(LocalMinimumLike, SaddlePoint, None),
+            row(NotACriticalPoint, SaddlePoint, None),
+        ];
+        let c = critical_claims(&rows);
+        assert!(c[0].held && c[1].held, "{c:?}");
+        assert!(
+            c[0].claim
+                .contains("of 4 seeds, 2 end at a saddle point and 1 at a local-minimum-like"),
+            "{}",
+            c[0].claim
+        );
+        assert!(
+            c[0].claim.contains("1 reached no critical point"),
+            "{}",
+            c[0].claim
+        );
+        assert!(
+            c[0].claim.contains("calls 3 of the 3 critical points"),
+            "{}",
+            c[0].claim
+        );
+        assert!(
+            c[1].claim
+                .contains("at 2 of 2, by 1.00e-2 to 2.00e-2 (at most 4.00 %"),
+            "{}",
+            c[1].claim
+        );
+        // A saddle whose escape found no lower loss, and more minima than saddles: neither holds.
+        let rows = [
+            row(SaddlePoint, SaddlePoint, Some(0.0)),
+            row(LocalMinimumLike, LocalMinimumLike, None),
+            row(LocalMinimumLike, LocalMinimumLike, None),
+        ];
+        let c = critical_claims(&rows);
+        assert!(!c[0].held && !c[1].held, "{c:?}");
+        // No saddle at all: nothing to escape from, said so.
+        let c = critical_claims(&[row(LocalMinimumLike, LocalMinimumLike, None)]);
+        assert!(
+            !c[1].held && c[1].claim.contains("no saddle point"),
+            "{c:?}"
+        );
+    }
 }

@@ -38,11 +38,12 @@ mod saved;
 mod subject;
 
 pub use batch::{
-    batch_size_comparison, plot_comparison, BatchChoice, BatchComparison, BatchOptions, BatchRow,
+    batch_claims, batch_size_comparison, plot_comparison, BatchChoice, BatchComparison,
+    BatchOptions, BatchRow, NOISE_BATCHES, PERTURBATIONS, PERTURBATION_SIZE,
 };
 pub use critical::{
-    critical_experiment, plot_critical, verdict_point, CriticalExperiment, CriticalRow,
-    ExperimentOptions,
+    critical_claims, critical_experiment, plot_critical, verdict_point, CriticalExperiment,
+    CriticalRow, ExperimentOptions,
 };
 pub use diagnose::{diagnose, plot_spectrum, run_stuck, DiagnoseOptions, Diagnosis};
 pub use error::{Error, Result};

@@ -1,7 +1,7 @@
 //! Playground runs described in a TOML file or by short command-line specs.
 //!
 //! ```toml
-//! surface = "rosenbrock"   # optional: bowl | rosenbrock | saddle | monkey_saddle
+//! surface = "rosenbrock"   # optional: bowl | rosenbrock | saddle | monkey_saddle | two_basins | …
 //! start = [-1.5, 2.0]      # optional: default start of every run
 //! steps = 2000             # optional: default number of updates of every run
 //!
@@ -115,6 +115,11 @@ pub fn default_start(s: AnalyticSurface) -> [f64; 2] {
         AnalyticSurface::Rosenbrock => [-1.5, 2.0],
         AnalyticSurface::Saddle => [-1.8, 0.05],
         AnalyticSurface::MonkeySaddle => [-0.3, 0.05],
+        AnalyticSurface::TwoBasins => trainscope_viz::presets::TWO_BASINS_START,
+        AnalyticSurface::SoftmaxMse | AnalyticSurface::CrossEntropy => {
+            trainscope_viz::presets::TWO_CLASS_START
+        }
+        AnalyticSurface::RawFeatures | AnalyticSurface::StandardizedFeatures => [0.0, 0.0],
     }
 }
 

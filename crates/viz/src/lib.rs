@@ -9,6 +9,10 @@
 //!   them, paths with loss and gradient norm per step, and the lectures' error-surface story
 //!   ([`lecture_story`]) replayed and measured: fixed-η GD oscillating (η = 1e-2) or stalling
 //!   (η = 1e-7), Adagrad bursting out after reaching the minimum, Adagrad with decay arriving;
+//! - [`presets`]: the lectures' other optimization claims replayed and checked the same way —
+//!   momentum rolling past a local minimum and a saddle point, MSE on softmax stuck on a
+//!   plateau where cross-entropy is not, standardized features rounding the error surface,
+//!   warm-up taming Adam's first steps;
 //! - [`model_surface`]: a model's full-data loss on a 2-D slice of parameter space — two named
 //!   parameters, two filter-normalized random directions, or two given directions (Hessian
 //!   eigenvectors) — computed in parallel, saved as CSV, with trajectories projected onto it;
@@ -64,10 +68,11 @@ pub mod grid;
 pub mod model_surface;
 pub mod playground;
 pub mod plot;
+pub mod presets;
 pub mod tensorboard;
 pub mod ticks;
 
-pub use analytic::{AnalyticSurface, BOWL_COEFFICIENTS};
+pub use analytic::{feature_data, two_class_data, AnalyticSurface, BOWL_COEFFICIENTS};
 pub use error::{Result, VizError};
 pub use grid::{Grid, Window};
 pub use model_surface::{

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use trainscope_inspect::{batch_size_comparison, BatchChoice, BatchOptions, BatchRow};
+use trainscope_inspect::{NOISE_BATCHES, PERTURBATIONS, PERTURBATION_SIZE};
 use trainscope_train::Config;
 
 use crate::output::{self, num, significant};
@@ -65,7 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut r = format!(
-        "{} training rows, {}, {} loss\n{:>6} {:>7} {:>8} {:>14} {:>14} {:>11} {:>11}\n",
+        "{} training rows, {}, {} loss\n{:>6} {:>7} {:>8} {:>14} {:>14} {:>11} {:>11} {:>11} {:>9} {:>10}\n",
         c.train_rows,
         c.mode,
         c.loss_name,
@@ -75,7 +76,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "ms / update",
         "s / epoch",
         "train",
-        "validation"
+        "validation",
+        "grad noise",
+        "λmax",
+        "keskar %"
     );
     for row in &c.rows {
         r += &line(row);
@@ -84,6 +88,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     r += "what the lectures say to look for:\n";
     for l in &c.lecture {
         r += &format!("  - {l}\n");
+    }
+    r += &format!(
+        "grad noise: mean ‖g_B − g‖² over {NOISE_BATCHES} random batches at the weights batch {} ended at; λmax: the largest Hessian eigenvalue of the training loss at each end point (Lanczos); keskar %: the largest loss rise over {PERTURBATIONS} random ±{:.0} % perturbations, 100·ΔL/(1 + L)\n",
+        c.rows.first().map_or("", |r| r.batch_size.as_str()),
+        100.0 * PERTURBATION_SIZE
+    );
+    for cl in &c.claims {
+        r += &format!(
+            "[{}] {}\n",
+            if cl.held { "holds" } else { "does not hold" },
+            cl.claim
+        );
     }
     for p in &c.plots {
         r += &format!("plot: {}\n", p.display());
@@ -95,13 +111,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn line(r: &BatchRow) -> String {
     format!(
-        "{:>6} {:>7} {:>8} {:>14} {:>14} {:>11} {:>11}",
+        "{:>6} {:>7} {:>8} {:>14} {:>14} {:>11} {:>11} {:>11} {:>9} {:>10}",
         r.batch_size,
         r.epochs,
         r.updates,
         significant(1e3 * r.time_per_update, 3),
         significant(r.time_per_epoch, 3),
         num(r.train_loss),
-        r.val_loss.map_or("–".into(), num)
+        r.val_loss.map_or("–".into(), num),
+        r.grad_noise.map_or("–".into(), |v| format!("{v:.3e}")),
+        r.sharpness.map_or("–".into(), |v| significant(v, 4)),
+        r.perturbed_rise.map_or("–".into(), |v| format!("{v:.2e}")),
     )
 }

@@ -89,8 +89,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let t = &exp.thresholds;
     let mut r = format!(
-        "{:>5} {:>12} {:>11} {:>9} {:>9} {:>5} {:>10}  {:<20}  course verdict\n",
-        "seed", "loss", "‖g‖", "positive", "negative", "zero", "min ratio", "verdict"
+        "{:>5} {:>12} {:>11} {:>9} {:>9} {:>5} {:>10}  {:<20}  {:<14}  escape Δloss\n",
+        "seed",
+        "loss",
+        "‖g‖",
+        "positive",
+        "negative",
+        "zero",
+        "min ratio",
+        "verdict",
+        "course verdict"
     );
     for row in &exp.rows {
         r += &line(row);
@@ -115,6 +123,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             r += &format!("seed {}: {n}\n", row.seed);
         }
     }
+    r += "escape Δloss: at a saddle point, the lowest loss along ±the eigenvector of the most \
+          negative eigenvalue (steps 1e-4 … 10) minus the loss there\n";
+    for c in &exp.claims {
+        r += &format!(
+            "[{}] {}\n",
+            if c.held { "holds" } else { "does not hold" },
+            c.claim
+        );
+    }
     for p in &exp.plots {
         r += &format!("plot: {}\n", p.display());
     }
@@ -126,7 +143,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn line(r: &CriticalRow) -> String {
     let c = |x: Option<usize>| x.map_or("–".into(), |v| v.to_string());
     format!(
-        "{:>5} {:>12} {:>11} {:>9} {:>9} {:>5} {:>10}  {:<20}  {:<14}  {}",
+        "{:>5} {:>12} {:>11} {:>9} {:>9} {:>5} {:>10}  {:<20}  {:<14}  {:<12}  {}",
         r.seed,
         num(r.loss),
         format!("{:.2e}", r.grad_norm),
@@ -140,6 +157,8 @@ fn line(r: &CriticalRow) -> String {
             Some(c) => format!("{} (differs)", c.describe()),
             None => "–".to_string(),
         },
+        r.escape_loss_drop
+            .map_or("–".into(), |d| format!("{:.3e}", -d)),
         if r.converged {
             String::new()
         } else {

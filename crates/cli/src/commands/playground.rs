@@ -6,16 +6,20 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use serde::Serialize;
 use trainscope_report::{default_start, parse_spec, parse_surface, PlaygroundFile};
-use trainscope_viz::plot::{contour_plot, ContourOptions, PathSeries};
-use trainscope_viz::{lecture_story, run_playgrounds, AnalyticSurface, Trajectory, Window};
+use trainscope_viz::plot::{
+    contour_plot, line_plot, ContourOptions, LineOptions, PathSeries, Series,
+};
+use trainscope_viz::presets::{self, Claim, Panel, Preset};
+use trainscope_viz::{run_playgrounds, AnalyticSurface, Trajectory, Window};
 
 use crate::output;
 
-/// Optimizers on an analytic surface from a start point, several at once on one plot; or the
-/// lectures' story replayed and checked (`--preset lecture`).
+/// Optimizers on an analytic surface from a start point, several at once on one plot; or one
+/// of the lectures' claims replayed and checked (`--preset NAME`).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The surface: bowl, rosenbrock, saddle, monkey_saddle (`-` works too) [default: the
+    /// The surface: bowl, rosenbrock, saddle, monkey_saddle, two_basins, softmax_mse,
+    /// cross_entropy, raw_features, standardized_features (`-` works too) [default: the
     /// file's, else bowl].
     #[arg(long, value_name = "NAME")]
     surface: Option<String>,
@@ -36,7 +40,8 @@ pub struct Args {
     /// Updates per run.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     steps: usize,
-    /// `lecture`: the lectures' four runs on the bowl, each claim checked.
+    /// A lecture's claim replayed and checked: `lecture` (the error-surface story on the
+    /// bowl), `momentum`, `softmax-mse`, `normalization`, `warmup`.
     #[arg(long, value_name = "NAME")]
     preset: Option<String>,
     /// Output directory for the plot, the grid and the paths.
@@ -50,6 +55,7 @@ pub struct Args {
 #[derive(Serialize)]
 struct RunSummary<'a> {
     label: &'a str,
+    surface: &'static str,
     steps: usize,
     start: [f64; 2],
     end: [f64; 2],
@@ -60,17 +66,16 @@ struct RunSummary<'a> {
 }
 
 #[derive(Serialize)]
-struct Claim {
-    claim: String,
-    held: bool,
-}
-
-#[derive(Serialize)]
 struct Report<'a> {
+    /// The (first) surface.
     surface: &'static str,
+    /// Every surface, in order (presets that compare two surfaces have two).
+    surfaces: Vec<&'static str>,
+    preset: Option<&'static str>,
     runs: Vec<RunSummary<'a>>,
     claims: Option<Vec<Claim>>,
     all_held: Option<bool>,
+    notes: Vec<String>,
     files: Vec<PathBuf>,
 }
 
@@ -80,21 +85,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(super::surface::parse_window)
         .transpose()?;
-    let (surface, trajectories, claims) = match args.preset.as_deref() {
-        Some("lecture") => {
+    let (preset, panels, claims, notes) = match args.preset.as_deref() {
+        Some(name) => {
+            let preset = Preset::from_name(name).with_context(|| format!("--preset {name:?}"))?;
             if args.config.is_some() || !args.optimizers.is_empty() {
-                bail!("--preset lecture runs its own optimizers; drop --optimizer and --config");
+                bail!("--preset {name} runs its own optimizers; drop --optimizer and --config");
             }
-            let story = lecture_story()?;
-            let claims: Vec<Claim> = story
-                .findings
-                .claims()
-                .into_iter()
-                .map(|(claim, held)| Claim { claim, held })
-                .collect();
-            (story.surface, story.trajectories, Some(claims))
+            let story = presets::story(preset)?;
+            (Some(preset), story.panels, Some(story.claims), story.notes)
         }
-        Some(p) => bail!("--preset {p:?}: the only preset is \"lecture\""),
         None => {
             let file = args
                 .config
@@ -129,16 +128,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 runs.push(parse_spec(spec, start, args.steps)?);
             }
             if runs.is_empty() {
-                bail!("nothing to run: give --optimizer SPEC, --config FILE or --preset lecture");
+                bail!("nothing to run: give --optimizer SPEC, --config FILE or --preset NAME");
             }
-            (surface, run_playgrounds(surface, &runs)?, None)
+            let panel = Panel {
+                surface,
+                trajectories: run_playgrounds(surface, &runs)?,
+                profile_at: None,
+            };
+            (None, vec![panel], None, Vec::new())
         }
     };
-    let files = draw(surface, &trajectories, window, &args.out)?;
-    let runs: Vec<RunSummary> = trajectories
+    let mut files = Vec::new();
+    for p in &panels {
+        files.extend(draw(p.surface, &p.trajectories, window, &args.out)?);
+        if preset.is_some() {
+            files.extend(draw_curves(p, window, &args.out)?);
+        }
+    }
+    let runs: Vec<RunSummary> = panels
         .iter()
-        .map(|t| RunSummary {
+        .flat_map(|p| p.trajectories.iter().map(move |t| (p.surface, t)))
+        .map(|(surface, t)| RunSummary {
             label: &t.label,
+            surface: surface.name(),
             steps: t.steps(),
             start: t.points[0],
             end: t.end(),
@@ -151,35 +163,49 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let all_held = claims.as_ref().map(|c| c.iter().all(|c| c.held));
+    let surfaces: Vec<&'static str> = panels.iter().map(|p| p.surface.name()).collect();
     let report = Report {
-        surface: surface.name(),
+        surface: surfaces.first().copied().unwrap_or("bowl"),
+        surfaces,
+        preset: preset.map(Preset::name),
         runs,
         claims,
         all_held,
+        notes,
         files,
     };
     if args.json {
         output::json(&report)?;
     } else {
-        let mut r = format!("surface {} = {}\n", surface.name(), surface.formula());
+        let mut r = String::new();
         let label_width = report.runs.iter().map(|s| s.label.chars().count()).max();
         let steps_width = report.runs.iter().map(|s| s.steps.to_string().len()).max();
-        for s in &report.runs {
-            r += &format!(
-                "{:<lw$}  {:>sw$} updates  end ({}, {})  loss {}  ‖g‖ {}{}\n",
-                s.label,
-                s.steps,
-                output::num(s.end[0]),
-                output::num(s.end[1]),
-                output::num(s.final_loss),
-                output::num(s.final_grad_norm),
-                if s.diverged { "  DIVERGED" } else { "" },
-                lw = label_width.unwrap_or(0),
-                sw = steps_width.unwrap_or(0),
-            );
+        for p in &panels {
+            r += &format!("surface {} = {}\n", p.surface.name(), p.surface.formula());
+            for s in report.runs.iter().filter(|s| s.surface == p.surface.name()) {
+                r += &format!(
+                    "{:<lw$}  {:>sw$} updates  end ({}, {})  loss {}  ‖g‖ {}{}\n",
+                    s.label,
+                    s.steps,
+                    output::num(s.end[0]),
+                    output::num(s.end[1]),
+                    output::num(s.final_loss),
+                    output::num(s.final_grad_norm),
+                    if s.diverged { "  DIVERGED" } else { "" },
+                    lw = label_width.unwrap_or(0),
+                    sw = steps_width.unwrap_or(0),
+                );
+            }
         }
         for c in report.claims.iter().flatten() {
-            r += &format!("[{}] {}\n", if c.held { "holds" } else { "FAILS" }, c.claim);
+            r += &format!(
+                "[{}] {}\n",
+                if c.held { "holds" } else { "does not hold" },
+                c.claim
+            );
+        }
+        for n in &report.notes {
+            r += &format!("note: {n}\n");
         }
         for f in &report.files {
             r += &format!("wrote {}\n", f.display());
@@ -246,6 +272,83 @@ fn draw(
     for ext in ["svg", "png"] {
         let p = out.join(format!("playground-{name}.{ext}"));
         contour_plot(&grid, &paths, &opts, &p)?;
+        files.push(p);
+    }
+    Ok(files)
+}
+
+/// A preset's curves: each run's loss against its update (`playground-<surface>-loss.*`), and
+/// for a panel with a profile the section `f(x, y₀)` with each run's losses against its x —
+/// the ball rolling down the hill (`playground-<surface>-profile.*`).
+fn draw_curves(
+    panel: &Panel,
+    window: Option<Window>,
+    out: &std::path::Path,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let name = panel.surface.name();
+    let updates: Vec<Vec<f64>> = panel
+        .trajectories
+        .iter()
+        .map(|t| (0..t.loss.len()).map(|i| i as f64).collect())
+        .collect();
+    let series: Vec<Series> = panel
+        .trajectories
+        .iter()
+        .zip(&updates)
+        .map(|(t, x)| Series {
+            label: &t.label,
+            x,
+            y: &t.loss,
+        })
+        .collect();
+    let opts = LineOptions {
+        title: format!("Loss per update on {name}"),
+        x_label: "update".into(),
+        y_label: "loss".into(),
+        ..Default::default()
+    };
+    let mut files = Vec::new();
+    for ext in ["svg", "png"] {
+        let p = out.join(format!("playground-{name}-loss.{ext}"));
+        line_plot(&series, &opts, &p)?;
+        files.push(p);
+    }
+    let Some(y0) = panel.profile_at else {
+        return Ok(files);
+    };
+    let w = window.unwrap_or_else(|| panel.surface.default_window());
+    let xs: Vec<f64> = (0..=200)
+        .map(|i| w.x_min + (w.x_max - w.x_min) * i as f64 / 200.0)
+        .collect();
+    let section: Vec<f64> = xs.iter().map(|&x| panel.surface.value(x, y0)).collect();
+    let label = format!("f(x, {y0})");
+    let path_x: Vec<Vec<f64>> = panel
+        .trajectories
+        .iter()
+        .map(|t| t.points.iter().map(|p| p[0]).collect())
+        .collect();
+    let mut series = vec![Series {
+        label: &label,
+        x: &xs,
+        y: &section,
+    }];
+    for (t, x) in panel.trajectories.iter().zip(&path_x) {
+        series.push(Series {
+            label: &t.label,
+            x,
+            y: &t.loss,
+        });
+    }
+    let opts = LineOptions {
+        title: format!("{} along y = {y0}: the runs' losses against their x", name),
+        x_label: "x".into(),
+        y_label: "loss".into(),
+        log_y: Some(false),
+        ..Default::default()
+    };
+    for ext in ["svg", "png"] {
+        let p = out.join(format!("playground-{name}-profile.{ext}"));
+        line_plot(&series, &opts, &p)?;
         files.push(p);
     }
     Ok(files)

@@ -20,7 +20,8 @@ use crate::output;
 pub struct Args {
     /// A run directory or a checkpoint (omit with --analytic).
     run: Option<PathBuf>,
-    /// An analytic surface instead: bowl, rosenbrock, saddle, monkey_saddle (`-` works too).
+    /// An analytic surface instead: bowl, rosenbrock, saddle, monkey_saddle, two_basins,
+    /// softmax_mse, cross_entropy, raw_features, standardized_features (`-` works too).
     #[arg(long, value_name = "NAME", conflicts_with = "run")]
     analytic: Option<String>,
     /// Analytic window: x_min,x_max,y_min,y_max [default: the surface's own].
