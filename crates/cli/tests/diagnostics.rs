@@ -628,7 +628,10 @@ fn guide_residual_connections_remove_the_optimization_issue_of_depth() {
     let mut with = args.to_vec();
     with.push("--residual");
     let res = guide_json(&cfg, &dir.path().join("residual"), &with);
-    assert!(!kinds(&res).contains(&"optimization_issue".to_string()), "{res}");
+    assert!(
+        !kinds(&res).contains(&"optimization_issue".to_string()),
+        "{res}"
+    );
     let r = res["rungs"].as_array().unwrap();
     assert_eq!(r[1]["label"], "residual mlp 20 × 32");
     assert_eq!(r[1]["parameters"], plain["rungs"][1]["parameters"]);
@@ -636,8 +639,16 @@ fn guide_residual_connections_remove_the_optimization_issue_of_depth() {
     assert!(deep_res < 0.1 * baseline, "{res}");
     assert!(deep_res < 0.1 * deep_plain);
     // One width only: a block adds its input to its output.
-    let o = trainscope(&["guide", &cfg, "--residual", "--widths", "8,4", "--out", &s(&dir.path().join("x"))]);
-    fails_with(&o, "--widths: a residual ladder needs one width");
+    let o = trainscope(&[
+        "guide",
+        &cfg,
+        "--residual",
+        "--widths",
+        "8,4",
+        "--out",
+        &s(&dir.path().join("x")),
+    ]);
+    fails_with(&o, &["--widths: a residual ladder needs one width"]);
 }
 
 #[test]

@@ -349,7 +349,8 @@ pub fn guide(
         let hidden: Vec<usize> = (0..d)
             .map(|i| opts.widths[i.min(opts.widths.len() - 1)])
             .collect();
-        let n = model_spec(&rung_config(config, &hidden, opts.residual), 1, 1).and_then(|s| s.parameter_count());
+        let n = model_spec(&rung_config(config, &hidden, opts.residual), 1, 1)
+            .and_then(|s| s.parameter_count());
         if !n.is_some_and(|n| n <= limit) {
             return Err(invalid(format!(
                 "--widths: the rung {} would have {} parameters, more than the limit of {limit}",
