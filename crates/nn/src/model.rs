@@ -355,7 +355,8 @@ impl<T: Element> Sequential<T> {
             };
             update(self.buffers[leaf.buffer].data_mut(), &s.mean);
             update(self.buffers[leaf.buffer + 1].data_mut(), &s.var_unbiased);
-            self.tracked[tracked] += 1;
+            // A count read from a file may already be at the top; it stays there.
+            self.tracked[tracked] = self.tracked[tracked].saturating_add(1);
         }
         Ok(())
     }

@@ -65,6 +65,15 @@ fn forward_with_leaves_the_model_unchanged_until_stats_are_applied() {
     // momentum 0.1 from 0: running_mean = 0.1 · batch mean
     let col0: f64 = x1.data().iter().step_by(4).sum::<f64>() / 8.0;
     assert!((model.buffers()[0].data()[0] - 0.1 * col0).abs() < 1e-15);
+
+    // A count at the top (read from a file) stays there instead of overflowing.
+    model.batches_tracked_mut()[0] = u64::MAX;
+    let mut ctx = ForwardCtx::without_rng();
+    model
+        .forward_with(model.parameters(), &x1, Mode::Train, &mut ctx)
+        .unwrap();
+    model.update_running_stats(&mut ctx).unwrap();
+    assert_eq!(model.batches_tracked(), &[u64::MAX]);
 }
 
 #[test]
