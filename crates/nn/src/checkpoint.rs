@@ -321,6 +321,12 @@ impl<T: Element> Sequential<T> {
         let bytes = read(path)?;
         from_bytes(path, &bytes, spec)
     }
+
+    /// [`Sequential::load_pytorch`] on the content of a state-dict file already in memory;
+    /// `path` only names it in errors.
+    pub fn parse_pytorch(path: &Path, bytes: &[u8], spec: ModelSpec) -> Result<Self> {
+        from_bytes(path, bytes, spec)
+    }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
