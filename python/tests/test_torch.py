@@ -122,7 +122,10 @@ def test_escape_goes_back_into_torch_and_lowers_its_loss():
 
 
 def test_state_dict_round_trip_through_a_safetensors_file(tmp_path):
-    safetensors_torch = pytest.importorskip("safetensors.torch") if os.environ.get("CI") != "true" else __import__("safetensors.torch").torch
+    if os.environ.get("CI") == "true":
+        import safetensors.torch as safetensors_torch
+    else:
+        safetensors_torch = pytest.importorskip("safetensors.torch")
     _, module, X, loss, y = cases()[2]
     path = tmp_path / "model.safetensors"
     safetensors_torch.save_file(module.state_dict(), str(path))
