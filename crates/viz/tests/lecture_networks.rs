@@ -35,6 +35,10 @@ fn batch_norm_story_measures_curvature_and_updates_on_the_feature_mlp() {
     }
     let held: Vec<bool> = f.claims().iter().map(|c| c.1).collect();
     assert_eq!(held, [true, false, true]);
+    // Fitted, the three Hessians are alike: the note says so.
+    let ends: Vec<f64> = f.rows.iter().map(|r| r.end_condition.unwrap()).collect();
+    assert!(ends.iter().all(|&e| e > 100.0 && e < 1000.0), "{ends:?}");
+    assert!(f.notes().iter().any(|n| n.contains("alike once fitted")));
     // The note that explains the claim that did not hold is there.
     assert!(f
         .notes()
@@ -52,6 +56,7 @@ fn row(variant: &str, lambda_max: f64, lambda_n: f64, updates: Option<usize>) ->
         lambda_min: -1.0,
         best_lr: updates.map(|_| 0.1),
         updates,
+        end_condition: None,
     }
 }
 
