@@ -360,6 +360,62 @@ fn threads_help_states_its_default_once() {
     }
 }
 
+/// The presets measured on networks: no surface, one loss-per-update figure, the networks'
+/// runs in `--json` and the claims with their verdicts (one of each that does not hold).
+#[test]
+fn playground_network_presets_measure_and_draw() {
+    let dir = tempfile::tempdir().unwrap();
+    for (preset, network, runs, verdicts) in [
+        ("batch-norm", "mlp_features", 3, [true, false, true]),
+        ("warmup-deep", "deep_mlp", 3, [true, true, false]),
+    ] {
+        let out = dir.path().join(preset);
+        let o = trainscope(&[
+            "playground",
+            "--preset",
+            preset,
+            "--json",
+            "--out",
+            &s(&out),
+        ]);
+        let v: Value = serde_json::from_str(ok(&o).trim()).unwrap();
+        assert_eq!(v["preset"], preset);
+        assert_eq!(v["surfaces"], serde_json::json!([]));
+        assert!(v["surface"].is_null());
+        assert!(v["runs"].as_array().unwrap().is_empty());
+        let n = &v["networks"][0];
+        assert_eq!(n["name"], network);
+        assert_eq!(n["runs"].as_array().unwrap().len(), runs, "{preset}");
+        let held: Vec<bool> = v["claims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["held"].as_bool().unwrap())
+            .collect();
+        assert_eq!(held, verdicts, "{preset}: {}", v["claims"]);
+        assert_eq!(v["all_held"], false);
+        assert_png(&out.join(format!("playground-{network}-loss.png")));
+        if preset == "warmup-deep" {
+            // Adam without warm-up jumps far above its start; with warm-up it does not.
+            let r = &n["runs"];
+            let rise = |i: usize| {
+                r[i]["max_loss"].as_f64().unwrap() / r[i]["start_loss"].as_f64().unwrap()
+            };
+            assert!(rise(0) > 100.0 && rise(1) < 2.0, "{r}");
+            assert_eq!(r[2]["diverged"], true);
+        }
+        let text = ok(&trainscope(&[
+            "playground",
+            "--preset",
+            preset,
+            "--out",
+            &s(&out),
+        ]));
+        assert!(text.starts_with(&format!("network {network} = ")), "{text}");
+        assert_eq!(text.matches("[does not hold] ").count(), 1, "{text}");
+    }
+}
+
 #[test]
 fn playground_lecture_preset_all_claims_hold() {
     let dir = tempfile::tempdir().unwrap();
@@ -1130,6 +1186,12 @@ fn report_of_critical_and_batch_size_directories_renders_in_headless_chromium() 
         &["seed-0", "seed-1"],
     );
     assert!(html.contains("<th>verdict (definitions)</th>"));
+    // The lecture's claims as the command checked them.
+    assert!(html.contains("<h3>The lecture's claims, measured</h3>"));
+    assert!(
+        html.contains("<strong>[holds]</strong>")
+            || html.contains("<strong>[does not hold]</strong>")
+    );
 
     let sizes = dir.path().join("sizes");
     ok(&trainscope(&[
@@ -1155,6 +1217,8 @@ fn report_of_critical_and_batch_size_directories_renders_in_headless_chromium() 
         "one update per epoch"
     );
     assert!(html.contains("<code>training.batch_size</code>"));
+    assert!(html.contains("<h3>The lecture's claims, measured</h3>"));
+    assert!(html.contains("<th>Keskar sharpness %</th>"));
 }
 
 /// The event files in `run`.

@@ -9,6 +9,7 @@ use std::path::Path;
 use trainscope_diag::Verdict;
 use trainscope_inspect::{BatchComparison, CriticalExperiment, FindingKind, GuideReport};
 use trainscope_train::Confusion;
+use trainscope_viz::presets::Claim;
 
 use crate::html::{base64, escape, number};
 use crate::run::{Run, SetAside};
@@ -108,6 +109,27 @@ fn lines(h: &mut String, items: &[String]) {
         let _ = write!(h, "<li>{}</li>", escape(l));
     }
     h.push_str("</ul>\n");
+}
+
+/// The lecture's claims as the command printed them: `[holds]` or `[does not hold]` and the
+/// numbers, a claim that did not hold marked as a warning.
+fn claims(h: &mut String, claims: &[Claim]) {
+    if claims.is_empty() {
+        return;
+    }
+    h.push_str("<h3>The lecture's claims, measured</h3>\n");
+    for c in claims {
+        let (class, mark) = if c.held {
+            ("verdict claim holds", "holds")
+        } else {
+            ("verdict warn claim fails", "does not hold")
+        };
+        let _ = writeln!(
+            h,
+            "<div class=\"{class}\"><strong>[{mark}]</strong> {}</div>",
+            escape(&c.claim)
+        );
+    }
 }
 
 fn unstamped_mark(h: &mut String, set_aside: &SetAside, name: &str) {
@@ -226,6 +248,7 @@ pub(crate) fn critical(h: &mut String, c: &CriticalExperiment, set_aside: &SetAs
             ("course verdict (minimum ratio)", &|r| {
                 cell(&r.course_verdict)
             }),
+            ("loss drop on escape", &|r| cell(&r.escape_loss_drop)),
         ],
     );
     for r in &c.rows {
@@ -237,6 +260,7 @@ pub(crate) fn critical(h: &mut String, c: &CriticalExperiment, set_aside: &SetAs
             );
         }
     }
+    claims(h, &c.claims);
 }
 
 /// `guide.json`: the ladder of models and what the guide concludes.
@@ -282,8 +306,12 @@ pub(crate) fn batch_size(h: &mut String, b: &BatchComparison, set_aside: &SetAsi
             ("s / epoch", &|r| cell(&r.time_per_epoch)),
             ("training loss", &|r| cell(&r.train_loss)),
             ("validation loss", &|r| cell(&r.val_loss)),
+            ("gradient noise", &|r| cell(&r.grad_noise)),
+            ("λmax", &|r| cell(&r.sharpness)),
+            ("Keskar sharpness %", &|r| cell(&r.perturbed_rise)),
         ],
     );
+    claims(h, &b.claims);
     lines(h, &b.lecture);
 }
 
@@ -348,5 +376,57 @@ mod tests {
         assert_eq!(cell(&None::<f64>), "–");
         assert_eq!(cell(&f64::NAN), "–");
         assert_eq!(cell(&true), "yes");
+    }
+
+    /// The claims of `critical.json` and `batch_size.json` as written, one read back from JSON
+    /// as the report reads it: each marked holds or does not hold, with its numbers; files
+    /// from before the claims were checked show none.
+    #[test]
+    fn claims_of_critical_and_batch_size_show_whether_each_held() {
+        let claim = |text: &str, held: bool| serde_json::json!({"claim": text, "held": held});
+        let critical: CriticalExperiment = serde_json::from_value(serde_json::json!({
+            "rows": [], "parameters": 385, "rows_in_loss": 300,
+            "thresholds": {"grad_tol": 1e-3, "min_ratio": 0.5, "zero_tol": 1e-6},
+            "target_grad_norm": 1e-6, "eval_mode_note": "", "plots": [],
+            "claims": [claim("saddle points: 7 of 10 <seeds>", true),
+                       claim("escape lowers the loss at 3 of 7", false)],
+        }))
+        .unwrap();
+        let mut h = String::new();
+        super::critical(&mut h, &critical, &SetAside::default());
+        assert!(h.contains("<div class=\"verdict claim holds\"><strong>[holds]</strong> saddle points: 7 of 10 &lt;seeds&gt;</div>"), "{h}");
+        assert!(h.contains("<div class=\"verdict warn claim fails\"><strong>[does not hold]</strong> escape lowers the loss at 3 of 7</div>"), "{h}");
+        assert!(h.contains("<th>loss drop on escape</th>"));
+
+        let batch = serde_json::json!({
+            "rows": [{"batch_size": "8", "rows_per_batch": 8, "epochs": 1, "updates": 30,
+                      "seconds": 0.1, "time_per_update": 0.001, "time_per_epoch": 0.1,
+                      "train_loss": 0.5, "val_loss": 0.6, "grad_noise": 0.105,
+                      "sharpness": 42.44, "perturbed_rise": 2.1}],
+            "mode": "same epochs (1)", "train_rows": 240, "loss_name": "mse", "plots": [],
+            "lecture": [],
+            "claims": [claim("sharpness: batch 8 ends at a flatter point: 42.4387 against 88.7650", true),
+                       claim("optimization: batch 8 reaches a lower training loss", false)],
+        });
+        let b: BatchComparison = serde_json::from_value(batch.clone()).unwrap();
+        let mut h = String::new();
+        super::batch_size(&mut h, &b, &SetAside::default());
+        assert!(h.contains("<strong>[holds]</strong> sharpness: batch 8 ends at a flatter point: 42.4387 against 88.7650"), "{h}");
+        assert!(h.contains(
+            "<div class=\"verdict warn claim fails\"><strong>[does not hold]</strong> optimization"
+        ));
+        assert!(
+            h.contains("<td>0.10500</td><td>42.44000</td><td>2.10000</td>"),
+            "noise, λmax and Keskar columns: {h}"
+        );
+        assert_eq!(h.matches("claim holds").count(), 1);
+
+        // Written before the claims were checked: no claims section at all.
+        let mut old = batch;
+        old.as_object_mut().unwrap().remove("claims");
+        let b: BatchComparison = serde_json::from_value(old).unwrap();
+        let mut h = String::new();
+        super::batch_size(&mut h, &b, &SetAside::default());
+        assert!(!h.contains("claims, measured") && !h.contains("[holds]"));
     }
 }

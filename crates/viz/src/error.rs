@@ -22,6 +22,9 @@ pub enum VizError {
     /// The model could not be used.
     #[error(transparent)]
     Model(#[from] trainscope_nn::Error),
+    /// A loss function, gradient or Hessian of diag failed.
+    #[error(transparent)]
+    Diag(#[from] trainscope_diag::Error),
     /// The optimizer or schedule configuration is invalid, or a step failed.
     #[error(transparent)]
     Optim(#[from] trainscope_optim::OptimError),

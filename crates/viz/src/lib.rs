@@ -13,6 +13,9 @@
 //!   momentum rolling past a local minimum and a saddle point, MSE on softmax stuck on a
 //!   plateau where cross-entropy is not, standardized features rounding the error surface,
 //!   warm-up taming Adam's first steps;
+//! - [`lecture_networks`]: the claims that need a network, measured on small MLPs trained
+//!   full-batch — standardized inputs and batch normalization in an MLP, warm-up on a deep
+//!   network;
 //! - [`model_surface`]: a model's full-data loss on a 2-D slice of parameter space — two named
 //!   parameters, two filter-normalized random directions, or two given directions (Hessian
 //!   eigenvectors) — computed in parallel, saved as CSV, with trajectories projected onto it;
@@ -65,6 +68,7 @@
 pub mod analytic;
 mod error;
 pub mod grid;
+pub mod lecture_networks;
 pub mod model_surface;
 pub mod playground;
 pub mod plot;

@@ -9,6 +9,7 @@
 
 use crate::analytic::AnalyticSurface;
 use crate::error::{Result, VizError};
+use crate::lecture_networks::{batch_norm_story, deep_warmup_story, Curves};
 use crate::playground::{distance, run_playground, run_playgrounds, PlaygroundRun, Trajectory};
 use serde::{Deserialize, Serialize};
 use trainscope_optim::{
@@ -32,16 +33,23 @@ pub enum Preset {
     Normalization,
     /// Warm-up avoids Adam's too-large first steps ([`warmup_story`]).
     Warmup,
+    /// Feature normalization in an MLP: standardized inputs, or batch normalization inside
+    /// the network ([`crate::lecture_networks::batch_norm_story`]).
+    BatchNorm,
+    /// Warm-up on a deep network ([`crate::lecture_networks::deep_warmup_story`]).
+    WarmupDeep,
 }
 
 impl Preset {
     /// Every preset, in a fixed order.
-    pub const ALL: [Preset; 5] = [
+    pub const ALL: [Preset; 7] = [
         Preset::Lecture,
         Preset::Momentum,
         Preset::SoftmaxMse,
         Preset::Normalization,
         Preset::Warmup,
+        Preset::BatchNorm,
+        Preset::WarmupDeep,
     ];
 
     /// The name on the command line.
@@ -52,6 +60,8 @@ impl Preset {
             Preset::SoftmaxMse => "softmax-mse",
             Preset::Normalization => "normalization",
             Preset::Warmup => "warmup",
+            Preset::BatchNorm => "batch-norm",
+            Preset::WarmupDeep => "warmup-deep",
         }
     }
 
@@ -108,9 +118,13 @@ pub struct Story {
     pub claims: Vec<Claim>,
     /// What the numbers mean beyond the claims.
     pub notes: Vec<String>,
+    /// Loss curves of networks trained (presets measured on a network rather than a surface).
+    #[serde(default)]
+    pub curves: Vec<Curves>,
 }
 
-/// Runs a preset (each takes well under a second).
+/// Runs a preset (those on surfaces take well under a second, those on networks a few
+/// seconds).
 ///
 /// ```
 /// use trainscope_viz::presets::{story, Preset};
@@ -130,6 +144,7 @@ pub fn story(preset: Preset) -> Result<Story> {
                 }],
                 claims: s.findings.claims().into_iter().map(Claim::new).collect(),
                 notes: Vec::new(),
+                curves: Vec::new(),
             }
         }
         Preset::Momentum => {
@@ -143,6 +158,7 @@ pub fn story(preset: Preset) -> Result<Story> {
                     trajectories: t,
                     profile_at: Some(0.0),
                 }],
+                curves: Vec::new(),
             }
         }
         Preset::SoftmaxMse => {
@@ -163,6 +179,7 @@ pub fn story(preset: Preset) -> Result<Story> {
                         profile_at: None,
                     },
                 ],
+                curves: Vec::new(),
             }
         }
         Preset::Normalization => {
@@ -183,6 +200,7 @@ pub fn story(preset: Preset) -> Result<Story> {
                         profile_at: None,
                     },
                 ],
+                curves: Vec::new(),
             }
         }
         Preset::Warmup => {
@@ -196,6 +214,27 @@ pub fn story(preset: Preset) -> Result<Story> {
                     trajectories: t,
                     profile_at: None,
                 }],
+                curves: Vec::new(),
+            }
+        }
+        Preset::BatchNorm => {
+            let (c, f) = batch_norm_story()?;
+            Story {
+                preset,
+                claims: f.claims().into_iter().map(Claim::new).collect(),
+                notes: f.notes(),
+                panels: Vec::new(),
+                curves: vec![c],
+            }
+        }
+        Preset::WarmupDeep => {
+            let (c, f) = deep_warmup_story()?;
+            Story {
+                preset,
+                claims: f.claims().into_iter().map(Claim::new).collect(),
+                notes: f.notes(),
+                panels: Vec::new(),
+                curves: vec![c],
             }
         }
     })
@@ -217,7 +256,7 @@ fn adam(lr: f64) -> OptimizerConfig {
 }
 
 /// A rate with three significant digits and no trailing zeros: 0.0178, 0.422, 1.
-fn rate(lr: f64) -> String {
+pub(crate) fn rate(lr: f64) -> String {
     let digits = (2 - lr.abs().log10().floor() as i32).max(0) as usize;
     let s = format!("{lr:.digits$}");
     if s.contains('.') {

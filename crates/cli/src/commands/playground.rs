@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use serde::Serialize;
 use trainscope_report::{default_start, parse_spec, parse_surface, PlaygroundFile};
+use trainscope_viz::lecture_networks::Curves;
 use trainscope_viz::plot::{
     contour_plot, line_plot, ContourOptions, LineOptions, PathSeries, Series,
 };
@@ -41,7 +42,8 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1000)]
     steps: usize,
     /// A lecture's claim replayed and checked: `lecture` (the error-surface story on the
-    /// bowl), `momentum`, `softmax-mse`, `normalization`, `warmup`.
+    /// bowl), `momentum`, `softmax-mse`, `normalization`, `warmup`; on small networks
+    /// `batch-norm` (feature normalization in an MLP) and `warmup-deep`.
     #[arg(long, value_name = "NAME")]
     preset: Option<String>,
     /// Output directory for the plot, the grid and the paths.
@@ -65,16 +67,36 @@ struct RunSummary<'a> {
     diverged: bool,
 }
 
+/// A network a preset trained, and its runs.
+#[derive(Serialize)]
+struct NetworkSummary<'a> {
+    name: &'a str,
+    description: &'a str,
+    runs: Vec<NetworkRun<'a>>,
+}
+
+#[derive(Serialize)]
+struct NetworkRun<'a> {
+    label: &'a str,
+    updates: usize,
+    start_loss: f64,
+    final_loss: f64,
+    max_loss: f64,
+    diverged: bool,
+}
+
 #[derive(Serialize)]
 struct Report<'a> {
-    /// The (first) surface.
-    surface: &'static str,
+    /// The (first) surface; none for the presets measured on networks.
+    surface: Option<&'static str>,
     /// Every surface, in order (presets that compare two surfaces have two).
     surfaces: Vec<&'static str>,
     preset: Option<&'static str>,
     runs: Vec<RunSummary<'a>>,
     claims: Option<Vec<Claim>>,
     all_held: Option<bool>,
+    /// Networks trained by presets measured on a network rather than a surface.
+    networks: Vec<NetworkSummary<'a>>,
     notes: Vec<String>,
     files: Vec<PathBuf>,
 }
@@ -85,14 +107,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(super::surface::parse_window)
         .transpose()?;
-    let (preset, panels, claims, notes) = match args.preset.as_deref() {
+    let (preset, panels, curves, claims, notes) = match args.preset.as_deref() {
         Some(name) => {
             let preset = Preset::from_name(name).with_context(|| format!("--preset {name:?}"))?;
             if args.config.is_some() || !args.optimizers.is_empty() {
                 bail!("--preset {name} runs its own optimizers; drop --optimizer and --config");
             }
             let story = presets::story(preset)?;
-            (Some(preset), story.panels, Some(story.claims), story.notes)
+            (
+                Some(preset),
+                story.panels,
+                story.curves,
+                Some(story.claims),
+                story.notes,
+            )
         }
         None => {
             let file = args
@@ -135,7 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 trajectories: run_playgrounds(surface, &runs)?,
                 profile_at: None,
             };
-            (None, vec![panel], None, Vec::new())
+            (None, vec![panel], Vec::new(), None, Vec::new())
         }
     };
     let mut files = Vec::new();
@@ -144,6 +172,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if preset.is_some() {
             files.extend(draw_curves(p, window, &args.out)?);
         }
+    }
+    for c in &curves {
+        files.extend(draw_network_curves(c, &args.out)?);
     }
     let runs: Vec<RunSummary> = panels
         .iter()
@@ -164,13 +195,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .collect();
     let all_held = claims.as_ref().map(|c| c.iter().all(|c| c.held));
     let surfaces: Vec<&'static str> = panels.iter().map(|p| p.surface.name()).collect();
+    let networks = curves
+        .iter()
+        .map(|c| NetworkSummary {
+            name: &c.name,
+            description: &c.description,
+            runs: c
+                .curves
+                .iter()
+                .map(|r| NetworkRun {
+                    label: &r.label,
+                    updates: r.updates(),
+                    start_loss: r.loss.first().copied().unwrap_or(f64::NAN),
+                    final_loss: r.loss.last().copied().unwrap_or(f64::NAN),
+                    max_loss: r.loss.iter().copied().fold(f64::NAN, f64::max),
+                    diverged: r.diverged,
+                })
+                .collect(),
+        })
+        .collect();
     let report = Report {
-        surface: surfaces.first().copied().unwrap_or("bowl"),
+        surface: surfaces.first().copied(),
         surfaces,
         preset: preset.map(Preset::name),
         runs,
         claims,
         all_held,
+        networks,
         notes,
         files,
     };
@@ -197,6 +248,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 );
             }
         }
+        for n in &report.networks {
+            r += &format!("network {} = {}\n", n.name, n.description);
+            let lw = n.runs.iter().map(|s| s.label.chars().count()).max();
+            let sw = n.runs.iter().map(|s| s.updates.to_string().len()).max();
+            for s in &n.runs {
+                r += &format!(
+                    "{:<lw$}  {:>sw$} updates  loss {} → {}  highest {}{}\n",
+                    s.label,
+                    s.updates,
+                    output::num(s.start_loss),
+                    output::num(s.final_loss),
+                    output::num(s.max_loss),
+                    if s.diverged { "  DIVERGED" } else { "" },
+                    lw = lw.unwrap_or(0),
+                    sw = sw.unwrap_or(0),
+                );
+            }
+        }
         for c in report.claims.iter().flatten() {
             r += &format!(
                 "[{}] {}\n",
@@ -213,6 +282,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         output::stdout(&r)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The loss per update of a preset's network runs (`playground-<name>-loss.*`).
+fn draw_network_curves(c: &Curves, out: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let updates: Vec<Vec<f64>> = c
+        .curves
+        .iter()
+        .map(|r| (0..r.loss.len()).map(|i| i as f64).collect())
+        .collect();
+    let series: Vec<Series> = c
+        .curves
+        .iter()
+        .zip(&updates)
+        .map(|(r, x)| Series {
+            label: &r.label,
+            x,
+            y: &r.loss,
+        })
+        .collect();
+    let opts = LineOptions {
+        title: format!("Loss per update, {}", c.name),
+        x_label: "update".into(),
+        y_label: "loss (full batch)".into(),
+        ..Default::default()
+    };
+    let mut files = Vec::new();
+    for ext in ["svg", "png"] {
+        let p = out.join(format!("playground-{}-loss.{ext}", c.name));
+        line_plot(&series, &opts, &p)?;
+        files.push(p);
+    }
+    Ok(files)
 }
 
 fn parse_point(s: &str) -> anyhow::Result<[f64; 2]> {
