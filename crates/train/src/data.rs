@@ -2,7 +2,7 @@
 //! from.
 
 use trainscope_core::Element;
-use trainscope_data::{load_idx, CsvOptions, Dataset, Standardizer, Targets};
+use trainscope_data::{load_idx, CsvOptions, Dataset, Standardizer, Targets, Task};
 
 use crate::config::{Config, DataFormat};
 use crate::error::{Context, Result};
@@ -48,7 +48,7 @@ pub fn load_run_data(config: &Config) -> Result<RunData> {
                 let (features, names, target, targets, _) = raw.into_parts();
                 let map = train.label_map().cloned();
                 Some(
-                    Dataset::new(features, names, target, targets, map).context(|| {
+                    Dataset::with_targets(features, names, target, targets, map).context(|| {
                         format!(
                             "{}: labels do not fit the {} classes of the training labels",
                             labels.display(),
@@ -73,8 +73,11 @@ pub fn load_training_data(config: &Config) -> Result<Dataset> {
     Ok(match d.format {
         DataFormat::Csv => {
             let path = d.train.as_ref().expect("validated: data.train is set");
-            let target = d.target.as_deref().expect("validated: data.target is set");
-            let mut opts = CsvOptions::new(target, config.task());
+            let target = d.target.as_ref().expect("validated: data.target is set");
+            let mut opts = match config.task() {
+                Task::Regression => CsvOptions::regression_on(target.names().iter().cloned()),
+                Task::Classification => CsvOptions::classification(&target.names()[0]),
+            };
             if let Some(f) = &d.features {
                 opts = opts.with_features(f.iter().cloned());
             }
@@ -93,8 +96,11 @@ pub(crate) struct Arrays<T> {
     pub n: usize,
     pub d: usize,
     pub x: Vec<T>,
-    /// Regression targets (standardized if configured), or 0/1 for a one-logit binary model.
+    /// Regression targets (standardized if configured), `n × width` row-major, or 0/1 for a
+    /// one-logit binary model.
     pub values: Vec<T>,
+    /// Values per row: the number of regression targets, 1 for classes.
+    pub width: usize,
     /// Class indices, for losses that take classes.
     pub classes: Vec<u32>,
     /// Class indices for accuracy (classification only).
@@ -141,6 +147,7 @@ impl<T: Element> Arrays<T> {
             d: data.n_features(),
             x: Vec::new(),
             values,
+            width: data.n_targets(),
             classes,
             labels,
         })
