@@ -5,7 +5,7 @@ use trainscope_core::Element;
 use trainscope_data::{load_idx, CsvOptions, Dataset, Standardizer, Targets, Task};
 
 use crate::config::{Config, DataFormat};
-use crate::error::{Context, Result};
+use crate::error::{ConfigError, Context, Result, TrainError};
 
 /// The datasets of a run, as read (not standardized).
 #[derive(Debug, Clone)]
@@ -68,7 +68,61 @@ pub fn load_run_data(config: &Config) -> Result<RunData> {
 }
 
 /// Reads only the training file(s), before any validation split (what cross validation folds).
+/// With `model.init` naming a classifier, the labels take that checkpoint's class indices.
 pub fn load_training_data(config: &Config) -> Result<Dataset> {
+    let data = read_training_data(config)?;
+    match &config.model.init {
+        Some(init) if data.task() == Task::Classification => with_checkpoint_labels(data, init),
+        _ => Ok(data),
+    }
+}
+
+/// `data` with its labels mapped through the label map of the checkpoint `init`, so that a
+/// fine-tuned model keeps its classes (a class absent from the new data stays in the model).
+/// A label the checkpoint does not know is an error naming it; a checkpoint without a label
+/// map (a regression model) is left to the output-count check.
+fn with_checkpoint_labels(data: Dataset, init: &std::path::Path) -> Result<Dataset> {
+    let ckpt = trainscope_nn::Sequential::<f64>::load(init)?;
+    let meta = crate::meta::ModelMeta::from_metadata(init, &ckpt.metadata)?;
+    let Some(map) = meta.schema.label_map else {
+        return Ok(data);
+    };
+    let own = data
+        .label_map()
+        .expect("class targets have a label map")
+        .clone();
+    let mut index = Vec::with_capacity(own.len());
+    for label in own.labels() {
+        match map.index_of(label) {
+            Some(i) => index.push(i),
+            None => {
+                return Err(TrainError::Config(ConfigError::Invalid {
+                    key: "model.init".into(),
+                    msg: format!(
+                        "the training data has the label {label:?}, which is not among the {} classes of {} ({})",
+                        map.len(),
+                        init.display(),
+                        map.labels().join(", ")
+                    ),
+                }))
+            }
+        }
+    }
+    let (features, names, target, targets, _) = data.into_parts();
+    let classes = match targets {
+        Targets::Classes(c) => c.into_iter().map(|k| index[k]).collect(),
+        regression => unreachable!("checked: class targets, not {regression:?}"),
+    };
+    Ok(Dataset::with_targets(
+        features,
+        names,
+        target,
+        Targets::Classes(classes),
+        Some(map),
+    )?)
+}
+
+fn read_training_data(config: &Config) -> Result<Dataset> {
     let d = &config.data;
     Ok(match d.format {
         DataFormat::Csv => {

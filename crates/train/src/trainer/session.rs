@@ -82,12 +82,17 @@ pub fn loss_for_data(choice: LossChoice, data: &trainscope_data::Dataset) -> Res
 /// Where a regression's number of outputs comes from, for errors: ` (data.target lists 2
 /// columns: …)`; empty for classification.
 fn targets_note(data: &trainscope_data::Dataset, outputs: usize) -> String {
-    match data.task() {
-        Task::Regression => format!(
+    match (data.task(), data.label_map()) {
+        (Task::Regression, _) => format!(
             " (one per target column: data.target lists {outputs}: {})",
             data.target_names().join(", ")
         ),
-        Task::Classification => String::new(),
+        (Task::Classification, Some(map)) => format!(
+            " (for the {} classes {})",
+            map.len(),
+            map.labels().join(", ")
+        ),
+        (Task::Classification, None) => String::new(),
     }
 }
 
