@@ -57,7 +57,7 @@ fn checkpoint(path: &Path, spec: ModelSpec, theta: &[f64], task: Task, loss: Los
     let meta = ModelMeta {
         schema: Schema {
             feature_names: (0..d).map(|i| format!("x{i}")).collect(),
-            target: "y".into(),
+            targets: vec!["y".into()],
             label_map: (task == Task::Classification).then(|| LabelMap::range(2)),
         },
         feature_standardizer: None,

@@ -311,7 +311,9 @@ impl BatchBuffer {
         let targets = match data.targets() {
             Targets::Regression(y) => {
                 self.regression.clear();
-                self.regression.extend(rows.iter().map(|&r| y[r]));
+                let k = data.n_targets();
+                self.regression
+                    .extend(rows.iter().flat_map(|&r| &y[r * k..(r + 1) * k]));
                 BatchTargets::Regression(&self.regression)
             }
             Targets::Classes(c) => {
@@ -357,7 +359,7 @@ impl Batch<'_> {
 /// The targets of a [`Batch`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum BatchTargets<'b> {
-    /// Real-valued targets.
+    /// Real-valued targets, row-major `len() × K`.
     Regression(&'b [f64]),
     /// Class indices.
     Classes(&'b [usize]),

@@ -13,17 +13,17 @@ pub enum Task {
     Classification,
 }
 
-/// The targets of a dataset, one per row.
+/// The targets of a dataset: one class per row, or K real values per row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Targets {
-    /// Real-valued targets.
+    /// Real-valued targets, row-major `n × K` (K target columns; usually one).
     Regression(Vec<f64>),
     /// Class indices `0..K`; the dataset's [`LabelMap`] says which label each index stands for.
     Classes(Vec<usize>),
 }
 
 impl Targets {
-    /// The number of rows.
+    /// The number of values: one per row for classes, `n × K` for K regression targets.
     pub fn len(&self) -> usize {
         match self {
             Targets::Regression(v) => v.len(),
@@ -60,17 +60,24 @@ impl Targets {
         }
     }
 
-    /// The targets of `rows`, in that order. Indices must be in range (checked by callers).
-    pub(crate) fn gather(&self, rows: &[usize]) -> Targets {
+    /// The targets of `rows`, in that order, `width` values per row for regression. Indices
+    /// must be in range (checked by callers).
+    pub(crate) fn gather(&self, rows: &[usize], width: usize) -> Targets {
         match self {
-            Targets::Regression(v) => Targets::Regression(rows.iter().map(|&r| v[r]).collect()),
+            Targets::Regression(v) => Targets::Regression(
+                rows.iter()
+                    .flat_map(|&r| &v[r * width..(r + 1) * width])
+                    .copied()
+                    .collect(),
+            ),
             Targets::Classes(v) => Targets::Classes(rows.iter().map(|&r| v[r]).collect()),
         }
     }
 }
 
-/// A table of examples: an `n × d` row-major feature matrix, one target per row, the feature
-/// names, and for classification the [`LabelMap`] that gives the class indices their meaning.
+/// A table of examples: an `n × d` row-major feature matrix, one target per row (a class, or K
+/// real values for a regression on K target columns), the feature and target names, and for
+/// classification the [`LabelMap`] that gives the class indices their meaning.
 ///
 /// Row `i` is `features()[i * d .. (i + 1) * d]`. The invariants (matrix size, one target per row,
 /// class indices below K, a label map exactly for class targets) are checked when the dataset is
@@ -98,7 +105,8 @@ impl Targets {
 pub struct Dataset {
     features: Vec<f64>,
     feature_names: Vec<String>,
-    target_name: String,
+    target_names: Vec<String>,
+    n_rows: usize,
     targets: Targets,
     label_map: Option<LabelMap>,
 }
@@ -116,7 +124,36 @@ impl Dataset {
         targets: Targets,
         label_map: Option<LabelMap>,
     ) -> Result<Dataset> {
-        let (n, d) = (targets.len(), feature_names.len());
+        Dataset::with_targets(
+            features,
+            feature_names,
+            vec![target_name.into()],
+            targets,
+            label_map,
+        )
+    }
+
+    /// [`Dataset::new`] with several target columns: `targets` holds `n × K` regression values
+    /// row-major, K = `target_names.len()`. Class targets take exactly one name.
+    pub fn with_targets(
+        features: Vec<f64>,
+        feature_names: Vec<String>,
+        target_names: Vec<String>,
+        targets: Targets,
+        label_map: Option<LabelMap>,
+    ) -> Result<Dataset> {
+        let k = target_names.len();
+        let one_class_column = matches!(targets, Targets::Classes(_)) && k != 1;
+        if k == 0 || one_class_column || targets.len() % k != 0 {
+            return Err(DataError::Shape {
+                context: "Dataset::new",
+                message: format!(
+                    "{} target values do not fit the {k} target names {target_names:?}",
+                    targets.len()
+                ),
+            });
+        }
+        let (n, d) = (targets.len() / k, feature_names.len());
         if n.checked_mul(d) != Some(features.len()) {
             return Err(DataError::Shape {
                 context: "Dataset::new",
@@ -153,7 +190,8 @@ impl Dataset {
         Ok(Dataset {
             features,
             feature_names,
-            target_name: target_name.into(),
+            target_names,
+            n_rows: n,
             targets,
             label_map,
         })
@@ -161,7 +199,13 @@ impl Dataset {
 
     /// The number of rows (examples) n.
     pub fn n_rows(&self) -> usize {
-        self.targets.len()
+        self.n_rows
+    }
+
+    /// The number of target values per row K: the target columns of a regression, 1 for
+    /// classes.
+    pub fn n_targets(&self) -> usize {
+        self.target_names.len()
     }
 
     /// The number of features d.
@@ -194,7 +238,7 @@ impl Dataset {
         &self.features[i * d..(i + 1) * d]
     }
 
-    /// The targets, one per row.
+    /// The targets, one class or K values per row.
     pub fn targets(&self) -> &Targets {
         &self.targets
     }
@@ -218,9 +262,14 @@ impl Dataset {
         &self.feature_names
     }
 
-    /// The name of the target column.
+    /// The name of the (first) target column.
     pub fn target_name(&self) -> &str {
-        &self.target_name
+        &self.target_names[0]
+    }
+
+    /// The names of the target columns, in the order of each row's target values.
+    pub fn target_names(&self) -> &[String] {
+        &self.target_names
     }
 
     /// The label map for classification; `None` for regression.
@@ -261,28 +310,37 @@ impl Dataset {
         Ok(Dataset {
             features,
             feature_names: self.feature_names.clone(),
-            target_name: self.target_name.clone(),
-            targets: self.targets.gather(rows),
+            target_names: self.target_names.clone(),
+            n_rows: rows.len(),
+            targets: self.targets.gather(rows, self.n_targets()),
             label_map: self.label_map.clone(),
         })
     }
 
     /// What must be saved with a model so that later files are read the same way: feature
-    /// names (in column order), the target name and the label map.
+    /// names (in column order), the target names and the label map.
     pub fn schema(&self) -> Schema {
         Schema {
             feature_names: self.feature_names.clone(),
-            target: self.target_name.clone(),
+            targets: self.target_names.clone(),
             label_map: self.label_map.clone(),
         }
     }
 
-    /// Takes the dataset apart: `(features, feature_names, target_name, targets, label_map)`.
-    pub fn into_parts(self) -> (Vec<f64>, Vec<String>, String, Targets, Option<LabelMap>) {
+    /// Takes the dataset apart: `(features, feature_names, target_names, targets, label_map)`.
+    pub fn into_parts(
+        self,
+    ) -> (
+        Vec<f64>,
+        Vec<String>,
+        Vec<String>,
+        Targets,
+        Option<LabelMap>,
+    ) {
         (
             self.features,
             self.feature_names,
-            self.target_name,
+            self.target_names,
             self.targets,
             self.label_map,
         )
@@ -290,7 +348,7 @@ impl Dataset {
 }
 
 /// How a model's data is laid out: which columns are its features (by name, in order), which
-/// column is the target, and, for classification, the label map.
+/// columns are the targets, and, for classification, the label map.
 ///
 /// Take it from the training [`Dataset`] with [`Dataset::schema`], save it with the model (it is
 /// `Serialize`), and use it to read validation or test files ([`Schema::load`]) and prediction
@@ -300,13 +358,20 @@ impl Dataset {
 pub struct Schema {
     /// Feature column names, in the order of the model's inputs.
     pub feature_names: Vec<String>,
-    /// Name of the target column.
-    pub target: String,
+    /// Names of the target columns: one, or K for a regression with K outputs. Stored under
+    /// `target` as a string when there is one (as older checkpoints have it), else a list.
+    #[serde(rename = "target", with = "one_or_many")]
+    pub targets: Vec<String>,
     /// `Some` for classification, `None` for regression.
     pub label_map: Option<LabelMap>,
 }
 
 impl Schema {
+    /// The name of the (first) target column.
+    pub fn target(&self) -> &str {
+        &self.targets[0]
+    }
+
     /// Regression or classification.
     pub fn task(&self) -> Task {
         if self.label_map.is_some() {
@@ -341,5 +406,82 @@ impl PredictionData {
     /// The number of features.
     pub fn n_features(&self) -> usize {
         self.feature_names.len()
+    }
+}
+
+/// A list of names stored as a plain string when it has one entry.
+mod one_or_many {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+
+    pub fn serialize<S: Serializer>(names: &[String], s: S) -> Result<S::Ok, S::Error> {
+        match names {
+            [one] => one.serialize(s),
+            many => many.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        match OneOrMany::deserialize(d)? {
+            OneOrMany::One(name) => Ok(vec![name]),
+            OneOrMany::Many(names) if !names.is_empty() => Ok(names),
+            OneOrMany::Many(_) => Err(serde::de::Error::custom("the target list is empty")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CsvOptions, Standardizer};
+
+    #[test]
+    fn a_schema_stores_one_target_as_a_string_and_several_as_a_list() {
+        let one = r#"{"feature_names":["x"],"target":"y","label_map":null}"#;
+        let s: Schema = serde_json::from_str(one).unwrap();
+        assert_eq!(s.targets, ["y"]);
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            one,
+            "older readers see no change"
+        );
+        let many = r#"{"feature_names":["x"],"target":["y0","y1"],"label_map":null}"#;
+        let s: Schema = serde_json::from_str(many).unwrap();
+        assert_eq!((s.targets.len(), s.target()), (2, "y0"));
+        assert_eq!(serde_json::to_string(&s).unwrap(), many);
+        let none = r#"{"feature_names":["x"],"target":[],"label_map":null}"#;
+        assert!(serde_json::from_str::<Schema>(none).is_err());
+    }
+
+    #[test]
+    fn several_target_columns_are_read_selected_and_standardized_per_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, "a,y1,b,y0\n1,10,2,0\n3,30,4,1\n5,50,6,2\n").unwrap();
+        let d = CsvOptions::regression_on(["y0", "y1"]).load(&path).unwrap();
+        assert_eq!((d.n_rows(), d.n_features(), d.n_targets()), (3, 2, 2));
+        assert_eq!(d.feature_names(), ["a", "b"]);
+        assert_eq!(d.target_names(), ["y0", "y1"]);
+        // Row-major n × K in the order of the list, not of the file.
+        assert_eq!(
+            d.targets().as_regression().unwrap(),
+            [0.0, 10.0, 1.0, 30.0, 2.0, 50.0]
+        );
+        let s = d.select(&[2, 0]).unwrap();
+        assert_eq!(s.targets().as_regression().unwrap(), [2.0, 50.0, 0.0, 10.0]);
+        let t = Standardizer::fit_targets(&d).unwrap();
+        assert_eq!(t.mean(), [1.0, 30.0]);
+        // Reading back with the schema finds the same columns.
+        let again = d.schema().load(&path).unwrap();
+        assert_eq!(again, d);
+        assert!(CsvOptions::regression_on(Vec::<String>::new())
+            .load(&path)
+            .is_err());
     }
 }

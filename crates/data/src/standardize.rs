@@ -19,7 +19,7 @@ use crate::error::{DataError, Result};
 /// * Mean and variance are accumulated with Welford's update (Knuth, TAOCP vol. 2, 4.2.2),
 ///   which stays accurate for large offsets and gives exactly μ = x, σ = 0 for a constant.
 ///
-/// For regression targets use [`Standardizer::fit_targets`] (one "feature"), and
+/// For regression targets use [`Standardizer::fit_targets`] (one "feature" per target column), and
 /// [`Standardizer::inverse_transform`] to turn predictions back into the original units.
 ///
 /// ```
@@ -99,7 +99,7 @@ impl Standardizer {
     /// which are indices and must not be rescaled.
     pub fn fit_targets(data: &Dataset) -> Result<Standardizer> {
         match data.targets() {
-            Targets::Regression(y) => Standardizer::fit(y, 1),
+            Targets::Regression(y) => Standardizer::fit(y, data.n_targets()),
             Targets::Classes(_) => Err(class_targets_error(data)),
         }
     }

@@ -33,7 +33,7 @@ use crate::source;
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct CsvOptions {
-    target: String,
+    targets: Vec<String>,
     task: Task,
     features: Option<Vec<String>>,
 }
@@ -42,7 +42,7 @@ impl CsvOptions {
     /// Target column `target`, all other columns as features.
     pub fn new(target: impl Into<String>, task: Task) -> CsvOptions {
         CsvOptions {
-            target: target.into(),
+            targets: vec![target.into()],
             task,
             features: None,
         }
@@ -51,6 +51,20 @@ impl CsvOptions {
     /// A regression on the column named `target`.
     pub fn regression(target: impl Into<String>) -> CsvOptions {
         CsvOptions::new(target, Task::Regression)
+    }
+
+    /// A regression on several target columns at once (one model output each), in this order.
+    /// An empty list is an error when the file is read.
+    pub fn regression_on<I, S>(targets: I) -> CsvOptions
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        CsvOptions {
+            targets: targets.into_iter().map(Into::into).collect(),
+            task: Task::Regression,
+            features: None,
+        }
     }
 
     /// A classification on the column named `target`.
@@ -78,13 +92,14 @@ impl CsvOptions {
     /// [`CsvOptions::load`] on the content of a file already in memory (plain or gzip); `path`
     /// only names it in errors.
     pub fn parse(&self, path: &Path, bytes: &[u8]) -> Result<Dataset> {
+        check_targets(&self.targets, self.task)?;
         if let Some(names) = &self.features {
-            check_selection(names, &self.target)?;
+            check_selection(names, &self.targets)?;
         }
         let plan = Plan {
             features: self.features.as_deref(),
             target: Some(TargetPlan {
-                name: &self.target,
+                names: &self.targets,
                 required: true,
                 kind: match self.task {
                     Task::Regression => TargetKind::Regression,
@@ -93,7 +108,7 @@ impl CsvOptions {
             }),
         };
         let table = parse_table(path, bytes, &plan)?;
-        finish_dataset(table, &self.target)
+        finish_dataset(table, &self.targets)
     }
 }
 
@@ -109,7 +124,7 @@ impl Schema {
     /// [`Schema::load`] on the content of a file already in memory; `path` only names it.
     pub fn parse(&self, path: &Path, bytes: &[u8]) -> Result<Dataset> {
         let table = parse_table(path, bytes, &self.plan(true))?;
-        finish_dataset(table, &self.target)
+        finish_dataset(table, &self.targets)
     }
 
     /// Reads prediction inputs: the schema's feature columns by name. The target column may be
@@ -136,7 +151,7 @@ impl Schema {
         Plan {
             features: Some(&self.feature_names),
             target: Some(TargetPlan {
-                name: &self.target,
+                names: &self.targets,
                 required: target_required,
                 kind: match &self.label_map {
                     None => TargetKind::Regression,
@@ -147,13 +162,38 @@ impl Schema {
     }
 }
 
-fn check_selection(names: &[String], target: &str) -> Result<()> {
+/// One target column for classes, at least one for regression, none twice.
+fn check_targets(targets: &[String], task: Task) -> Result<()> {
+    if targets.is_empty() {
+        return Err(DataError::FeatureSelection(
+            "the list of target columns is empty".into(),
+        ));
+    }
+    if task == Task::Classification && targets.len() > 1 {
+        return Err(DataError::WrongTask(format!(
+            "a classification has one target column, not {} ({targets:?})",
+            targets.len()
+        )));
+    }
+    for (i, name) in targets.iter().enumerate() {
+        if let Some(first) = targets[..i].iter().position(|t| t == name) {
+            return Err(DataError::FeatureSelection(format!(
+                "target column {name:?} is listed twice (positions {} and {})",
+                first + 1,
+                i + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_selection(names: &[String], targets: &[String]) -> Result<()> {
     if names.is_empty() {
         return Err(DataError::FeatureSelection(
             "the list of feature columns is empty".into(),
         ));
     }
-    if names.iter().any(|n| n == target) {
+    if let Some(target) = names.iter().find(|n| targets.contains(n)) {
         return Err(DataError::FeatureSelection(format!(
             "{target:?} is the target column and cannot also be a feature"
         )));
@@ -171,14 +211,20 @@ fn check_selection(names: &[String], target: &str) -> Result<()> {
     Ok(())
 }
 
-fn finish_dataset(table: Table, target: &str) -> Result<Dataset> {
+fn finish_dataset(table: Table, targets: &[String]) -> Result<Dataset> {
     // A required target always yields targets; the `None` arm only guards that invariant.
-    let (targets, map) = table.targets.ok_or_else(|| DataError::MissingTarget {
+    let (values, map) = table.targets.ok_or_else(|| DataError::MissingTarget {
         path: table.path.clone(),
-        column: target.to_string(),
+        column: targets[0].clone(),
         available: Vec::new(),
     })?;
-    Dataset::new(table.features, table.feature_names, target, targets, map)
+    Dataset::with_targets(
+        table.features,
+        table.feature_names,
+        targets.to_vec(),
+        values,
+        map,
+    )
 }
 
 struct Plan<'a> {
@@ -188,7 +234,8 @@ struct Plan<'a> {
 }
 
 struct TargetPlan<'a> {
-    name: &'a str,
+    /// One column for classes; one or more for regression.
+    names: &'a [String],
     required: bool,
     kind: TargetKind<'a>,
 }
@@ -289,20 +336,31 @@ fn parse_table(path: &Path, bytes: &[u8], plan: &Plan<'_>) -> Result<Table> {
         }
     }
 
-    let target_col = match &plan.target {
+    // The target columns: all of them, or (when not required) none unless all are present.
+    let target_cols: Option<Vec<usize>> = match &plan.target {
         None => None,
-        Some(t) => match index_of.get(t.name) {
-            Some(&i) => Some(i),
-            None if t.required => {
-                return Err(DataError::MissingTarget {
-                    path: path.to_path_buf(),
-                    column: t.name.to_string(),
-                    available: names.clone(),
-                })
+        Some(t) => {
+            let mut cols = Vec::with_capacity(t.names.len());
+            for name in t.names {
+                match index_of.get(name.as_str()) {
+                    Some(&i) => cols.push(i),
+                    None if t.required => {
+                        return Err(DataError::MissingTarget {
+                            path: path.to_path_buf(),
+                            column: name.clone(),
+                            available: names.clone(),
+                        })
+                    }
+                    None => {
+                        cols.clear();
+                        break;
+                    }
+                }
             }
-            None => None,
-        },
+            (!cols.is_empty()).then_some(cols)
+        }
     };
+    let is_target = |i: usize| target_cols.as_ref().is_some_and(|c| c.contains(&i));
 
     let feature_cols: Vec<usize> = match plan.features {
         Some(selected) => selected
@@ -318,9 +376,7 @@ fn parse_table(path: &Path, bytes: &[u8], plan: &Plan<'_>) -> Result<Table> {
                     })
             })
             .collect::<Result<_>>()?,
-        None => (0..names.len())
-            .filter(|&i| Some(i) != target_col)
-            .collect(),
+        None => (0..names.len()).filter(|&i| !is_target(i)).collect(),
     };
     if feature_cols.is_empty() {
         return Err(DataError::FeatureSelection(format!(
@@ -359,10 +415,15 @@ fn parse_table(path: &Path, bytes: &[u8], plan: &Plan<'_>) -> Result<Table> {
         for &col in &feature_cols {
             features.push(cell(&record, line, col)?);
         }
-        if let (Some(col), Some(target)) = (target_col, &plan.target) {
+        if let (Some(cols), Some(target)) = (&target_cols, &plan.target) {
             match target.kind {
-                TargetKind::Regression => regression.push(cell(&record, line, col)?),
+                TargetKind::Regression => {
+                    for &col in cols {
+                        regression.push(cell(&record, line, col)?);
+                    }
+                }
                 TargetKind::Classes(map) => {
+                    let col = cols[0];
                     let label = &record[col];
                     if label.is_empty() {
                         return Err(DataError::EmptyLabel {
@@ -394,7 +455,7 @@ fn parse_table(path: &Path, bytes: &[u8], plan: &Plan<'_>) -> Result<Table> {
         });
     }
 
-    let targets = match (target_col, &plan.target) {
+    let targets = match (&target_cols, &plan.target) {
         (Some(_), Some(target)) => Some(match target.kind {
             TargetKind::Regression => (Targets::Regression(regression), None),
             TargetKind::Classes(Some(map)) => (Targets::Classes(classes), Some(map.clone())),

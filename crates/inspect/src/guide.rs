@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use trainscope_nn::Sequential;
 use trainscope_train::{
-    cross_validate, files, load_run_data, load_training_data, model_spec, resolve_loss, train,
+    cross_validate, files, load_run_data, load_training_data, loss_for_data, model_spec, train,
     Config, Preset, RunOptions, Silent, TrainedModel,
 };
 use trainscope_viz::plot::{bias_complexity_plot, ComplexityPoint};
@@ -384,11 +384,7 @@ pub fn guide(
         None => load_run_data(&base)?.train,
     };
     let baseline = baseline_loss(&base, &train_rows)?;
-    let (loss, outputs) = resolve_loss(
-        base.training.loss,
-        train_rows.task(),
-        train_rows.num_classes(),
-    )?;
+    let (loss, outputs) = loss_for_data(base.training.loss, &train_rows)?;
     let data = match opts.folds {
         Some(_) => None,
         None => Some(load_run_data(&base)?),

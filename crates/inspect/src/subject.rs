@@ -91,6 +91,7 @@ impl Subject {
                 meta.schema.feature_names.len()
             )));
         }
+        meta.check_scorable(checkpoint, ckpt.model.output_size())?;
         Ok(Subject {
             checkpoint: checkpoint.to_path_buf(),
             meta,
@@ -145,7 +146,10 @@ pub fn loss_function(
             if let Some(s) = &meta.target_standardizer {
                 s.transform(&mut y)?;
             }
-            DiagTargets::Values { data: y, width: 1 }
+            DiagTargets::Values {
+                data: y,
+                width: data.n_targets(),
+            }
         }
         Targets::Classes(c) if meta.loss.takes_classes() => {
             DiagTargets::Classes(c.iter().map(|&k| k as u32).collect())

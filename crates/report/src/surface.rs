@@ -61,6 +61,7 @@ impl TrainedProblem {
         }
         let ckpt = Sequential::<f64>::load(&checkpoint)?;
         let meta = ModelMeta::from_metadata(&checkpoint, &ckpt.metadata)?;
+        meta.check_scorable(&checkpoint, ckpt.model.output_size())?;
         let dataset = match (data, &run_dir) {
             (Some(file), _) => meta.schema.load(file)?,
             (None, Some(dir)) => {
@@ -86,7 +87,10 @@ impl TrainedProblem {
                 if let Some(s) = &meta.target_standardizer {
                     s.transform(&mut y)?;
                 }
-                Targets::Values { data: y, width: 1 }
+                Targets::Values {
+                    data: y,
+                    width: dataset.n_targets(),
+                }
             }
             DataTargets::Classes(c) if loss.takes_classes() => {
                 Targets::Classes(c.iter().map(|&k| k as u32).collect())

@@ -13,12 +13,13 @@ use trainscope_nn::Loss;
 use crate::config::Config;
 use crate::data::Arrays;
 use crate::error::{Context, Result};
-use crate::trainer::{batch_loss, resolve_loss};
+use crate::trainer::{batch_loss, loss_for_data};
 
 /// The trivial model fitted to training rows.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Baseline {
-    /// The constant output row: `[mean]`, `[ln(p₁/p₀)]` for one logit, or `ln pₖ` for K logits.
+    /// The constant output row: the target means (one per target column), `[ln(p₁/p₀)]` for one
+    /// logit, or `ln pₖ` for K logits.
     row: Vec<f64>,
     /// The most frequent training class (the lowest index on a tie), in classification.
     majority: Option<usize>,
@@ -27,15 +28,23 @@ pub(crate) struct Baseline {
 impl Baseline {
     /// Fits the constant to the targets of `train` for a model of `outputs` outputs.
     ///
-    /// Regression: `mean = Σ yᵢ / n` (summed in f64 over the targets in `T`). Classification:
+    /// Regression: `meanⱼ = Σᵢ yᵢⱼ / n` per target column j (summed in f64 over the targets in
+    /// `T`). Classification:
     /// `pₖ = max(countₖ, ½) / n` (half a count for an absent class keeps the logits finite),
     /// as logits `ln pₖ`, or `ln(p₁ / p₀)` for one logit.
     pub(crate) fn fit<T: Element>(train: &Arrays<T>, outputs: usize) -> Baseline {
         let n = train.n as f64;
         let Some(labels) = &train.labels else {
-            let mean = train.values.iter().map(|&v| v.to_f64()).sum::<f64>() / n;
+            let w = train.width;
+            let mut row = vec![0.0; w];
+            for y in train.values.chunks_exact(w) {
+                for (m, &v) in row.iter_mut().zip(y) {
+                    *m += v.to_f64();
+                }
+            }
+            row.iter_mut().for_each(|m| *m /= n);
             return Baseline {
-                row: vec![mean],
+                row,
                 majority: None,
             };
         };
@@ -62,7 +71,7 @@ impl Baseline {
             .collect();
         let out = Tensor::from_vec(out, &[rows.n, outputs]).context(|| "baseline".into())?;
         Ok(
-            no_grad(|| batch_loss(loss, &out, &rows.values, &rows.classes))
+            no_grad(|| batch_loss(loss, &out, &rows.values, rows.width, &rows.classes))
                 .and_then(|l| l.item())
                 .context(|| "baseline".into())?
                 .to_f64(),
@@ -80,7 +89,7 @@ impl Baseline {
 /// The trivial model's loss on `data`, fitted to `data` itself (the guide's baseline): the
 /// configuration's loss, in f64, with the target standardized as the configuration says.
 pub fn baseline_loss(config: &Config, data: &Dataset) -> Result<f64> {
-    let (loss, outputs) = resolve_loss(config.training.loss, data.task(), data.num_classes())?;
+    let (loss, outputs) = loss_for_data(config.training.loss, data)?;
     let target = if config.standardizes_target() {
         Some(Standardizer::fit_targets(data).context(|| "data.standardize_target".into())?)
     } else {
@@ -117,6 +126,24 @@ mod tests {
         assert!((b.loss(Loss::Mse, &rows).unwrap() - 14.0 / 3.0).abs() < 1e-15);
         assert!((b.loss(Loss::Mae, &rows).unwrap() - 2.0).abs() < 1e-15);
         assert_eq!(b.accuracy(&rows), None);
+    }
+
+    #[test]
+    fn several_targets_get_one_mean_each() {
+        // Two columns: y₀ = 1, 3 (mean 2), y₁ = 10, 30 (mean 20). MSE over all 4 entries:
+        // (1 + 1 + 100 + 100) / 4 = 50.5, as PyTorch's `nn.MSELoss()` averages over N × K.
+        let d = Dataset::with_targets(
+            vec![0.0; 2],
+            vec!["x".into()],
+            vec!["y0".into(), "y1".into()],
+            Targets::Regression(vec![1.0, 10.0, 3.0, 30.0]),
+            None,
+        )
+        .unwrap();
+        let rows = Arrays::<f64>::targets_only(&d, None).unwrap();
+        let b = Baseline::fit(&rows, 2);
+        assert_eq!(b.row, vec![2.0, 20.0]);
+        assert!((b.loss(Loss::Mse, &rows).unwrap() - 50.5).abs() < 1e-12);
     }
 
     #[test]

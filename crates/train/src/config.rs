@@ -202,6 +202,61 @@ impl DTypeName {
     }
 }
 
+/// `data.target`: one column name, or a list of them (regression with several outputs).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum TargetColumns {
+    /// `target = "y"`.
+    One(String),
+    /// `target = ["y0", "y1"]`.
+    Many(Vec<String>),
+}
+
+impl TargetColumns {
+    /// The column names, in order.
+    pub fn names(&self) -> &[String] {
+        match self {
+            TargetColumns::One(name) => std::slice::from_ref(name),
+            TargetColumns::Many(names) => names,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TargetColumns {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Names;
+        impl<'de> serde::de::Visitor<'de> for Names {
+            type Value = TargetColumns;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a column name or a list of column names")
+            }
+            fn visit_str<E: serde::de::Error>(
+                self,
+                v: &str,
+            ) -> std::result::Result<Self::Value, E> {
+                Ok(TargetColumns::One(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut names = Vec::new();
+                while let Some(name) = seq.next_element::<String>()? {
+                    names.push(name);
+                }
+                Ok(TargetColumns::Many(names))
+            }
+        }
+        d.deserialize_any(Names)
+    }
+}
+
+impl From<&str> for TargetColumns {
+    fn from(name: &str) -> Self {
+        TargetColumns::One(name.to_string())
+    }
+}
+
 /// How the training data is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -223,9 +278,10 @@ pub struct DataConfig {
     /// CSV: the training file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train: Option<PathBuf>,
-    /// CSV: the target column.
+    /// CSV: the target column, or for a regression with several outputs a list of columns
+    /// (one model output each, in this order).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
+    pub target: Option<TargetColumns>,
     /// CSV: `"regression"` or `"classification"` (IDX is always classification).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<Task>,
@@ -627,16 +683,43 @@ impl Config {
                 if d.train.is_none() {
                     return bad("data.train", "missing: the training CSV file".into());
                 }
-                if d.target.is_none() {
+                let Some(target) = &d.target else {
                     return bad(
                         "data.target",
                         "missing: the name of the target column".into(),
                     );
-                }
+                };
                 if d.task.is_none() {
                     return bad(
                         "data.task",
                         "missing: \"regression\" or \"classification\"".into(),
+                    );
+                }
+                let names = target.names();
+                if names.is_empty() {
+                    return bad("data.target", "the list of target columns is empty".into());
+                }
+                if names.len() > 1 && d.task == Some(Task::Classification) {
+                    return bad(
+                        "data.target",
+                        format!(
+                            "a classification has one target column, not {} ({names:?}); several columns are for a regression",
+                            names.len()
+                        ),
+                    );
+                }
+                if let Some(i) = (1..names.len()).find(|&i| names[..i].contains(&names[i])) {
+                    return bad(
+                        "data.target",
+                        format!("column {:?} is listed twice", names[i]),
+                    );
+                }
+                if let Some(f) = d.features.iter().flatten().find(|f| names.contains(f)) {
+                    return bad(
+                        "data.features",
+                        format!(
+                            "{f:?} is a target column (data.target) and cannot also be a feature"
+                        ),
                     );
                 }
             }

@@ -2,10 +2,10 @@
 //! from.
 
 use trainscope_core::Element;
-use trainscope_data::{load_idx, CsvOptions, Dataset, Standardizer, Targets};
+use trainscope_data::{load_idx, CsvOptions, Dataset, Standardizer, Targets, Task};
 
 use crate::config::{Config, DataFormat};
-use crate::error::{Context, Result};
+use crate::error::{ConfigError, Context, Result, TrainError};
 
 /// The datasets of a run, as read (not standardized).
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ pub fn load_run_data(config: &Config) -> Result<RunData> {
                 let (features, names, target, targets, _) = raw.into_parts();
                 let map = train.label_map().cloned();
                 Some(
-                    Dataset::new(features, names, target, targets, map).context(|| {
+                    Dataset::with_targets(features, names, target, targets, map).context(|| {
                         format!(
                             "{}: labels do not fit the {} classes of the training labels",
                             labels.display(),
@@ -68,13 +68,70 @@ pub fn load_run_data(config: &Config) -> Result<RunData> {
 }
 
 /// Reads only the training file(s), before any validation split (what cross validation folds).
+/// With `model.init` naming a classifier, the labels take that checkpoint's class indices.
 pub fn load_training_data(config: &Config) -> Result<Dataset> {
+    let data = read_training_data(config)?;
+    match &config.model.init {
+        Some(init) if data.task() == Task::Classification => with_checkpoint_labels(data, init),
+        _ => Ok(data),
+    }
+}
+
+/// `data` with its labels mapped through the label map of the checkpoint `init`, so that a
+/// fine-tuned model keeps its classes (a class absent from the new data stays in the model).
+/// A label the checkpoint does not know is an error naming it; a checkpoint without a label
+/// map (a regression model) is left to the output-count check.
+fn with_checkpoint_labels(data: Dataset, init: &std::path::Path) -> Result<Dataset> {
+    let ckpt = trainscope_nn::Sequential::<f64>::load(init)?;
+    let meta = crate::meta::ModelMeta::from_metadata(init, &ckpt.metadata)?;
+    let Some(map) = meta.schema.label_map else {
+        return Ok(data);
+    };
+    let own = data
+        .label_map()
+        .expect("class targets have a label map")
+        .clone();
+    let mut index = Vec::with_capacity(own.len());
+    for label in own.labels() {
+        match map.index_of(label) {
+            Some(i) => index.push(i),
+            None => {
+                return Err(TrainError::Config(ConfigError::Invalid {
+                    key: "model.init".into(),
+                    msg: format!(
+                        "the training data has the label {label:?}, which is not among the {} classes of {} ({})",
+                        map.len(),
+                        init.display(),
+                        map.labels().join(", ")
+                    ),
+                }))
+            }
+        }
+    }
+    let (features, names, target, targets, _) = data.into_parts();
+    let classes = match targets {
+        Targets::Classes(c) => c.into_iter().map(|k| index[k]).collect(),
+        regression => unreachable!("checked: class targets, not {regression:?}"),
+    };
+    Ok(Dataset::with_targets(
+        features,
+        names,
+        target,
+        Targets::Classes(classes),
+        Some(map),
+    )?)
+}
+
+fn read_training_data(config: &Config) -> Result<Dataset> {
     let d = &config.data;
     Ok(match d.format {
         DataFormat::Csv => {
             let path = d.train.as_ref().expect("validated: data.train is set");
-            let target = d.target.as_deref().expect("validated: data.target is set");
-            let mut opts = CsvOptions::new(target, config.task());
+            let target = d.target.as_ref().expect("validated: data.target is set");
+            let mut opts = match config.task() {
+                Task::Regression => CsvOptions::regression_on(target.names().iter().cloned()),
+                Task::Classification => CsvOptions::classification(&target.names()[0]),
+            };
             if let Some(f) = &d.features {
                 opts = opts.with_features(f.iter().cloned());
             }
@@ -93,8 +150,11 @@ pub(crate) struct Arrays<T> {
     pub n: usize,
     pub d: usize,
     pub x: Vec<T>,
-    /// Regression targets (standardized if configured), or 0/1 for a one-logit binary model.
+    /// Regression targets (standardized if configured), `n × width` row-major, or 0/1 for a
+    /// one-logit binary model.
     pub values: Vec<T>,
+    /// Values per row: the number of regression targets, 1 for classes.
+    pub width: usize,
     /// Class indices, for losses that take classes.
     pub classes: Vec<u32>,
     /// Class indices for accuracy (classification only).
@@ -141,6 +201,7 @@ impl<T: Element> Arrays<T> {
             d: data.n_features(),
             x: Vec::new(),
             values,
+            width: data.n_targets(),
             classes,
             labels,
         })

@@ -207,13 +207,20 @@ pub(crate) fn data_scales(train: &Dataset) -> DataScales {
             std,
         })
         .collect();
-    let target = train.targets().as_regression().map(|y| {
-        let (mean, std) = column_stats(y, 1)[0];
-        ColumnStats {
-            name: train.target_name().to_string(),
-            mean,
-            std,
-        }
+    // With several target columns, the one farthest from unit scale stands for them.
+    let target = train.targets().as_regression().and_then(|y| {
+        column_stats(y, train.n_targets())
+            .into_iter()
+            .zip(train.target_names())
+            .map(|((mean, std), name)| ColumnStats {
+                name: name.clone(),
+                mean,
+                std,
+            })
+            .max_by(|a, b| {
+                let scale = |c: &ColumnStats| c.mean.abs().max(c.std);
+                scale(a).total_cmp(&scale(b))
+            })
     });
     DataScales { features, target }
 }

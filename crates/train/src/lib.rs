@@ -36,7 +36,7 @@ mod trainer;
 pub use baseline::baseline_loss;
 pub use config::{
     BatchSize, Config, DTypeName, DataConfig, DataFormat, LossChoice, ModelConfig, Preset,
-    ScheduleSection, TrainingConfig,
+    ScheduleSection, TargetColumns, TrainingConfig,
 };
 pub use confusion::{ClassScores, Confusion};
 pub use cv::{cross_validate, CvFold, CvSummary, MeanStd};
@@ -48,8 +48,8 @@ pub use predict::{
     format_number, round_significant, Digits, Evaluation, Predictions, TrainedModel,
 };
 pub use trainer::{
-    files, model_spec, resolve_loss, train, train_from_state, Divergence, EpochMetrics, Observer,
-    Position, RunInfo, RunOptions, Silent, Summary,
+    files, loss_for_data, model_spec, resolve_loss, train, train_from_state, Divergence,
+    EpochMetrics, Observer, Position, RunInfo, RunOptions, Silent, Summary,
 };
 
 /// This crate's version, written into checkpoints.

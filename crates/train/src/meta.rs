@@ -98,7 +98,7 @@ impl ModelMeta {
             get(keys::FEATURE_STANDARDIZER)?,
             &bad,
         )?;
-        let target_standardizer = parse(
+        let target_standardizer: Option<Standardizer> = parse(
             keys::TARGET_STANDARDIZER,
             get(keys::TARGET_STANDARDIZER)?,
             &bad,
@@ -114,6 +114,22 @@ impl ModelMeta {
             _ => DTypeName::F64,
         };
         let epoch = m.get(keys::EPOCH).and_then(|e| e.parse().ok()).unwrap_or(0);
+        if task == Task::Classification && schema.targets.len() != 1 {
+            return Err(bad(format!(
+                "a classification with {} target columns {:?}",
+                schema.targets.len(),
+                schema.targets
+            )));
+        }
+        if let Some(s) = &target_standardizer {
+            let k = schema.targets.len();
+            if k > 1 && s.n_features() != k {
+                return Err(bad(format!(
+                    "the target standardization has {} columns for the {k} target columns",
+                    s.n_features()
+                )));
+            }
+        }
         if task != schema.task() {
             return Err(bad(format!(
                 "task {} does not match the schema (which is a {})",
@@ -130,6 +146,39 @@ impl ModelMeta {
             dtype,
             epoch,
         })
+    }
+}
+
+impl ModelMeta {
+    /// The names of a regression model's `outputs` output columns: the target columns, or
+    /// `<target>_<k>` (k from 0) when the checkpoint names one target for several outputs.
+    pub fn output_columns(&self, outputs: usize) -> Vec<String> {
+        let targets = &self.schema.targets;
+        if targets.len() == outputs {
+            targets.clone()
+        } else {
+            (0..outputs)
+                .map(|k| format!("{}_{k}", targets[0]))
+                .collect()
+        }
+    }
+
+    /// Refuses to score a regression model of `outputs` outputs against the checkpoint's target
+    /// columns unless there is one column per output (`path` names the checkpoint).
+    pub fn check_scorable(&self, path: &Path, outputs: usize) -> Result<()> {
+        let targets = &self.schema.targets;
+        if self.task == Task::Regression && targets.len() != outputs {
+            return Err(TrainError::Mismatch(format!(
+                "{}: the model has {outputs} outputs but its schema names {} target column{} {:?}; \
+                 scoring needs one target column per output (predict names the outputs {})",
+                path.display(),
+                targets.len(),
+                if targets.len() == 1 { "" } else { "s" },
+                targets,
+                self.output_columns(outputs).join(", ")
+            )));
+        }
+        Ok(())
     }
 }
 

@@ -26,6 +26,8 @@ enum AnyModel {
 pub struct TrainedModel {
     model: AnyModel,
     meta: ModelMeta,
+    /// The checkpoint file, named in errors.
+    path: std::path::PathBuf,
 }
 
 /// Predictions for the rows of a file.
@@ -33,9 +35,12 @@ pub struct TrainedModel {
 pub struct Predictions {
     /// Regression or classification.
     pub task: Task,
-    /// The target column's name.
+    /// The (first) target column's name.
     pub target: String,
-    /// Regression: one value per row, in the target's original units.
+    /// Regression: the names of the output columns (the target columns, or `<target>_<k>`
+    /// for a checkpoint that names one target for several outputs).
+    pub columns: Vec<String>,
+    /// Regression: `rows × columns` values, row-major, in the targets' original units.
     pub values: Vec<f64>,
     /// Classification: the predicted label of each row, as written in the training data.
     pub labels: Vec<String>,
@@ -57,9 +62,10 @@ pub struct Evaluation {
     pub loss_name: &'static str,
     /// Classification: fraction of rows whose predicted label is right.
     pub accuracy: Option<f64>,
-    /// Regression: mean squared error in the target's original units.
+    /// Regression: mean squared error in the target's original units (the mean over every
+    /// row and target column, as PyTorch's `nn.MSELoss()`).
     pub mse: Option<f64>,
-    /// Regression: mean absolute error in the target's original units.
+    /// Regression: mean absolute error in the target's original units (over every entry).
     pub mae: Option<f64>,
     /// Regression: root mean squared error in the target's original units, `√mse`.
     pub rmse: Option<f64>,
@@ -117,6 +123,13 @@ impl TrainedModel {
                 meta.schema.feature_names.len()
             )));
         }
+        let targets = &meta.schema.targets;
+        if meta.task == Task::Regression && targets.len() > 1 && targets.len() != outputs {
+            return Err(bad(format!(
+                "the model has {outputs} outputs for the {} target columns {targets:?}",
+                targets.len()
+            )));
+        }
         if let Some(map) = &meta.schema.label_map {
             let ok = outputs == map.len() || (outputs == 1 && map.len() == 2);
             if !ok {
@@ -126,7 +139,11 @@ impl TrainedModel {
                 )));
             }
         }
-        Ok(TrainedModel { model, meta })
+        Ok(TrainedModel {
+            model,
+            meta,
+            path: path.to_path_buf(),
+        })
     }
 
     /// The checkpoint's metadata.
@@ -165,7 +182,8 @@ impl TrainedModel {
         let n = out.len() / k;
         let mut p = Predictions {
             task: self.meta.task,
-            target: self.meta.schema.target.clone(),
+            target: self.meta.schema.target().to_string(),
+            columns: Vec::new(),
             values: Vec::new(),
             labels: Vec::new(),
             class_labels: Vec::new(),
@@ -179,6 +197,7 @@ impl TrainedModel {
                         .context(|| "undoing the target standardization".into())?;
                 }
                 p.values = v;
+                p.columns = self.meta.output_columns(k);
             }
             Some(map) => {
                 p.class_labels = map.labels().to_vec();
@@ -219,6 +238,8 @@ impl TrainedModel {
         let out_t = Tensor::from_vec(out.clone(), &[n, k]).context(|| "outputs".into())?;
         let l = match data.targets() {
             Targets::Regression(y) => {
+                self.meta.check_scorable(&self.path, k)?;
+                let entries = y.len() as f64;
                 let mut pred = out.clone();
                 if let Some(s) = &self.meta.target_standardizer {
                     s.inverse_transform(&mut pred)
@@ -229,17 +250,16 @@ impl TrainedModel {
                         .zip(y)
                         .map(|(p, t)| (p - t).powi(2))
                         .sum::<f64>()
-                        / n as f64,
+                        / entries,
                 );
                 e.rmse = e.mse.map(f64::sqrt);
-                e.mae =
-                    Some(pred.iter().zip(y).map(|(p, t)| (p - t).abs()).sum::<f64>() / n as f64);
+                e.mae = Some(pred.iter().zip(y).map(|(p, t)| (p - t).abs()).sum::<f64>() / entries);
                 let mut yt = y.clone();
                 if let Some(s) = &self.meta.target_standardizer {
                     s.transform(&mut yt)
                         .context(|| "standardizing the target".into())?;
                 }
-                let t = Tensor::from_vec(yt, &[n, 1]).context(|| "targets".into())?;
+                let t = Tensor::from_vec(yt, &[n, k]).context(|| "targets".into())?;
                 loss.compute(&out_t, Target::Values(&t))
             }
             Targets::Classes(c) => {
@@ -309,7 +329,7 @@ impl Predictions {
     /// Number of rows.
     pub fn len(&self) -> usize {
         match self.task {
-            Task::Regression => self.values.len(),
+            Task::Regression => self.values.len() / self.columns.len().max(1),
             Task::Classification => self.labels.len(),
         }
     }
@@ -319,7 +339,8 @@ impl Predictions {
         self.len() == 0
     }
 
-    /// Writes the predictions as CSV: regression, one column named after the target;
+    /// Writes the predictions as CSV: regression, one column per output named after its target
+    /// column (see [`Predictions::columns`]);
     /// classification, the predicted label under the target's name, then one probability
     /// column per class, `p_<label>`. Numbers are written with [`Digits::ShortestF32`].
     pub fn write_csv(&self, w: &mut dyn Write) -> std::io::Result<()> {
@@ -330,9 +351,12 @@ impl Predictions {
     pub fn write_csv_with(&self, w: &mut dyn Write, digits: Digits) -> std::io::Result<()> {
         match self.task {
             Task::Regression => {
-                writeln!(w, "{}", csv_field(&self.target))?;
-                for &v in &self.values {
-                    writeln!(w, "{}", format_number(v, digits))?;
+                let names: Vec<String> = self.columns.iter().map(|c| csv_field(c)).collect();
+                writeln!(w, "{}", names.join(","))?;
+                for row in self.values.chunks_exact(self.columns.len().max(1)) {
+                    let cells: Vec<String> =
+                        row.iter().map(|&v| format_number(v, digits)).collect();
+                    writeln!(w, "{}", cells.join(","))?;
                 }
             }
             Task::Classification => {

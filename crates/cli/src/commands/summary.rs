@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use trainscope_nn::{summary_text, Checkpoint, LayerRow, ModelSpec};
-use trainscope_train::{files, load_run_data, model_spec, resolve_loss, Config};
+use trainscope_train::{files, load_run_data, loss_for_data, model_spec, Config};
 
 use crate::output;
 
@@ -64,7 +64,7 @@ fn spec_of(args: &Args) -> anyhow::Result<ModelSpec> {
     }
     let data = load_run_data(&config)?;
     let train = &data.train;
-    let (_, outputs) = resolve_loss(config.training.loss, train.task(), train.num_classes())?;
+    let (_, outputs) = loss_for_data(config.training.loss, train)?;
     model_spec(&config, train.n_features(), outputs)
         .with_context(|| format!("{}: no model described", t.display()))
 }

@@ -14,17 +14,18 @@ use crate::evidence::{self, LayerGroups, ReluActivity};
 /// small enough that a big validation set does not need a big graph-free buffer.
 const EVAL_CHUNK: usize = 1024;
 
-/// The loss of `out` against targets given as values (`[b, 1]`) or classes.
+/// The loss of `out` against targets given as values (`[b, width]`, row-major) or classes.
 pub(crate) fn batch_loss<T: Element>(
     loss: Loss,
     out: &Tensor<T>,
     values: &[T],
+    width: usize,
     classes: &[u32],
 ) -> trainscope_core::Result<Tensor<T>> {
     if loss.takes_classes() {
         loss.compute(out, Target::Classes(classes))
     } else {
-        let t = Tensor::from_slice(values, &[values.len(), 1])?;
+        let t = Tensor::from_slice(values, &[values.len() / width.max(1), width])?;
         loss.compute(out, Target::Values(&t))
     }
 }
@@ -78,7 +79,8 @@ pub(super) fn eval_chunks<T: Element>(
         } else {
             &a.classes[start..end]
         };
-        let l = batch_loss(loss, &out, &a.values[start..end], classes)?;
+        let w = a.width;
+        let l = batch_loss(loss, &out, &a.values[start * w..end * w], w, classes)?;
         each(start..end, &out, &l)?;
         start = end;
     }

@@ -70,6 +70,32 @@ pub fn resolve_loss(
     })
 }
 
+/// [`resolve_loss`] for the rows of `data`: a regression on K target columns needs K outputs.
+pub fn loss_for_data(choice: LossChoice, data: &trainscope_data::Dataset) -> Result<(Loss, usize)> {
+    let (loss, outputs) = resolve_loss(choice, data.task(), data.num_classes())?;
+    Ok(match data.task() {
+        Task::Regression => (loss, data.n_targets()),
+        Task::Classification => (loss, outputs),
+    })
+}
+
+/// Where a regression's number of outputs comes from, for errors: ` (data.target lists 2
+/// columns: …)`; empty for classification.
+fn targets_note(data: &trainscope_data::Dataset, outputs: usize) -> String {
+    match (data.task(), data.label_map()) {
+        (Task::Regression, _) => format!(
+            " (one per target column: data.target lists {outputs}: {})",
+            data.target_names().join(", ")
+        ),
+        (Task::Classification, Some(map)) => format!(
+            " (for the {} classes {})",
+            map.len(),
+            map.labels().join(", ")
+        ),
+        (Task::Classification, None) => String::new(),
+    }
+}
+
 /// The model a configuration describes, for `inputs` features and `outputs` outputs. An
 /// explicit layer list gets the data's shape (`data.image_shape` when given); whether its
 /// layers fit that shape and give `outputs` outputs is checked when the model is built.
@@ -176,7 +202,7 @@ impl<T: Element> Session<T> {
     pub(super) fn new(config: &Config, data: &RunData) -> Result<Self> {
         let train = &data.train;
         let task = train.task();
-        let (loss, outputs) = resolve_loss(config.training.loss, task, train.num_classes())?;
+        let (loss, outputs) = loss_for_data(config.training.loss, train)?;
         let feature_std = if config.data.standardize {
             Some(Standardizer::fit_features(train).context(|| "data.standardize".into())?)
         } else {
@@ -201,10 +227,11 @@ impl<T: Element> Session<T> {
                 let m = Sequential::<T>::load(init)?.model;
                 if m.input_size() != d || m.output_size() != outputs {
                     return Err(TrainError::Mismatch(format!(
-                        "model.init: {} has {} inputs and {} outputs, the data needs {d} and {outputs}",
+                        "model.init: {} has {} inputs and {} outputs, the data needs {d} and {outputs}{}",
                         init.display(),
                         m.input_size(),
-                        m.output_size()
+                        m.output_size(),
+                        targets_note(train, outputs)
                     )));
                 }
                 m
@@ -243,7 +270,8 @@ impl<T: Element> Session<T> {
                     return Err(TrainError::Config(crate::error::ConfigError::Invalid {
                         key: key.into(),
                         msg: format!(
-                            "the last layer gives {width} outputs, but the data needs {outputs}"
+                            "the last layer gives {width} outputs, but the data needs {outputs}{}",
+                            targets_note(train, outputs)
                         ),
                     }));
                 }

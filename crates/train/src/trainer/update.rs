@@ -115,7 +115,10 @@ impl<T: Element> Trainer<'_, T> {
             if takes_classes {
                 batch.classes.push(s.train.classes[r]);
             } else {
-                batch.values.push(s.train.values[r]);
+                let w = s.train.width;
+                batch
+                    .values
+                    .extend_from_slice(&s.train.values[r * w..(r + 1) * w]);
             }
             if let Some(labels) = &s.train.labels {
                 batch.labels.push(labels[r]);
@@ -140,8 +143,8 @@ impl<T: Element> Trainer<'_, T> {
                 .model
                 .forward_with(s.model.parameters(), &x, Mode::Train, &mut ctx)
                 .context(|| at("forward pass"))?;
-            let loss =
-                batch_loss(s.loss, &out, &batch.values, &batch.classes).context(|| at("loss"))?;
+            let loss = batch_loss(s.loss, &out, &batch.values, s.train.width, &batch.classes)
+                .context(|| at("loss"))?;
             let value = loss.item().context(|| at("loss"))?.to_f64();
             if !value.is_finite() {
                 return diverged(format!("the loss became {value}"));
