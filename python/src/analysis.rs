@@ -42,6 +42,20 @@ fn loss_function(
     .map_err(error)
 }
 
+/// The loss of `model` on `(x, y)` and the model's own weights, where the Hessian, HVP and
+/// gradient are taken.
+fn at_weights(
+    model: &Model,
+    x: &PyReadonlyArrayDyn<'_, f64>,
+    y: &PyReadonlyArrayDyn<'_, f64>,
+    loss: Option<&str>,
+    train_mode: bool,
+) -> PyResult<(LossFunction<'static>, Vec<f64>)> {
+    let f = loss_function(model, loss_data(model, x, y, loss)?, train_mode)?;
+    let theta = f.initial_parameters();
+    Ok((f, theta))
+}
+
 fn vectors<'py>(py: Python<'py>, vs: &[Vec<f64>], n: usize) -> PyResult<Bound<'py, PyArray2<f64>>> {
     let flat: Vec<f64> = vs.iter().flatten().copied().collect();
     Ok(Array2::from_shape_vec((vs.len(), n), flat)
@@ -183,8 +197,7 @@ pub fn hessian<'py>(
     loss: Option<&str>,
     train_mode: bool,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let f = loss_function(model, loss_data(model, &x, &y, loss)?, train_mode)?;
-    let theta = f.initial_parameters();
+    let (f, theta) = at_weights(model, &x, &y, loss, train_mode)?;
     let n = theta.len();
     let limit = AnalysisOptions::default().dense_max_params;
     if n > limit {
@@ -212,8 +225,7 @@ pub fn hvp<'py>(
     loss: Option<&str>,
     train_mode: bool,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    let f = loss_function(model, loss_data(model, &x, &y, loss)?, train_mode)?;
-    let theta = f.initial_parameters();
+    let (f, theta) = at_weights(model, &x, &y, loss, train_mode)?;
     let v: Vec<f64> = v.as_array().iter().copied().collect();
     if v.len() != theta.len() {
         return Err(error(format!(
@@ -237,8 +249,7 @@ pub fn gradient<'py>(
     loss: Option<&str>,
     train_mode: bool,
 ) -> PyResult<(f64, Bound<'py, PyArray1<f64>>)> {
-    let f = loss_function(model, loss_data(model, &x, &y, loss)?, train_mode)?;
-    let theta = f.initial_parameters();
+    let (f, theta) = at_weights(model, &x, &y, loss, train_mode)?;
     let g = py.detach(|| f.gradient(&theta)).map_err(error)?;
     Ok((g.loss, Array1::from(g.flat).into_pyarray(py)))
 }
