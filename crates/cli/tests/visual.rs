@@ -566,6 +566,37 @@ fn playground_file_and_specs_run_together() {
 }
 
 #[test]
+fn playground_refuses_schedules_driven_by_a_metric_it_does_not_measure() {
+    let dir = tempfile::tempdir().unwrap();
+    for (spec, kind) in [
+        ("sgd,lr=0.1,schedule.kind=plateau", "\"plateau\""),
+        (
+            "sgd,lr=0.1,schedule.kind=metric_switch,schedule.lr_after=0.01,schedule.threshold=0.5",
+            "\"metric_switch\"",
+        ),
+    ] {
+        let o = trainscope(&["playground", "--optimizer", spec, "--out", &s(dir.path())]);
+        assert_eq!(o.status.code(), Some(2), "{spec}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.starts_with("error: "), "{err}");
+        assert!(
+            err.contains(kind) && err.contains("measured metric"),
+            "{err}"
+        );
+    }
+    // A schedule of the update count runs.
+    ok(&trainscope(&[
+        "playground",
+        "--optimizer",
+        "sgd,lr=0.01,schedule.kind=step,schedule.step_size=10,schedule.gamma=0.5",
+        "--steps",
+        "20",
+        "--out",
+        &s(dir.path()),
+    ]));
+}
+
+#[test]
 fn playground_window_is_kept_and_a_runaway_path_does_not_shrink_the_surface() {
     let dir = tempfile::tempdir().unwrap();
     let extents = |csv: &Path| {

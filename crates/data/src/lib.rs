@@ -69,4 +69,4 @@ pub use idx::{
 pub use labels::{LabelKind, LabelMap};
 pub use split::{k_fold, stratified_k_fold, stratified_validation_split, validation_split, Split};
 pub use standardize::Standardizer;
-pub use table::CsvOptions;
+pub use table::{csv_columns, CsvOptions};

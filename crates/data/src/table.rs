@@ -289,6 +289,29 @@ fn delimiter_of(bytes: &[u8]) -> u8 {
 /// `bytes` is the file's content as stored (plain or gzip). The whole file is held in memory
 /// because the csv reader's own line numbers are wrong after blank lines and with CRLF line
 /// ends; `Lines` recomputes them from the bytes.
+/// The column names in the header row of the CSV file `path` (gzip or plain, any of the
+/// delimiters [`CsvOptions`] accepts), for callers that choose the columns themselves.
+pub fn csv_columns(path: impl AsRef<Path>) -> Result<Vec<String>> {
+    let path = path.as_ref();
+    let raw = source::read_raw(path)?;
+    let bytes = source::decode(path, &raw)?;
+    let mut reader = ReaderBuilder::new()
+        .delimiter(delimiter_of(&bytes))
+        .has_headers(true)
+        .flexible(true)
+        .trim(Trim::All)
+        .from_reader(&bytes[..]);
+    let header = reader
+        .headers()
+        .map_err(|e| csv_error(path, e, &mut Lines::new(&bytes)))?;
+    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+        return Err(DataError::EmptyFile {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(header.iter().map(str::to_string).collect())
+}
+
 fn parse_table(path: &Path, bytes: &[u8], plan: &Plan<'_>) -> Result<Table> {
     let bytes = source::decode(path, bytes)?;
     let delimiter = delimiter_of(&bytes);

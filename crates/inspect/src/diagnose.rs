@@ -9,6 +9,7 @@ use trainscope_diag::{
     HessianReport, StuckReport, Verdict,
 };
 use trainscope_record::{files, Stamp};
+use trainscope_train::Import;
 use trainscope_viz::plot::{line_plot, spectrum_plot, LineOptions, Series};
 
 use crate::error::{invalid, Result};
@@ -26,6 +27,8 @@ pub struct DiagnoseOptions {
     pub escape_out: Option<PathBuf>,
     /// Where to draw the spectrum (SVG or PNG by extension).
     pub plot: Option<PathBuf>,
+    /// The checkpoint is a plain state dict, read with this model description and schema.
+    pub import: Option<Import>,
 }
 
 /// What [`diagnose`] found (`diagnose.json`, and what `--json` prints; the report reads it
@@ -95,8 +98,30 @@ fn check_k(analysis: &AnalysisOptions, parameters: usize) -> Result<()> {
 /// at a saddle or maximum (by the definitions) the escape along the most negative eigenvector;
 /// for a run directory the stuck analysis of its metrics.
 pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
-    let resolved = resolve_checkpoint(target)?;
-    let subject = Subject::load(&resolved.checkpoint)?;
+    let mut resolved = resolve_checkpoint(target)?;
+    let bytes = match &opts.import {
+        Some(import) => {
+            // The configuration beside a state dict is not its own; the model description
+            // stands in for it when it is a whole configuration.
+            resolved.config =
+                Some(import.model_spec.clone()).filter(|_| import.names_training_data());
+            if opts.data.is_none() && resolved.config.is_none() {
+                return Err(invalid(format!(
+                    "{}: give the rows to analyse with --data FILE (or a configuration naming \
+                     data.train as the model description)",
+                    resolved.checkpoint.display()
+                )));
+            }
+            import.checkpoint(&resolved.checkpoint, opts.data.as_deref(), true)?
+        }
+        None => std::fs::read(&resolved.checkpoint).map_err(|e| {
+            invalid(format!(
+                "{}: cannot read: {e}",
+                resolved.checkpoint.display()
+            ))
+        })?,
+    };
+    let subject = Subject::parse(&resolved.checkpoint, &bytes)?;
     let (rows, source) = subject.data(opts.data.as_deref(), resolved.config.as_deref())?;
     let stamp = Stamp::of_checkpoint(
         &resolved.checkpoint,
@@ -130,7 +155,7 @@ pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
     if let Some(out) = &opts.escape_out {
         match &escape {
             Some(e) if e.lowered => {
-                save_parameters(&resolved.checkpoint, &e.parameters, out)?;
+                save_parameters(&resolved.checkpoint, &bytes, &e.parameters, out)?;
                 escape_checkpoint = Some(out.clone());
             }
             Some(_) => {

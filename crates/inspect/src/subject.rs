@@ -81,7 +81,15 @@ pub struct Subject {
 impl Subject {
     /// Loads a trainscope checkpoint; errors name the file.
     pub fn load(checkpoint: &Path) -> Result<Subject> {
-        let ckpt = Sequential::<f64>::load(checkpoint)?;
+        let bytes = std::fs::read(checkpoint)
+            .map_err(|e| invalid(format!("{}: cannot read: {e}", checkpoint.display())))?;
+        Subject::parse(checkpoint, &bytes)
+    }
+
+    /// [`Subject::load`] on a checkpoint's content already in memory (or a state dict made
+    /// into one, [`trainscope_train::Import`]); `checkpoint` names it in errors.
+    pub fn parse(checkpoint: &Path, bytes: &[u8]) -> Result<Subject> {
+        let ckpt = Sequential::<f64>::parse(checkpoint, bytes)?;
         let meta = ModelMeta::from_metadata(checkpoint, &ckpt.metadata)?;
         if ckpt.model.input_size() != meta.schema.feature_names.len() {
             return Err(invalid(format!(
@@ -164,20 +172,26 @@ pub fn loss_function(
     )?)
 }
 
-/// Writes `checkpoint` with its parameters replaced by the flat vector `theta` (PyTorch
-/// `state_dict` order) to `out`: same model, buffers and metadata, in the checkpoint's own
-/// precision, so `predict`, `eval` and `model.init` accept it like the original.
-pub fn save_parameters(checkpoint: &Path, theta: &[f64], out: &Path) -> Result<()> {
-    let head = Sequential::<f64>::load(checkpoint)?;
+/// Writes the checkpoint `bytes` (read from `checkpoint`) with its parameters replaced by the
+/// flat vector `theta` (PyTorch `state_dict` order) to `out`: same model, buffers and metadata,
+/// in the checkpoint's own precision, so `predict`, `eval` and `model.init` accept it like the
+/// original.
+pub fn save_parameters(checkpoint: &Path, bytes: &[u8], theta: &[f64], out: &Path) -> Result<()> {
+    let head = Sequential::<f64>::parse(checkpoint, bytes)?;
     let meta = ModelMeta::from_metadata(checkpoint, &head.metadata)?;
     match meta.dtype {
-        DTypeName::F64 => write_with::<f64>(checkpoint, theta, out),
-        DTypeName::F32 => write_with::<f32>(checkpoint, theta, out),
+        DTypeName::F64 => write_with::<f64>(checkpoint, bytes, theta, out),
+        DTypeName::F32 => write_with::<f32>(checkpoint, bytes, theta, out),
     }
 }
 
-fn write_with<T: Element>(checkpoint: &Path, theta: &[f64], out: &Path) -> Result<()> {
-    let mut ckpt = Sequential::<T>::load(checkpoint)?;
+fn write_with<T: Element>(
+    checkpoint: &Path,
+    bytes: &[u8],
+    theta: &[f64],
+    out: &Path,
+) -> Result<()> {
+    let mut ckpt = Sequential::<T>::parse(checkpoint, bytes)?;
     let n = ckpt.model.num_parameters();
     if theta.len() != n {
         return Err(invalid(format!(

@@ -26,6 +26,49 @@ pub struct Checkpoint<T: Element> {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// What a safetensors file's header says, read without building a model: enough to tell a
+/// trainscope checkpoint from a plain state dict and to size a model description from it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileHeader {
+    /// Every metadata pair, [`MODEL_KEY`] included.
+    pub metadata: BTreeMap<String, String>,
+    /// Each tensor's name and shape, sorted by name.
+    pub shapes: BTreeMap<String, Vec<usize>>,
+    /// True when every floating-point tensor is F32 (PyTorch's default precision).
+    pub single_precision: bool,
+}
+
+impl FileHeader {
+    /// Reads the header of the safetensors content `bytes`; `path` only names it in errors.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<FileHeader> {
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| corrupt(path, e))?;
+        let metadata = header
+            .metadata()
+            .as_ref()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        let tensors = header.tensors();
+        let single_precision = tensors
+            .values()
+            .filter(|t| matches!(t.dtype, Dtype::F32 | Dtype::F64))
+            .all(|t| t.dtype == Dtype::F32);
+        let shapes = tensors
+            .into_iter()
+            .map(|(name, t)| (name, t.shape.clone()))
+            .collect();
+        Ok(FileHeader {
+            metadata,
+            shapes,
+            single_precision,
+        })
+    }
+
+    /// True for a file [`Sequential::save`] wrote (it describes its own model).
+    pub fn describes_model(&self) -> bool {
+        self.metadata.contains_key(MODEL_KEY)
+    }
+}
+
 /// A tensor to write: little-endian bytes with dtype and shape.
 struct Raw {
     dtype: Dtype,
@@ -235,6 +278,14 @@ impl<T: Element> Sequential<T> {
     /// PyTorch reads it with `model.load_state_dict(safetensors.torch.load_file(path))`.
     pub fn save(&self, path: impl AsRef<Path>, metadata: &BTreeMap<String, String>) -> Result<()> {
         let path = path.as_ref();
+        let bytes = self.encode(path, metadata)?;
+        write_atomic(path, &bytes)
+            .map_err(|e| Error::checkpoint(path, format!("cannot write: {e}")))
+    }
+
+    /// The bytes [`Sequential::save`] writes, for a checkpoint kept in memory; `path` only names
+    /// it in errors.
+    pub fn encode(&self, path: &Path, metadata: &BTreeMap<String, String>) -> Result<Vec<u8>> {
         if metadata.contains_key(MODEL_KEY) {
             return Err(Error::checkpoint(
                 path,
@@ -274,9 +325,7 @@ impl<T: Element> Sequential<T> {
         let bytes =
             safetensors::serialize(tensors.iter().map(|(n, r)| (n.as_str(), r)), Some(info))
                 .map_err(|e| Error::checkpoint(path, format!("cannot encode: {e}")))?;
-        let bytes = with_sorted_header(bytes);
-        write_atomic(path, &bytes)
-            .map_err(|e| Error::checkpoint(path, format!("cannot write: {e}")))
+        Ok(with_sorted_header(bytes))
     }
 
     /// Loads a checkpoint written by [`Sequential::save`]: the model is rebuilt from the stored
@@ -300,8 +349,8 @@ impl<T: Element> Sequential<T> {
             Error::checkpoint(
                 path,
                 format!(
-                    "no \"{MODEL_KEY}\" metadata (not written by trainscope; load it with a \
-                     model description instead)"
+                    "no \"{MODEL_KEY}\" metadata: a plain state dict, which needs its layer \
+                     description (on the command line: --model-spec FILE)"
                 ),
             )
         })?;

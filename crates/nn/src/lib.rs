@@ -48,7 +48,7 @@ mod spec;
 mod summary;
 mod tree;
 
-pub use checkpoint::{remove_stale_temps, write_atomic, Checkpoint, MODEL_KEY};
+pub use checkpoint::{remove_stale_temps, write_atomic, Checkpoint, FileHeader, MODEL_KEY};
 pub use error::{Error, Result};
 pub use inputs::Inputs;
 pub use layer::{Activation, Layer, Mode};

@@ -909,6 +909,15 @@ pub enum ScheduleConfig {
 }
 
 impl ScheduleConfig {
+    /// True for the kinds driven by a measured metric (`plateau`, `metric_switch`), which
+    /// need `observe` calls rather than a step count alone.
+    pub fn metric_driven(&self) -> bool {
+        matches!(
+            self,
+            ScheduleConfig::Plateau(_) | ScheduleConfig::MetricSwitch { .. }
+        )
+    }
+
     /// Builds the scheduler with base rate `base_lr`.
     pub fn build(&self, base_lr: f64) -> Result<LrScheduler, OptimError> {
         Ok(match self {

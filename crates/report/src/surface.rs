@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use trainscope_core::Tensor;
-use trainscope_data::Targets as DataTargets;
+use trainscope_data::{Dataset, Targets as DataTargets};
 use trainscope_diag::{analyse, AnalysisOptions, EvalOptions, LossFunction, Targets};
-use trainscope_nn::{Loss, Sequential, Target};
+use trainscope_nn::{Checkpoint, Loss, Sequential, Target};
 use trainscope_record::Stamp;
-use trainscope_train::{files, load_run_data, Config, ModelMeta};
+use trainscope_train::{files, load_run_data, Config, Import, ModelMeta};
 use trainscope_viz::{
     direction_plane, flat_parameters, function_surface, loss_surface, parameter_pair_plane,
     random_plane, AnalyticSurface, Grid, LossProblem, Plane, Window,
@@ -41,6 +41,43 @@ impl TrainedProblem {
     /// `data` (a labelled CSV file with the model's columns) or else the run's training rows
     /// as its `config.toml` names them.
     pub fn load(run_or_checkpoint: &Path, data: Option<&Path>) -> Result<TrainedProblem> {
+        TrainedProblem::load_with(run_or_checkpoint, data, None)
+    }
+
+    /// [`TrainedProblem::load`], or with `import` a plain state dict read with that model
+    /// description and schema: its rows are then `data`, or the training rows of the
+    /// description when it is a whole configuration.
+    pub fn load_with(
+        run_or_checkpoint: &Path,
+        data: Option<&Path>,
+        import: Option<&Import>,
+    ) -> Result<TrainedProblem> {
+        if let Some(import) = import {
+            if !run_or_checkpoint.is_file() {
+                return Err(ReportError::invalid(format!(
+                    "{}: no such state dict file",
+                    run_or_checkpoint.display()
+                )));
+            }
+            let config = Some(import.model_spec.clone()).filter(|_| import.names_training_data());
+            if data.is_none() && config.is_none() {
+                return Err(ReportError::invalid(format!(
+                    "{}: give the rows with --data FILE (or a configuration naming data.train \
+                     as the model description)",
+                    run_or_checkpoint.display()
+                )));
+            }
+            let bytes = import.checkpoint(run_or_checkpoint, data, true)?;
+            let ckpt = Sequential::<f64>::parse(run_or_checkpoint, &bytes)?;
+            let dataset = match (data, config) {
+                (Some(file), _) => ModelMeta::from_metadata(run_or_checkpoint, &ckpt.metadata)?
+                    .schema
+                    .load(file)?,
+                (None, Some(config)) => load_run_data(&Config::load(&config, &[])?)?.train,
+                (None, None) => unreachable!("refused above"),
+            };
+            return TrainedProblem::of(run_or_checkpoint.to_path_buf(), None, ckpt, dataset);
+        }
         let (checkpoint, run_dir) = if run_or_checkpoint.is_dir() {
             (
                 files::checkpoint_of(run_or_checkpoint),
@@ -61,7 +98,6 @@ impl TrainedProblem {
         }
         let ckpt = Sequential::<f64>::load(&checkpoint)?;
         let meta = ModelMeta::from_metadata(&checkpoint, &ckpt.metadata)?;
-        meta.check_scorable(&checkpoint, ckpt.model.output_size())?;
         let dataset = match (data, &run_dir) {
             (Some(file), _) => meta.schema.load(file)?,
             (None, Some(dir)) => {
@@ -75,6 +111,18 @@ impl TrainedProblem {
                 )))
             }
         };
+        TrainedProblem::of(checkpoint, run_dir, ckpt, dataset)
+    }
+
+    /// The problem of a loaded checkpoint on `dataset` (read with its schema).
+    fn of(
+        checkpoint: PathBuf,
+        run_dir: Option<PathBuf>,
+        ckpt: Checkpoint<f64>,
+        dataset: Dataset,
+    ) -> Result<TrainedProblem> {
+        let meta = ModelMeta::from_metadata(&checkpoint, &ckpt.metadata)?;
+        meta.check_scorable(&checkpoint, ckpt.model.output_size())?;
         let mut features = dataset.features().to_vec();
         if let Some(s) = &meta.feature_standardizer {
             s.transform(&mut features)?;

@@ -350,7 +350,7 @@ pub enum Preset {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// The model family; exactly one of `preset` and `init` is given.
+    /// The model family. With `init`, only for a plain state dict, whose layers it describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset: Option<Preset>,
     /// `sigmoids`: how many sigmoids.
@@ -794,19 +794,9 @@ impl Config {
         }
 
         let m = &self.model;
+        // model.init with a preset or layers is a plain state dict read with that description
+        // (a trainscope checkpoint brings its own, which is checked when it is read).
         match (m.preset, &m.init, &m.layers) {
-            (Some(_), Some(_), _) => {
-                return bad(
-                    "model.init",
-                    "give either model.preset or model.init (the checkpoint brings its own model), not both".into(),
-                )
-            }
-            (_, Some(_), Some(_)) => {
-                return bad(
-                    "model.layers",
-                    "give either model.layers or model.init (the checkpoint brings its own model), not both".into(),
-                )
-            }
             (Some(_), _, Some(_)) => {
                 return bad(
                     "model.layers",
@@ -937,9 +927,6 @@ impl Config {
                 ),
             );
         }
-        if t.epochs == 0 {
-            return bad("training.epochs", "must be at least 1".into());
-        }
         if t.early_stopping_patience.is_some()
             && d.validation.is_none()
             && d.validation_fraction.is_none()
@@ -1067,7 +1054,7 @@ fn normalize(p: &Path) -> PathBuf {
 }
 
 /// A TOML error as `file:line:col: message`.
-fn located(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
+pub(crate) fn located(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
     if let Some(refined) = e.span().and_then(|span| optimizer_error(text, span.start)) {
         let (line, col) = line_col(text, refined.0);
         return ConfigError::Syntax {

@@ -82,7 +82,15 @@ pub fn load_training_data(config: &Config) -> Result<Dataset> {
 /// A label the checkpoint does not know is an error naming it; a checkpoint without a label
 /// map (a regression model) is left to the output-count check.
 fn with_checkpoint_labels(data: Dataset, init: &std::path::Path) -> Result<Dataset> {
-    let ckpt = trainscope_nn::Sequential::<f64>::load(init)?;
+    let bytes = std::fs::read(init).map_err(|e| TrainError::Checkpoint {
+        path: init.to_path_buf(),
+        msg: format!("cannot read: {e}"),
+    })?;
+    if !trainscope_nn::FileHeader::parse(init, &bytes)?.describes_model() {
+        // A plain state dict has no label map: its outputs are the data's classes in order.
+        return Ok(data);
+    }
+    let ckpt = trainscope_nn::Sequential::<f64>::parse(init, &bytes)?;
     let meta = crate::meta::ModelMeta::from_metadata(init, &ckpt.metadata)?;
     let Some(map) = meta.schema.label_map else {
         return Ok(data);

@@ -28,6 +28,7 @@ mod cv;
 mod data;
 mod error;
 mod evidence;
+mod import;
 mod meta;
 mod predict;
 mod stamp;
@@ -43,13 +44,14 @@ pub use cv::{cross_validate, CvFold, CvSummary, MeanStd};
 pub use data::{load_run_data, load_training_data, RunData};
 pub use error::{ConfigError, Result, TrainError};
 pub use evidence::{ColumnStats, DataScales, LayerInfo, Named, ReluActivity};
-pub use meta::{keys as metadata_keys, write_atomic, ModelMeta};
+pub use import::Import;
+pub use meta::{keys as metadata_keys, task_name, write_atomic, ModelMeta};
 pub use predict::{
     format_number, round_significant, Digits, Evaluation, Predictions, TrainedModel,
 };
 pub use trainer::{
-    files, loss_for_data, model_spec, resolve_loss, train, train_from_state, Divergence,
-    EpochMetrics, Observer, Position, RunInfo, RunOptions, Silent, Summary,
+    files, loss_for_data, model_spec, model_spec_for, resolve_loss, train, train_from_state,
+    Divergence, EpochMetrics, Observer, Position, RunInfo, RunOptions, Silent, Summary,
 };
 
 /// This crate's version, written into checkpoints.

@@ -48,6 +48,12 @@ pub struct Predictions {
     pub class_labels: Vec<String>,
     /// Classification: `rows × classes` probabilities, row-major.
     pub probabilities: Vec<f64>,
+    /// The names of the model's raw outputs: `logit_<label>` for each class of a classifier
+    /// (one, for the second class, when it has a single logit), else the regression columns.
+    pub raw_columns: Vec<String>,
+    /// `rows × outputs` raw model outputs, row-major: logits, or regression outputs in the units
+    /// the model was trained in (standard deviations of the target when it was standardized).
+    pub raw: Vec<f64>,
 }
 
 /// How well a model does on a labelled file.
@@ -188,6 +194,8 @@ impl TrainedModel {
             labels: Vec::new(),
             class_labels: Vec::new(),
             probabilities: Vec::new(),
+            raw_columns: Vec::new(),
+            raw: out.clone(),
         };
         match &self.meta.schema.label_map {
             None => {
@@ -198,9 +206,14 @@ impl TrainedModel {
                 }
                 p.values = v;
                 p.columns = self.meta.output_columns(k);
+                p.raw_columns = p.columns.clone();
             }
             Some(map) => {
                 p.class_labels = map.labels().to_vec();
+                p.raw_columns = map.labels()[map.len() - k..]
+                    .iter()
+                    .map(|l| format!("logit_{l}"))
+                    .collect();
                 for row in out.chunks_exact(k) {
                     let probs = probabilities(row);
                     let c = predicted_class(row);
@@ -374,6 +387,19 @@ impl Predictions {
                     writeln!(w)?;
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+impl Predictions {
+    /// Writes the raw model outputs as CSV, one column per output ([`Predictions::raw_columns`]).
+    pub fn write_raw_csv_with(&self, w: &mut dyn Write, digits: Digits) -> std::io::Result<()> {
+        let names: Vec<String> = self.raw_columns.iter().map(|c| csv_field(c)).collect();
+        writeln!(w, "{}", names.join(","))?;
+        for row in self.raw.chunks_exact(self.raw_columns.len().max(1)) {
+            let cells: Vec<String> = row.iter().map(|&v| format_number(v, digits)).collect();
+            writeln!(w, "{}", cells.join(","))?;
         }
         Ok(())
     }

@@ -96,6 +96,21 @@ pub fn run_playground(surface: AnalyticSurface, run: &PlaygroundRun) -> Result<T
             run.label, run.start
         )));
     }
+    if let Some(s) = run.schedule.as_ref().filter(|s| s.metric_driven()) {
+        // Nothing here measures a validation loss or an error rate to feed them: refused
+        // rather than left at the base rate without a word.
+        return Err(VizError::invalid(format!(
+            "run \"{}\": schedule.kind = {} is driven by a measured metric (a validation loss \
+             or an error rate), which the playground has none of; use a schedule of the update count (step, exponential, \
+             inverse_time, cosine, …)",
+            run.label,
+            if matches!(s, ScheduleConfig::Plateau(_)) {
+                "\"plateau\""
+            } else {
+                "\"metric_switch\""
+            }
+        )));
+    }
     let mut opt = match &run.schedule {
         Some(s) => run.optimizer.build_with_schedule::<f64>(s)?,
         None => run.optimizer.build::<f64>()?,

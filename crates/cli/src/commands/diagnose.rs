@@ -7,6 +7,7 @@ use trainscope_diag::{AnalysisMode, AnalysisOptions, Thresholds};
 use trainscope_inspect::{diagnose, DiagnoseOptions, Diagnosis};
 
 use crate::commands::findings;
+use crate::commands::model_spec::ModelSpecArgs;
 use crate::output::{self, num};
 
 /// Why training behaves as it does at a checkpoint: the full-training-set loss and gradient,
@@ -16,8 +17,10 @@ use crate::output::{self, num};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A run directory (its model.safetensors; the result is also saved there as
-    /// diagnose.json) or a checkpoint file.
+    /// diagnose.json), a checkpoint file, or with --model-spec a plain state dict.
     target: PathBuf,
+    #[command(flatten)]
+    spec: ModelSpecArgs,
     /// The rows to evaluate the loss on [default: the run's training rows, from its config.toml].
     #[arg(long, value_name = "FILE")]
     data: Option<PathBuf>,
@@ -99,6 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         analysis,
         escape_out: args.escape_out.clone(),
         plot: args.plot.clone(),
+        import: args.spec.import(),
     };
     let d = diagnose(&args.target, &opts).map_err(|e| match e {
         trainscope_inspect::Error::Diag(trainscope_diag::Error::TooLarge { .. }) => {

@@ -5,15 +5,19 @@ use std::process::ExitCode;
 
 use trainscope_train::TrainedModel;
 
+use crate::commands::model_spec::ModelSpecArgs;
 use crate::output::{self, num, percent};
 
 /// Evaluate a trained model on a labelled CSV file: the loss, and accuracy (classification) or
 /// MSE, RMSE and MAE in the target's units (regression).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A checkpoint written by `trainscope train`, or a run directory (its model.safetensors).
+    /// A checkpoint written by `trainscope train`, a run directory (its model.safetensors), or
+    /// with --model-spec a plain state dict.
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
+    #[command(flatten)]
+    spec: ModelSpecArgs,
     /// A CSV file with the feature columns and the target column.
     #[arg(long, value_name = "D.csv")]
     data: PathBuf,
@@ -27,7 +31,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     output::set_threads(args.threads);
-    let model = TrainedModel::load(&args.model)?;
+    let model: TrainedModel = args.spec.trained_model(&args.model, &args.data, true)?;
     let e = model.evaluate_file(&args.data)?;
     if args.json {
         output::json(&e)?;

@@ -2,12 +2,14 @@
 
 mod batch_size;
 mod compare;
+mod convert;
 mod critical;
 mod cv;
 mod diagnose;
 mod eval;
 pub(crate) mod findings;
 mod guide;
+mod model_spec;
 mod playground;
 mod plot;
 mod predict;
@@ -44,6 +46,7 @@ pub enum Command {
     Plot(plot::Args),
     Report(report::Args),
     Compare(compare::Args),
+    Convert(convert::Args),
 }
 
 pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
@@ -62,6 +65,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Plot(a) => plot::run(a),
         Command::Report(a) => report::run(a),
         Command::Compare(a) => compare::run(a),
+        Command::Convert(a) => convert::run(a),
     }
 }
 

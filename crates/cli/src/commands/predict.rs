@@ -6,19 +6,27 @@ use std::process::ExitCode;
 use anyhow::Context;
 use trainscope_train::{write_atomic, Digits, TrainedModel};
 
+use crate::commands::model_spec::ModelSpecArgs;
 use crate::output;
 
 /// Predict with a trained model: regression values in the target's units, or the predicted
-/// label and one probability per class.
+/// label and one probability per class (with --raw: the model's raw outputs, logits for a
+/// classifier).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A checkpoint written by `trainscope train` (model.safetensors or best.safetensors), or a
-    /// run directory (its model.safetensors).
+    /// A checkpoint written by `trainscope train` (model.safetensors or best.safetensors), a
+    /// run directory (its model.safetensors), or with --model-spec a plain state dict.
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
+    #[command(flatten)]
+    spec: ModelSpecArgs,
     /// A CSV file with the model's feature columns (found by name; other columns are ignored).
     #[arg(long, value_name = "X.csv")]
     data: PathBuf,
+    /// Write the model's raw outputs instead: one column per output, logits (`logit_<label>`)
+    /// for a classifier, the regression outputs in the units the model was trained in.
+    #[arg(long)]
+    raw: bool,
     /// Write the predictions here instead of stdout.
     #[arg(long, value_name = "P.csv")]
     out: Option<PathBuf>,
@@ -33,14 +41,18 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     output::set_threads(args.threads);
-    let model = TrainedModel::load(&args.model)?;
+    let model: TrainedModel = args.spec.trained_model(&args.model, &args.data, false)?;
     let predictions = model.predict_file(&args.data)?;
     let mut csv = Vec::new();
     let digits = match args.precision {
         Some(n) => Digits::Significant(usize::from(n)),
         None => Digits::ShortestF32,
     };
-    predictions.write_csv_with(&mut csv, digits)?;
+    if args.raw {
+        predictions.write_raw_csv_with(&mut csv, digits)?;
+    } else {
+        predictions.write_csv_with(&mut csv, digits)?;
+    }
     match &args.out {
         // Atomic, so a failed run never leaves a partial file.
         Some(path) => {

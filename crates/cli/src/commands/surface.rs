@@ -11,6 +11,7 @@ use trainscope_report::{
 use trainscope_viz::plot::{contour_plot, ContourOptions, Mark, PathSeries};
 use trainscope_viz::{Grid, Window};
 
+use crate::commands::model_spec::ModelSpecArgs;
 use crate::output;
 
 /// The loss on a 2-D grid: an analytic surface, or a trained model's loss on a slice through
@@ -18,11 +19,14 @@ use crate::output;
 /// eigenvectors), saved as CSV and drawn as contours (SVG and PNG) with the training path.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A run directory or a checkpoint (omit with --analytic).
+    /// A run directory or a checkpoint, or with --model-spec a plain state dict (omit with
+    /// --analytic).
     run: Option<PathBuf>,
+    #[command(flatten)]
+    spec: ModelSpecArgs,
     /// An analytic surface instead: bowl, rosenbrock, saddle, monkey_saddle, two_basins,
     /// softmax_mse, cross_entropy, raw_features, standardized_features (`-` works too).
-    #[arg(long, value_name = "NAME", conflicts_with = "run")]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["run", "model_spec"])]
     analytic: Option<String>,
     /// Analytic window: x_min,x_max,y_min,y_max [default: the surface's own].
     #[arg(long, value_name = "X0,X1,Y0,Y1", allow_hyphen_values = true)]
@@ -133,7 +137,8 @@ fn model(args: &Args, run: &Path) -> anyhow::Result<ExitCode> {
         (None, Some(d)) => bail!("--directions {d:?}: expected random or hessian"),
         (None, None) => bail!("give --params NAME,NAME or --directions random|hessian"),
     };
-    let problem = TrainedProblem::load(run, args.data.as_deref())?;
+    let problem =
+        TrainedProblem::load_with(run, args.data.as_deref(), args.spec.import().as_ref())?;
     let s = model_surface(&problem, &directions, args.grid, args.radius)?;
     let out = args
         .out

@@ -315,12 +315,30 @@ impl<'a, T: Element> Trainer<'a, T> {
                 }
             }
         }
-        if reported.is_none() && !interrupted {
+        let evaluate_only = reported.is_none() && !interrupted && self.s.epochs == 0;
+        if reported.is_none() && !interrupted && !evaluate_only {
             return Err(TrainError::Mismatch(
                 "the run has no completed epoch to report".into(),
             ));
         }
         let mut summary = self.summary(reported.as_ref());
+        if evaluate_only {
+            // training.epochs = 0: the starting weights (model.init), evaluated as they are.
+            let s = &self.s;
+            let (loss, accuracy) =
+                evaluate(&s.model, s.loss, &s.train).context(|| "training set".into())?;
+            summary.train_loss = loss;
+            summary.train_accuracy = accuracy;
+            if let Some(v) = &s.val {
+                let (loss, accuracy) =
+                    evaluate(&s.model, s.loss, v).context(|| "validation set".into())?;
+                summary.val_loss = Some(loss);
+                summary.val_accuracy = accuracy;
+            }
+            if let Some(dir) = dir {
+                self.s.save_model(&dir.join(files::MODEL), 0)?;
+            }
+        }
         if !interrupted {
             let s = &self.s;
             if let Some(t) = &s.test {

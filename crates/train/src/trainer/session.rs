@@ -10,7 +10,7 @@ use trainscope_nn::{Layer, Loss, ModelSpec, Sequential};
 use trainscope_optim::{Optimizer, OptimizerOptions, ScheduleConfig};
 
 use crate::baseline::Baseline;
-use crate::config::{BatchSize, Config, LossChoice, Preset};
+use crate::config::{BatchSize, Config, LossChoice, ModelConfig, Preset};
 use crate::data::{Arrays, RunData};
 use crate::error::{Context, Result, TrainError};
 use crate::evidence::{self, DataScales};
@@ -100,10 +100,25 @@ fn targets_note(data: &trainscope_data::Dataset, outputs: usize) -> String {
 /// explicit layer list gets the data's shape (`data.image_shape` when given); whether its
 /// layers fit that shape and give `outputs` outputs is checked when the model is built.
 pub fn model_spec(config: &Config, inputs: usize, outputs: usize) -> Option<ModelSpec> {
-    let m = &config.model;
+    model_spec_for(
+        &config.model,
+        config.data.image_shape.as_deref(),
+        inputs,
+        outputs,
+    )
+}
+
+/// [`model_spec`] from a `[model]` table and the image shape alone (what a model description
+/// file gives for a plain state dict).
+pub fn model_spec_for(
+    m: &ModelConfig,
+    image_shape: Option<&[usize]>,
+    inputs: usize,
+    outputs: usize,
+) -> Option<ModelSpec> {
     if let Some(layers) = &m.layers {
-        let shape = match &config.data.image_shape {
-            Some(s) => trainscope_nn::Inputs::shape(s.clone()),
+        let shape = match image_shape {
+            Some(s) => trainscope_nn::Inputs::shape(s.to_vec()),
             None => trainscope_nn::Inputs::width(inputs),
         };
         return Some(ModelSpec::new(shape, layers.clone()));
@@ -160,6 +175,35 @@ pub(crate) fn check_model_size(
             "the model would have {count} parameters ({inputs} inputs, {outputs} outputs), more than the limit of {limit}"
         ),
     })
+}
+
+/// The starting model `model.init` names: a trainscope checkpoint brings its own description;
+/// a plain state dict (PyTorch's) is read with the configuration's layers or preset (`spec`).
+fn init_model<T: Element>(init: &Path, spec: Option<ModelSpec>) -> Result<Sequential<T>> {
+    let bytes = std::fs::read(init).map_err(|e| TrainError::Checkpoint {
+        path: init.to_path_buf(),
+        msg: format!("cannot read: {e}"),
+    })?;
+    let own = trainscope_nn::FileHeader::parse(init, &bytes)?.describes_model();
+    let invalid = |msg: String| {
+        TrainError::Config(crate::error::ConfigError::Invalid {
+            key: "model.init".into(),
+            msg,
+        })
+    };
+    match (own, spec) {
+        (true, None) => Ok(Sequential::<T>::parse(init, &bytes)?.model),
+        (false, Some(spec)) => Ok(Sequential::<T>::parse_pytorch(init, &bytes, spec)?),
+        (true, Some(_)) => Err(invalid(format!(
+            "{} is a trainscope checkpoint, which brings its own model: drop model.preset and \
+             model.layers",
+            init.display()
+        ))),
+        (false, None) => Err(invalid(format!(
+            "{} is a plain state dict: describe its layers with model.layers = [...] or a preset",
+            init.display()
+        ))),
+    }
 }
 
 /// A model and everything that drives its training.
@@ -223,8 +267,8 @@ impl<T: Element> Session<T> {
 
         check_model_size(config, d, outputs)?;
         let model = match (&config.model.init, model_spec(config, d, outputs)) {
-            (Some(init), _) => {
-                let m = Sequential::<T>::load(init)?.model;
+            (Some(init), spec) => {
+                let m = init_model::<T>(init, spec)?;
                 if m.input_size() != d || m.output_size() != outputs {
                     return Err(TrainError::Mismatch(format!(
                         "model.init: {} has {} inputs and {} outputs, the data needs {d} and {outputs}{}",
