@@ -186,6 +186,66 @@ pub fn diagnose<'py>(
     Ok((json, smallest, largest, escaped))
 }
 
+/// The extreme eigenvalues of the Hessian of the loss at the model's weights by Lanczos alone
+/// (one Krylov space for both ends, full re-orthogonalization; no trace or density): the
+/// `k` smallest and `k` largest Ritz values with their residuals `‖H x − θ x‖`, the eigenvectors
+/// (rows), the Hessian-vector products used, and whether every pair met
+/// `residual ≤ tol · max|θ|`.
+#[pyfunction]
+#[pyo3(signature = (model, x, y, loss = None, k = 20, tol = 1e-8, max_steps = 400, train_mode = false, seed = 0))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+pub fn eigenvalues<'py>(
+    py: Python<'py>,
+    model: &Model,
+    x: PyReadonlyArrayDyn<'py, f64>,
+    y: PyReadonlyArrayDyn<'py, f64>,
+    loss: Option<&str>,
+    k: usize,
+    tol: f64,
+    max_steps: usize,
+    train_mode: bool,
+    seed: u64,
+) -> PyResult<(
+    [Bound<'py, PyArray1<f64>>; 4],
+    [Bound<'py, PyArray2<f64>>; 2],
+    usize,
+    bool,
+)> {
+    let (f, theta) = at_weights(model, &x, &y, loss, train_mode)?;
+    let n = theta.len();
+    if k == 0 || k > MAX_K.min(n) {
+        return Err(error(format!(
+            "k: {k} eigenvalues at each end; between 1 and {}",
+            MAX_K.min(n)
+        )));
+    }
+    let opts = trainscope_diag::LanczosOptions {
+        k_largest: k,
+        k_smallest: k,
+        max_steps,
+        tol,
+        seed,
+    };
+    let r = py
+        .detach(|| -> trainscope_diag::Result<_> {
+            let h = f.hessian_at(&theta)?;
+            trainscope_diag::lanczos_extremes(&h, &opts)
+        })
+        .map_err(error)?;
+    let column = |v: Vec<f64>| Array1::from(v).into_pyarray(py);
+    let values = [
+        column(r.smallest.iter().map(|p| p.value).collect()),
+        column(r.largest.iter().map(|p| p.value).collect()),
+        column(r.smallest.iter().map(|p| p.residual).collect()),
+        column(r.largest.iter().map(|p| p.residual).collect()),
+    ];
+    let vecs = [
+        vectors(py, &r.smallest_vectors, n)?,
+        vectors(py, &r.largest_vectors, n)?,
+    ];
+    Ok((values, vecs, r.steps, r.converged))
+}
+
 /// The dense Hessian (`P × P`) of the loss at the model's weights.
 #[pyfunction]
 #[pyo3(signature = (model, x, y, loss = None, train_mode = false))]

@@ -30,6 +30,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<model::Model>()?;
     m.add_function(wrap_pyfunction!(analysis::diagnose, m)?)?;
     m.add_function(wrap_pyfunction!(analysis::hessian, m)?)?;
+    m.add_function(wrap_pyfunction!(analysis::eigenvalues, m)?)?;
     m.add_function(wrap_pyfunction!(analysis::hvp, m)?)?;
     m.add_function(wrap_pyfunction!(analysis::gradient, m)?)?;
     m.add_function(wrap_pyfunction!(analysis::loss_surface, m)?)?;

@@ -167,6 +167,26 @@ def test_surface_passes_through_the_weights(small):
     assert pair["model_at"] == (w["0.weight"].ravel()[0], w["0.bias"][0])
 
 
+def test_eigenvalues_are_the_ends_of_the_dense_spectrum_with_their_vectors(small):
+    model, X, y = small
+    H = ts.hessian(model, X, y, "mse")
+    dense = np.linalg.eigvalsh(H)
+    r = ts.eigenvalues(model, X, y, "mse", k=3)
+    assert r["converged"]
+    assert r["steps"] <= 17
+    np.testing.assert_allclose(r["smallest"], dense[:3], atol=1e-8)
+    np.testing.assert_allclose(r["largest"], dense[-3:], atol=1e-8)
+    scale = np.abs(dense).max()
+    assert (r["largest_residuals"] <= 1e-8 * scale).all()
+    # Each vector is a unit eigenvector of the dense Hessian for its value.
+    for values, vectors in [("smallest", "smallest_vectors"), ("largest", "largest_vectors")]:
+        for lam, v in zip(r[values], r[vectors]):
+            assert abs(np.linalg.norm(v) - 1) < 1e-10
+            assert np.linalg.norm(H @ v - lam * v) < 1e-6 * scale
+    with pytest.raises(ts.TrainscopeError, match=r"k: 18 eigenvalues at each end; between 1 and 17"):
+        ts.eigenvalues(model, X, y, "mse", k=18)
+
+
 @pytest.mark.parametrize(
     "call, message",
     [

@@ -32,6 +32,7 @@ __all__ = [
     "Residual",
     "TrainscopeError",
     "diagnose",
+    "eigenvalues",
     "gradient",
     "hessian",
     "hvp",
@@ -140,6 +141,30 @@ def hessian(model, X, y, loss=None, *, train_mode=False, spec=None):
     ``state_dict`` parameter order."""
     m, X, y = _prepare(model, X, y, spec)
     return _native.hessian(m, X, y, loss, bool(train_mode))
+
+
+def eigenvalues(model, X, y, loss=None, k=20, *, tol=1e-8, max_steps=400, train_mode=False,
+                seed=0, spec=None):
+    """The ``k`` smallest and ``k`` largest eigenvalues of the Hessian of the full-data loss
+    by Lanczos alone (one Krylov space serves both ends; no trace or density), as a dict:
+    ``smallest`` and ``largest`` (ascending arrays), their ``smallest_residuals`` and
+    ``largest_residuals`` (``‖H x − θ x‖``, a bound on each value's error), the eigenvectors
+    ``smallest_vectors`` and ``largest_vectors`` (rows, ``state_dict`` order), ``steps`` (the
+    Hessian-vector products used) and ``converged`` (every residual ≤ ``tol · max|θ|``)."""
+    m, X, y = _prepare(model, X, y, spec)
+    values, vectors, steps, converged = _native.eigenvalues(
+        m, X, y, loss, int(k), float(tol), int(max_steps), bool(train_mode), int(seed)
+    )
+    return {
+        "smallest": values[0],
+        "largest": values[1],
+        "smallest_residuals": values[2],
+        "largest_residuals": values[3],
+        "smallest_vectors": vectors[0],
+        "largest_vectors": vectors[1],
+        "steps": steps,
+        "converged": converged,
+    }
 
 
 def hvp(model, X, y, loss, v, *, train_mode=False, spec=None):
