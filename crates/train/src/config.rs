@@ -330,7 +330,7 @@ fn yes() -> bool {
     true
 }
 
-/// `linear`, `sigmoids` or `mlp`.
+/// `linear`, `sigmoids`, `mlp`, `resnet_mlp` or `cnn`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
@@ -344,6 +344,10 @@ pub enum Preset {
     /// block (`residual = true`, the default) or plain, optionally layer-normalized.
     #[serde(rename = "resnet_mlp")]
     ResnetMlp,
+    /// Convolution stages of the widths in `channels` (convolution, batch norm if
+    /// `batch_norm`, activation, 2 × 2 max pooling), then an MLP head of the widths in
+    /// `hidden`; needs images (`data.image_shape`, or IDX files).
+    Cnn,
 }
 
 /// The `[model]` section. Without one, the model is [`ModelConfig::default`].
@@ -356,13 +360,14 @@ pub struct ModelConfig {
     /// `sigmoids`: how many sigmoids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<usize>,
-    /// `mlp`: hidden layer widths.
+    /// `mlp`: hidden layer widths; `cnn`: the head's hidden widths after the flatten.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hidden: Option<Vec<usize>>,
-    /// `mlp`: hidden activation (default relu).
+    /// `mlp`, `resnet_mlp`, `cnn`: hidden activation (default relu).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activation: Option<Activation>,
-    /// `mlp`: batch normalization after every hidden linear layer.
+    /// `mlp`: batch normalization after every hidden linear layer; `cnn`: after every
+    /// convolution.
     #[serde(default)]
     pub batch_norm: bool,
     /// `mlp`: dropout probability after every hidden activation.
@@ -380,6 +385,13 @@ pub struct ModelConfig {
     /// `resnet_mlp`: layer normalization before each block's linear layer.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub layer_norm: bool,
+    /// `cnn`: output channels of each convolution stage (default `[16, 32]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Vec<usize>>,
+    /// `cnn`: the convolutions' kernel size, odd (default 3); padding `kernel_size / 2` keeps
+    /// the image size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_size: Option<usize>,
     /// A checkpoint whose model and weights start the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
@@ -388,6 +400,11 @@ pub struct ModelConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layers: Option<Vec<trainscope_nn::Layer>>,
 }
+
+/// `cnn`: the default output channels of the convolution stages.
+pub const CNN_CHANNELS: [usize; 2] = [16, 32];
+/// `cnn`: the default kernel size.
+pub const CNN_KERNEL_SIZE: usize = 3;
 
 impl ModelConfig {
     /// A `[model]` table (or `--set model.…`) that names no preset and no checkpoint is the
@@ -403,6 +420,11 @@ impl ModelConfig {
         }
         if self.preset == Some(Preset::Mlp) && self.hidden.is_none() {
             self.hidden = ModelConfig::default().hidden;
+        }
+        // Written out, so that a run directory's config.toml states the model.
+        if self.preset == Some(Preset::Cnn) {
+            self.channels.get_or_insert_with(|| CNN_CHANNELS.to_vec());
+            self.kernel_size.get_or_insert(CNN_KERNEL_SIZE);
         }
     }
 }
@@ -422,6 +444,8 @@ impl Default for ModelConfig {
             depth: None,
             residual: None,
             layer_norm: false,
+            channels: None,
+            kernel_size: None,
             init: None,
             layers: None,
         }
@@ -816,7 +840,7 @@ impl Config {
             (None, None, None) => {
                 return bad(
                     "model.preset",
-                    "missing: \"linear\", \"sigmoids\" or \"mlp\" (or model.layers = [...], or model.init = a checkpoint)"
+                    "missing: \"linear\", \"sigmoids\", \"mlp\", \"resnet_mlp\" or \"cnn\" (or model.layers = [...], or model.init = a checkpoint)"
                         .into(),
                 )
             }
@@ -868,6 +892,46 @@ impl Config {
                 return bad("model.depth", "at most 1000 hidden layers".into());
             }
         }
+        if preset != Some(Preset::Cnn) {
+            for (key, set) in [
+                ("model.channels", m.channels.is_some()),
+                ("model.kernel_size", m.kernel_size.is_some()),
+            ] {
+                if set {
+                    return bad(key, "only used with preset = \"cnn\"".into());
+                }
+            }
+        } else {
+            match &m.channels {
+                Some(c) if c.is_empty() => {
+                    return bad(
+                        "model.channels",
+                        "preset \"cnn\" needs at least one convolution stage".into(),
+                    )
+                }
+                Some(c) if c.contains(&0) => {
+                    return bad("model.channels", "every stage needs at least 1 channel".into())
+                }
+                _ => {}
+            }
+            if let Some(k) = m.kernel_size {
+                if k % 2 == 0 {
+                    return bad(
+                        "model.kernel_size",
+                        format!("must be odd (padding kernel_size / 2 then keeps the image size), got {k}"),
+                    );
+                }
+            }
+            if m.hidden.as_ref().is_some_and(|h| h.contains(&0)) {
+                return bad(
+                    "model.hidden",
+                    "every hidden width must be at least 1".into(),
+                );
+            }
+            if m.dropout != 0.0 {
+                return bad("model.dropout", "only used with preset = \"mlp\"".into());
+            }
+        }
         let mlp_keys = [
             ("model.hidden", m.hidden.is_some()),
             ("model.batch_norm", m.batch_norm),
@@ -877,6 +941,8 @@ impl Config {
             if let Some((key, _)) = mlp_keys.iter().find(|(_, set)| *set) {
                 return bad(key, "only used with preset = \"mlp\"".into());
             }
+        } else if preset == Some(Preset::Cnn) {
+            // Checked above.
         } else if preset != Some(Preset::Mlp) {
             for (key, set) in mlp_keys
                 .into_iter()
@@ -911,7 +977,11 @@ impl Config {
         }
         // Sizes are refused before any data is read: with one input and one output the model
         // has the fewest parameters it can have, so exceeding the limit here is final.
-        crate::trainer::check_model_size(self, 1, 1)?;
+        let inputs = match &d.image_shape {
+            Some(shape) => trainscope_nn::Inputs::shape(shape.clone()),
+            None => trainscope_nn::Inputs::width(1),
+        };
+        crate::trainer::check_model_size(self, &inputs, 1)?;
 
         self.optimizer
             .validate()

@@ -48,7 +48,7 @@ pub use predict::{
     format_number, round_significant, Digits, Evaluation, Predictions, TrainedModel,
 };
 pub use trainer::{
-    files, loss_for_data, model_spec, resolve_loss, train, train_from_state, Divergence,
+    files, loss_for_data, model_spec, model_spec_for, resolve_loss, train, train_from_state, Divergence,
     EpochMetrics, Observer, Position, RunInfo, RunOptions, Silent, Summary,
 };
 

@@ -40,7 +40,7 @@ mod update;
 
 pub(crate) use evaluate::{batch_loss, predicted_class};
 pub(crate) use session::check_model_size;
-pub use session::{loss_for_data, model_spec, resolve_loss};
+pub use session::{loss_for_data, model_spec, model_spec_for, resolve_loss};
 pub use summary::{Divergence, Position, Summary};
 
 use run::Trainer;

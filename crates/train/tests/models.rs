@@ -177,3 +177,95 @@ fn layer_lists_that_do_not_fit_the_data_are_refused_naming_the_key() {
     .unwrap_err();
     assert!(e.contains("padding"), "{e}");
 }
+
+/// The `cnn` preset on the 6 × 6 bars: one stage of 4 channels and a hidden head layer.
+const CNN_PRESET: &str = r#"image_shape = [1, 6, 6]
+[model]
+preset = "cnn"
+channels = [4]
+hidden = [8]"#;
+
+#[test]
+fn the_cnn_preset_learns_the_bars_under_pytorch_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), CNN_PRESET).unwrap();
+    let data = load_run_data(&config).unwrap();
+    let out = dir.path().join("run");
+    let opts = RunOptions {
+        out_dir: Some(out.clone()),
+        ..RunOptions::default()
+    };
+    let summary = train(&config, &data, &opts, &mut Silent).unwrap();
+    let acc = summary.val_accuracy.unwrap();
+    assert!(acc >= 0.9, "validation accuracy {acc}");
+
+    // Conv2d(1, 4, 3, padding=1), ReLU, MaxPool2d(2), Flatten, Linear(4·3·3, 8), ReLU,
+    // Linear(8, 3).
+    let spec = trainscope_nn::Sequential::<f64>::load(out.join(files::MODEL))
+        .unwrap()
+        .model
+        .spec()
+        .clone();
+    let entries: Vec<(String, Vec<usize>)> = spec.parameter_entries();
+    let want: Vec<(String, Vec<usize>)> = [
+        ("0.weight", vec![4, 1, 3, 3]),
+        ("0.bias", vec![4]),
+        ("4.weight", vec![8, 36]),
+        ("4.bias", vec![8]),
+        ("6.weight", vec![3, 8]),
+        ("6.bias", vec![3]),
+    ]
+    .into_iter()
+    .map(|(n, s)| (n.to_string(), s))
+    .collect();
+    assert_eq!(entries, want);
+    // The run's configuration states the defaults it used.
+    let again = Config::load(&out.join(files::CONFIG), &[]).unwrap();
+    assert_eq!(again.model.kernel_size, Some(3));
+    assert_eq!(again.model.channels, Some(vec![4]));
+}
+
+#[test]
+fn cnn_preset_keys_out_of_place_are_refused_naming_the_key() {
+    let parse_errors = [
+        (CNN_PRESET.replace("[4]", "[]"), "model.channels: preset \"cnn\" needs at least one"),
+        (CNN_PRESET.replace("[4]", "[4, 0]"), "model.channels: every stage needs at least 1"),
+        (
+            format!("{CNN_PRESET}\nkernel_size = 4"),
+            "model.kernel_size: must be odd",
+        ),
+        (format!("{CNN_PRESET}\ndropout = 0.2"), "model.dropout: only used with preset = \"mlp\""),
+        (
+            CNN_PRESET.replace("\"cnn\"", "\"mlp\""),
+            "model.channels: only used with preset = \"cnn\"",
+        ),
+        (
+            CNN_PRESET.replace("[4]", "[100000, 100000]"),
+            "model.channels: the model would have",
+        ),
+        (
+            CNN_PRESET.replace("[4]", "[1000]") + "\nkernel_size = 1001",
+            "model.kernel_size: the model would have",
+        ),
+        (
+            CNN_PRESET.replace("[8]", "[2000000000]"),
+            "model.hidden: the model would have",
+        ),
+    ];
+    for (body, want) in parse_errors {
+        let dir = tempfile::tempdir().unwrap();
+        let err = config(dir.path(), &body).unwrap_err();
+        assert!(err.contains(want), "{err}\nwanted: {want}");
+    }
+    // Without an image shape the preset has nothing to convolve.
+    let dir = tempfile::tempdir().unwrap();
+    let no_shape = config(dir.path(), &CNN_PRESET.replace("image_shape = [1, 6, 6]", "")).unwrap();
+    let data = load_run_data(&no_shape).unwrap();
+    let err = train(&no_shape, &data, &RunOptions::default(), &mut Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("data.image_shape: preset \"cnn\" needs images"),
+        "{err}"
+    );
+}

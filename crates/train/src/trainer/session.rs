@@ -6,11 +6,11 @@ use std::path::Path;
 
 use trainscope_core::{seeded_rng, Element, Rng};
 use trainscope_data::{Batcher, Standardizer, Task};
-use trainscope_nn::{Layer, Loss, ModelSpec, Sequential};
+use trainscope_nn::{Activation, Inputs, Layer, Loss, ModelSpec, Sequential};
 use trainscope_optim::{Optimizer, OptimizerOptions, ScheduleConfig};
 
 use crate::baseline::Baseline;
-use crate::config::{BatchSize, Config, LossChoice, Preset};
+use crate::config::{BatchSize, Config, LossChoice, Preset, CNN_CHANNELS, CNN_KERNEL_SIZE};
 use crate::data::{Arrays, RunData};
 use crate::error::{Context, Result, TrainError};
 use crate::evidence::{self, DataScales};
@@ -96,68 +96,126 @@ fn targets_note(data: &trainscope_data::Dataset, outputs: usize) -> String {
     }
 }
 
-/// The model a configuration describes, for `inputs` features and `outputs` outputs. An
-/// explicit layer list gets the data's shape (`data.image_shape` when given); whether its
-/// layers fit that shape and give `outputs` outputs is checked when the model is built.
+/// The model a configuration describes, for `inputs` features and `outputs` outputs, the rows
+/// being images of `data.image_shape` when it is given. See [`model_spec_for`].
 pub fn model_spec(config: &Config, inputs: usize, outputs: usize) -> Option<ModelSpec> {
+    let shape = match &config.data.image_shape {
+        Some(s) => Inputs::shape(s.clone()),
+        None => Inputs::width(inputs),
+    };
+    model_spec_for(config, &shape, outputs)
+}
+
+/// The model a configuration describes for examples of shape `inputs` (a width, or an image's
+/// `[C, H, W]`) and `outputs` outputs. An explicit layer list gets that shape; whether its
+/// layers fit it and give `outputs` outputs is checked when the model is built. The flat
+/// presets see `C·H·W` features. `None` for `model.init` (the checkpoint brings its model), and
+/// for the `cnn` preset without an image shape.
+pub fn model_spec_for(config: &Config, inputs: &Inputs, outputs: usize) -> Option<ModelSpec> {
     let m = &config.model;
     if let Some(layers) = &m.layers {
-        let shape = match &config.data.image_shape {
-            Some(s) => trainscope_nn::Inputs::shape(s.clone()),
-            None => trainscope_nn::Inputs::width(inputs),
-        };
-        return Some(ModelSpec::new(shape, layers.clone()));
+        return Some(ModelSpec::new(inputs.clone(), layers.clone()));
     }
+    let width = inputs.numel();
+    let activation = m.activation.unwrap_or(Activation::Relu);
     Some(match m.preset? {
-        Preset::Linear => ModelSpec::linear(inputs, outputs),
-        Preset::Sigmoids => ModelSpec::sigmoids(inputs, m.count.unwrap_or(1), outputs),
+        Preset::Linear => ModelSpec::linear(width, outputs),
+        Preset::Sigmoids => ModelSpec::sigmoids(width, m.count.unwrap_or(1), outputs),
         Preset::ResnetMlp => ModelSpec::resnet_mlp(
-            inputs,
+            width,
             m.width.unwrap_or(1),
             m.depth.unwrap_or(0),
-            m.activation.unwrap_or(trainscope_nn::Activation::Relu),
+            activation,
             m.residual.unwrap_or(true),
             m.layer_norm,
             outputs,
         ),
         Preset::Mlp => ModelSpec::mlp(
-            inputs,
+            width,
             m.hidden.as_deref().unwrap_or(&[]),
-            m.activation.unwrap_or(trainscope_nn::Activation::Relu),
+            activation,
             m.batch_norm,
             m.dropout,
             outputs,
         ),
+        Preset::Cnn => {
+            let &[c, h, w] = inputs.dims() else {
+                return None;
+            };
+            ModelSpec::cnn(
+                [c, h, w],
+                m.channels.as_deref().unwrap_or(&CNN_CHANNELS),
+                m.kernel_size.unwrap_or(CNN_KERNEL_SIZE),
+                m.hidden.as_deref().unwrap_or(&[]),
+                activation,
+                m.batch_norm,
+                outputs,
+            )
+        }
     })
 }
 
-/// Refuses a preset whose model for `inputs` features and `outputs` outputs would have more
-/// than [`trainscope_nn::MAX_PARAMETERS`] parameters, naming the key that sizes it.
+/// Refuses a preset whose model for examples of shape `inputs` and `outputs` outputs would
+/// have more than [`trainscope_nn::MAX_PARAMETERS`] parameters, naming the key that sizes it.
+/// A `cnn` given no image yet (before the data is read) is sized on the smallest image its
+/// stages take: its convolutions' parameters do not depend on the image, its head's are then
+/// fewest.
 pub(crate) fn check_model_size(
     config: &Config,
-    inputs: usize,
+    inputs: &Inputs,
     outputs: usize,
 ) -> std::result::Result<(), crate::error::ConfigError> {
-    let Some(spec) = model_spec(config, inputs, outputs) else {
-        return Ok(());
+    let m = &config.model;
+    let nominal;
+    let inputs = match (m.preset, inputs.dims()) {
+        (Some(Preset::Cnn), [_]) if m.layers.is_none() => {
+            let side = 1usize << m.channels.as_ref().map_or(2, Vec::len).min(20);
+            nominal = Inputs::shape(vec![1, side, side]);
+            &nominal
+        }
+        _ => inputs,
     };
+    let count = |config: &Config| model_spec_for(config, inputs, outputs)?.parameter_count();
     let limit = trainscope_nn::MAX_PARAMETERS;
-    let n = spec.parameter_count();
-    if n.is_some_and(|n| n <= limit) {
+    let fits = |n: Option<usize>| n.is_some_and(|n| n <= limit);
+    let n = count(config);
+    if m.init.is_some() || fits(n) {
         return Ok(());
     }
-    let key = match config.model.preset {
-        _ if config.model.layers.is_some() => "model.layers",
+    let key = match m.preset {
+        _ if m.layers.is_some() => "model.layers",
         Some(Preset::Sigmoids) => "model.count",
         Some(Preset::Mlp) => "model.hidden",
         Some(Preset::ResnetMlp) => "model.width",
+        Some(Preset::Cnn) => {
+            // The first of head, kernel and channels that, taken away, brings it in.
+            let mut smaller = config.clone();
+            smaller.model.hidden = None;
+            if fits(count(&smaller)) {
+                "model.hidden"
+            } else {
+                smaller.model.kernel_size = Some(1);
+                if fits(count(&smaller)) {
+                    "model.kernel_size"
+                } else {
+                    "model.channels"
+                }
+            }
+        }
         _ => "model.preset",
     };
     let count = n.map_or_else(|| "more than usize::MAX".to_string(), |n| n.to_string());
+    let size = match inputs.dims() {
+        [w] => format!("{w} inputs"),
+        d => format!(
+            "inputs {}",
+            d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" × ")
+        ),
+    };
     Err(crate::error::ConfigError::Invalid {
         key: key.into(),
         msg: format!(
-            "the model would have {count} parameters ({inputs} inputs, {outputs} outputs), more than the limit of {limit}"
+            "the model would have {count} parameters ({size}, {outputs} outputs), more than the limit of {limit}"
         ),
     })
 }
@@ -221,8 +279,33 @@ impl<T: Element> Session<T> {
         let test = data.test.as_ref().map(arrays).transpose()?;
         let d = train.n_features();
 
-        check_model_size(config, d, outputs)?;
-        let model = match (&config.model.init, model_spec(config, d, outputs)) {
+        let image_shape = config.data.image_shape.as_ref();
+        if config.model.init.is_none() {
+            if let Some(shape) = image_shape {
+                let pixels: usize = shape.iter().product();
+                if pixels != d {
+                    return Err(TrainError::Config(crate::error::ConfigError::Invalid {
+                        key: "data.image_shape".into(),
+                        msg: format!(
+                            "{shape:?} is {pixels} numbers per row, but the data has {d} features"
+                        ),
+                    }));
+                }
+            } else if config.model.preset == Some(Preset::Cnn) {
+                return Err(TrainError::Config(crate::error::ConfigError::Invalid {
+                    key: "data.image_shape".into(),
+                    msg: format!(
+                        "preset \"cnn\" needs images: give the shape [channels, height, width] of the {d} features of a row, or read IDX image files"
+                    ),
+                }));
+            }
+        }
+        let inputs = match image_shape {
+            Some(shape) => Inputs::shape(shape.clone()),
+            None => Inputs::width(d),
+        };
+        check_model_size(config, &inputs, outputs)?;
+        let model = match (&config.model.init, model_spec_for(config, &inputs, outputs)) {
             (Some(init), _) => {
                 let m = Sequential::<T>::load(init)?.model;
                 if m.input_size() != d || m.output_size() != outputs {
@@ -237,17 +320,6 @@ impl<T: Element> Session<T> {
                 m
             }
             (None, Some(spec)) => {
-                if let Some(shape) = &config.data.image_shape {
-                    let pixels: usize = shape.iter().product();
-                    if pixels != d {
-                        return Err(TrainError::Config(crate::error::ConfigError::Invalid {
-                            key: "data.image_shape".into(),
-                            msg: format!(
-                                "{shape:?} is {pixels} numbers per row, but the data has {d} features"
-                            ),
-                        }));
-                    }
-                }
                 let key = if config.model.layers.is_some() {
                     "model.layers"
                 } else {
@@ -258,7 +330,7 @@ impl<T: Element> Session<T> {
                         trainscope_nn::Error::Spec(m) => m,
                         other => other.to_string(),
                     };
-                    if config.data.image_shape.is_none() && msg.contains("[N, C, H, W] images") {
+                    if image_shape.is_none() && msg.contains("[N, C, H, W] images") {
                         msg += " (rows of pixels become images with data.image_shape = [channels, height, width])";
                     }
                     TrainError::Config(crate::error::ConfigError::Invalid {
