@@ -279,9 +279,8 @@ impl<T: Element> Session<T> {
         let test = data.test.as_ref().map(arrays).transpose()?;
         let d = train.n_features();
 
-        let image_shape = config.data.image_shape.as_ref();
         if config.model.init.is_none() {
-            if let Some(shape) = image_shape {
+            if let Some(shape) = &config.data.image_shape {
                 let pixels: usize = shape.iter().product();
                 if pixels != d {
                     return Err(TrainError::Config(crate::error::ConfigError::Invalid {
@@ -291,19 +290,18 @@ impl<T: Element> Session<T> {
                         ),
                     }));
                 }
-            } else if config.model.preset == Some(Preset::Cnn) {
-                return Err(TrainError::Config(crate::error::ConfigError::Invalid {
-                    key: "data.image_shape".into(),
-                    msg: format!(
-                        "preset \"cnn\" needs images: give the shape [channels, height, width] of the {d} features of a row, or read IDX image files"
-                    ),
-                }));
             }
         }
-        let inputs = match image_shape {
-            Some(shape) => Inputs::shape(shape.clone()),
-            None => Inputs::width(d),
-        };
+        let inputs = crate::data::input_shape(config, train);
+        let is_image = inputs.dims().len() == 3;
+        if config.model.init.is_none() && config.model.preset == Some(Preset::Cnn) && !is_image {
+            return Err(TrainError::Config(crate::error::ConfigError::Invalid {
+                key: "data.image_shape".into(),
+                msg: format!(
+                    "preset \"cnn\" needs images: give the shape [channels, height, width] of the {d} features of a row, or read IDX image files"
+                ),
+            }));
+        }
         check_model_size(config, &inputs, outputs)?;
         let model = match (&config.model.init, model_spec_for(config, &inputs, outputs)) {
             (Some(init), _) => {
@@ -330,7 +328,7 @@ impl<T: Element> Session<T> {
                         trainscope_nn::Error::Spec(m) => m,
                         other => other.to_string(),
                     };
-                    if image_shape.is_none() && msg.contains("[N, C, H, W] images") {
+                    if !is_image && msg.contains("[N, C, H, W] images") {
                         msg += " (rows of pixels become images with data.image_shape = [channels, height, width])";
                     }
                     TrainError::Config(crate::error::ConfigError::Invalid {
