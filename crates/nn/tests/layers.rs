@@ -460,5 +460,8 @@ fn cnn_preset_matches_pytorch_sequential() {
     // An image too small for its stages is refused by the layer that cannot fit it.
     let tiny = ModelSpec::cnn([1, 3, 3], &[2, 2], 3, &[], Activation::Relu, false, 2);
     let err = tiny.validate().unwrap_err().to_string();
-    assert!(err.contains("layer 5") || err.contains("MaxPool2d"), "{err}");
+    assert!(
+        err.contains("layer 5") || err.contains("MaxPool2d"),
+        "{err}"
+    );
 }

@@ -315,6 +315,13 @@ pub struct DataConfig {
     /// C, H, W row-major order (what a convolution needs); without it, rows are flat.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_shape: Option<Vec<usize>>,
+    /// Augmentation: shift each training image by up to this many pixels in each direction
+    /// (uniform whole numbers; vacated pixels are zero). 0 = off.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub augment_shift: usize,
+    /// Augmentation: mirror each training image left to right with probability 1/2.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub augment_hflip: bool,
     /// IDX: training labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_labels: Option<PathBuf>,
@@ -326,8 +333,19 @@ pub struct DataConfig {
     pub test_labels: Option<PathBuf>,
 }
 
+impl DataConfig {
+    /// Whether training images are augmented (`augment_shift` or `augment_hflip`).
+    pub fn augments(&self) -> bool {
+        self.augment_shift > 0 || self.augment_hflip
+    }
+}
+
 fn yes() -> bool {
     true
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// `linear`, `sigmoids`, `mlp`, `resnet_mlp` or `cnn`.
@@ -854,6 +872,16 @@ impl Config {
                 );
             }
         }
+        if d.augments() && d.format == DataFormat::Csv && d.image_shape.is_none() {
+            return bad(
+                if d.augment_shift > 0 {
+                    "data.augment_shift"
+                } else {
+                    "data.augment_hflip"
+                },
+                "augmentation moves the pixels of images: give data.image_shape = [channels, height, width] (IDX images have theirs)".into(),
+            );
+        }
         let preset = m.preset;
         if preset != Some(Preset::Sigmoids) && m.count.is_some() {
             return bad("model.count", "only used with preset = \"sigmoids\"".into());
@@ -910,7 +938,10 @@ impl Config {
                     )
                 }
                 Some(c) if c.contains(&0) => {
-                    return bad("model.channels", "every stage needs at least 1 channel".into())
+                    return bad(
+                        "model.channels",
+                        "every stage needs at least 1 channel".into(),
+                    )
                 }
                 _ => {}
             }

@@ -62,8 +62,8 @@ pub fn load_run_data(config: &Config) -> Result<RunData> {
                 let shape = raw.image_shape();
                 let (features, names, target, targets, _) = raw.into_parts();
                 let map = train.label_map().cloned();
-                let test = Dataset::with_targets(features, names, target, targets, map)
-                    .context(|| {
+                let test =
+                    Dataset::with_targets(features, names, target, targets, map).context(|| {
                         format!(
                             "{}: labels do not fit the {} classes of the training labels",
                             labels.display(),

@@ -21,6 +21,7 @@
 
 #![warn(missing_docs)]
 
+pub mod augment;
 mod baseline;
 pub mod config;
 mod confusion;
@@ -48,8 +49,8 @@ pub use predict::{
     format_number, round_significant, Digits, Evaluation, Predictions, TrainedModel,
 };
 pub use trainer::{
-    files, loss_for_data, model_spec, model_spec_for, resolve_loss, train, train_from_state, Divergence,
-    EpochMetrics, Observer, Position, RunInfo, RunOptions, Silent, Summary,
+    files, loss_for_data, model_spec, model_spec_for, resolve_loss, train, train_from_state,
+    Divergence, EpochMetrics, Observer, Position, RunInfo, RunOptions, Silent, Summary,
 };
 
 /// This crate's version, written into checkpoints.

@@ -58,7 +58,10 @@ fn write_idx(dir: &Path) {
     }
     labels.extend_from_slice(&(rows.len() as u32).to_be_bytes());
     for (px, class) in &rows {
-        images.extend(px.iter().map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8));
+        images.extend(
+            px.iter()
+                .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8),
+        );
         labels.push(*class as u8);
     }
     std::fs::write(dir.join("images.idx"), images).unwrap();
@@ -281,13 +284,22 @@ fn the_cnn_preset_learns_the_bars_under_pytorch_names() {
 #[test]
 fn cnn_preset_keys_out_of_place_are_refused_naming_the_key() {
     let parse_errors = [
-        (CNN_PRESET.replace("[4]", "[]"), "model.channels: preset \"cnn\" needs at least one"),
-        (CNN_PRESET.replace("[4]", "[4, 0]"), "model.channels: every stage needs at least 1"),
+        (
+            CNN_PRESET.replace("[4]", "[]"),
+            "model.channels: preset \"cnn\" needs at least one",
+        ),
+        (
+            CNN_PRESET.replace("[4]", "[4, 0]"),
+            "model.channels: every stage needs at least 1",
+        ),
         (
             format!("{CNN_PRESET}\nkernel_size = 4"),
             "model.kernel_size: must be odd",
         ),
-        (format!("{CNN_PRESET}\ndropout = 0.2"), "model.dropout: only used with preset = \"mlp\""),
+        (
+            format!("{CNN_PRESET}\ndropout = 0.2"),
+            "model.dropout: only used with preset = \"mlp\"",
+        ),
         (
             CNN_PRESET.replace("\"cnn\"", "\"mlp\""),
             "model.channels: only used with preset = \"cnn\"",
@@ -312,7 +324,11 @@ fn cnn_preset_keys_out_of_place_are_refused_naming_the_key() {
     }
     // Without an image shape the preset has nothing to convolve.
     let dir = tempfile::tempdir().unwrap();
-    let no_shape = config(dir.path(), &CNN_PRESET.replace("image_shape = [1, 6, 6]", "")).unwrap();
+    let no_shape = config(
+        dir.path(),
+        &CNN_PRESET.replace("image_shape = [1, 6, 6]", ""),
+    )
+    .unwrap();
     let data = load_run_data(&no_shape).unwrap();
     let err = train(&no_shape, &data, &RunOptions::default(), &mut Silent)
         .unwrap_err()
@@ -354,7 +370,8 @@ fn idx_images_keep_their_shape_without_image_shape() {
         assert!(acc >= 0.9, "validation accuracy {acc}");
     }
     // A layer list that starts on flat rows keeps them flat; so does an MLP.
-    let flat = "[model]\nlayers = [\n  { type = \"linear\", in_features = 36, out_features = 3 },\n]";
+    let flat =
+        "[model]\nlayers = [\n  { type = \"linear\", in_features = 36, out_features = 3 },\n]";
     for body in [flat, "[model]\npreset = \"mlp\"\nhidden = [8]"] {
         let dir = tempfile::tempdir().unwrap();
         let config = idx_config(dir.path(), body).unwrap();
@@ -364,11 +381,7 @@ fn idx_images_keep_their_shape_without_image_shape() {
     let dir = tempfile::tempdir().unwrap();
     let config = idx_config(dir.path(), CNN_PRESET).unwrap();
     assert_eq!(trained_inputs(&config, dir.path()).0, [1, 6, 6]);
-    let config = idx_config(
-        dir.path(),
-        &CNN_PRESET.replace("[1, 6, 6]", "[1, 4, 9]"),
-    )
-    .unwrap();
+    let config = idx_config(dir.path(), &CNN_PRESET.replace("[1, 6, 6]", "[1, 4, 9]")).unwrap();
     let err = load_run_data(&config).unwrap_err().to_string();
     let want = format!(
         "data.image_shape: [1, 4, 9] does not match the images of {}, which are 1 × 6 × 6 ([1, 6, 6])",

@@ -1,6 +1,6 @@
 //! The seeded setup of a run: the loss resolved from the task, the data standardized and
-//! converted once, the model, the optimizer with its schedule, the batcher and the dropout
-//! generator, each from its own stream of the configuration's seed.
+//! converted once, the model, the optimizer with its schedule, the batcher, the dropout and the
+//! augmentation generators, each from its own stream of the configuration's seed.
 
 use std::path::Path;
 
@@ -9,6 +9,7 @@ use trainscope_data::{Batcher, Standardizer, Task};
 use trainscope_nn::{Activation, Inputs, Layer, Loss, ModelSpec, Sequential};
 use trainscope_optim::{Optimizer, OptimizerOptions, ScheduleConfig};
 
+use crate::augment::Augmenter;
 use crate::baseline::Baseline;
 use crate::config::{BatchSize, Config, LossChoice, Preset, CNN_CHANNELS, CNN_KERNEL_SIZE};
 use crate::data::{Arrays, RunData};
@@ -209,7 +210,10 @@ pub(crate) fn check_model_size(
         [w] => format!("{w} inputs"),
         d => format!(
             "inputs {}",
-            d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" × ")
+            d.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(" × ")
         ),
     };
     Err(crate::error::ConfigError::Invalid {
@@ -220,12 +224,66 @@ pub(crate) fn check_model_size(
     })
 }
 
+/// The augmentation `config` asks for, on the images of `train` (`data.image_shape`, or the
+/// IDX files' own), standardized by `standardizer`.
+fn augmenter(
+    config: &Config,
+    train: &trainscope_data::Dataset,
+    standardizer: Option<&Standardizer>,
+) -> Result<Option<Augmenter>> {
+    let d = &config.data;
+    if !d.augments() {
+        return Ok(None);
+    }
+    let key = if d.augment_shift > 0 {
+        "data.augment_shift"
+    } else {
+        "data.augment_hflip"
+    };
+    let bad = |msg: String| {
+        TrainError::Config(crate::error::ConfigError::Invalid {
+            key: key.into(),
+            msg,
+        })
+    };
+    let shape = match (d.image_shape.as_deref(), train.image_shape()) {
+        (Some(&[c, h, w]), _) => [c, h, w],
+        (None, Some(shape)) => shape,
+        _ => {
+            return Err(bad(
+                "augmentation moves the pixels of images: give data.image_shape = [channels, height, width]".into(),
+            ))
+        }
+    };
+    let [_, h, w] = shape;
+    if d.augment_shift >= h.min(w) {
+        return Err(TrainError::Config(crate::error::ConfigError::Invalid {
+            key: "data.augment_shift".into(),
+            msg: format!(
+                "a shift of {} pixels can move a {h} × {w} image out of its frame; at most {}",
+                d.augment_shift,
+                h.min(w) - 1
+            ),
+        }));
+    }
+    Ok(Augmenter::new(
+        d.augment_shift,
+        d.augment_hflip,
+        shape,
+        standardizer,
+    ))
+}
+
 /// A model and everything that drives its training.
 pub(super) struct Session<T: Element> {
     pub(super) model: Sequential<T>,
     pub(super) optimizer: Optimizer<T>,
     pub(super) batcher: Batcher,
     pub(super) rng: Rng,
+    /// The augmentation of training images, if configured.
+    pub(super) augment: Option<Augmenter>,
+    /// Its generator (drawn from even when there is none, so that nothing else depends on it).
+    pub(super) augment_rng: Rng,
     pub(super) loss: Loss,
     pub(super) train: Arrays<T>,
     pub(super) val: Option<Arrays<T>>,
@@ -388,6 +446,8 @@ impl<T: Element> Session<T> {
             .context(|| "training.batch_size".into())?
             .with_drop_last(config.training.drop_last);
         let rng = seeded_rng(stream_seed(config.seed, 3));
+        let augment_rng = seeded_rng(stream_seed(config.seed, 4));
+        let augment = augmenter(config, train, feature_std.as_ref())?;
 
         let meta = ModelMeta {
             schema: train.schema(),
@@ -409,6 +469,8 @@ impl<T: Element> Session<T> {
             optimizer,
             batcher,
             rng,
+            augment,
+            augment_rng,
             loss,
             train: train_arrays,
             val,
