@@ -160,8 +160,9 @@ impl ModelSpec {
             layers.push(Layer::max_pool2d(2));
             // Conv2d's output size, (h + 2p − k) + 1 (saturating: an oversized kernel is
             // refused by the layer's own check), then the pool's floor(· / 2).
-            h = ((h + 2 * padding).saturating_sub(kernel_size) + 1) / 2;
-            w = ((w + 2 * padding).saturating_sub(kernel_size) + 1) / 2;
+            let conv = |n: usize| (n + 2 * padding).saturating_sub(kernel_size) + 1;
+            h = conv(h) / 2;
+            w = conv(w) / 2;
             c = out;
         }
         layers.push(Layer::flatten());
