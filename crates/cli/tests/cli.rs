@@ -121,6 +121,29 @@ fn example_fashion_mnist_reaches_88_percent_on_the_test_set() {
     assert!(acc >= 0.88, "test_accuracy {acc}");
 }
 
+/// Slow (about half an hour on two shared cores) and needs `apt-get install
+/// dataset-fashion-mnist`: the two-stage CNN of `examples/fashion_mnist_cnn.toml`.
+#[test]
+#[ignore]
+fn example_fashion_mnist_cnn_reaches_91_percent_on_the_test_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    let s = ok_json(&trainscope(&[
+        "train",
+        "examples/fashion_mnist_cnn.toml",
+        "--out",
+        &out,
+        "--json",
+        "--quiet",
+    ]));
+    let acc = f(&s, "test_accuracy");
+    eprintln!(
+        "Fashion-MNIST CNN test accuracy {acc}, {} s",
+        f(&s, "seconds")
+    );
+    assert!(acc >= 0.91, "test_accuracy {acc}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Run directory, --json, resume and determinism.
 

@@ -109,6 +109,9 @@ pub struct Dataset {
     n_rows: usize,
     targets: Targets,
     label_map: Option<LabelMap>,
+    /// `[C, H, W]` when every row is an image's pixels in C, H, W row-major order, as the
+    /// file said (IDX images); `None` for plain columns.
+    image_shape: Option<[usize; 3]>,
 }
 
 impl Dataset {
@@ -194,7 +197,30 @@ impl Dataset {
             n_rows: n,
             targets,
             label_map,
+            image_shape: None,
         })
+    }
+
+    /// The same rows, each an image of `shape` (`[C, H, W]`, whose product must be the number
+    /// of features).
+    pub fn with_image_shape(mut self, shape: [usize; 3]) -> Result<Dataset> {
+        if shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) != Some(self.n_features()) {
+            return Err(DataError::Shape {
+                context: "Dataset::with_image_shape",
+                message: format!(
+                    "images of {shape:?} do not hold the {} features of a row",
+                    self.n_features()
+                ),
+            });
+        }
+        self.image_shape = Some(shape);
+        Ok(self)
+    }
+
+    /// One row's `[C, H, W]` when the rows are images whose shape the file gave (IDX), else
+    /// `None`.
+    pub fn image_shape(&self) -> Option<[usize; 3]> {
+        self.image_shape
     }
 
     /// The number of rows (examples) n.
@@ -314,6 +340,7 @@ impl Dataset {
             n_rows: rows.len(),
             targets: self.targets.gather(rows, self.n_targets()),
             label_map: self.label_map.clone(),
+            image_shape: self.image_shape,
         })
     }
 
@@ -327,7 +354,8 @@ impl Dataset {
         }
     }
 
-    /// Takes the dataset apart: `(features, feature_names, target_names, targets, label_map)`.
+    /// Takes the dataset apart: `(features, feature_names, target_names, targets, label_map)`
+    /// (the image shape, if any, is left to the caller: [`Dataset::image_shape`] first).
     pub fn into_parts(
         self,
     ) -> (

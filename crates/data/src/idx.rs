@@ -88,7 +88,8 @@ pub fn parse_idx(path: &Path, bytes: &[u8], magic: u32) -> Result<IdxArray> {
 /// dataset.
 ///
 /// Every image becomes one row of `rows × cols` features, flattened row-major and scaled from
-/// `0..=255` to `[0, 1]` by dividing by 255; features are named `px0`, `px1`, …. Labels are
+/// `0..=255` to `[0, 1]` by dividing by 255; features are named `px0`, `px1`, …, and the
+/// dataset's [`Dataset::image_shape`] is `[1, rows, cols]`. Labels are
 /// already class indices: the label map is `"0" … "K-1"` with K = largest label + 1, so class 3
 /// is label 3 even if a subset lacks some classes. The target is named `label`.
 ///
@@ -164,7 +165,9 @@ fn idx_dataset(
         "label",
         Targets::Classes(classes),
         Some(LabelMap::range(k)),
-    )
+    )?
+    // One grey channel: the images keep their shape for a convolution.
+    .with_image_shape([1, images.dims[1], images.dims[2]])
 }
 
 fn describe_magic(magic: u32) -> String {

@@ -279,6 +279,8 @@ fn rung_config(base: &Config, hidden: &[usize], residual: bool) -> Config {
     m.depth = None;
     m.residual = None;
     m.layer_norm = false;
+    m.channels = None;
+    m.kernel_size = None;
     if residual && !hidden.is_empty() {
         m.preset = Some(Preset::ResnetMlp);
         m.width = Some(hidden[0]);

@@ -132,6 +132,50 @@ impl ModelSpec {
         ModelSpec::new(inputs, layers)
     }
 
+    /// A convolutional network as one would write it in PyTorch: for every entry `c` of
+    /// `channels` a stage `Conv2d(· → c, kernel_size, padding = kernel_size / 2)` ("same" for an
+    /// odd kernel), then `BatchNorm2d(c)` if `batch_norm`, the activation and `MaxPool2d(2)`;
+    /// then `Flatten` and an MLP head: `Linear(· → h)` and the activation for every width `h` of
+    /// `hidden`, and `Linear(· → outputs)`. `shape` is one example's `[C, H, W]`; the flatten
+    /// width follows from it (each stage halves the height and width, rounding down).
+    #[allow(clippy::too_many_arguments)]
+    pub fn cnn(
+        shape: [usize; 3],
+        channels: &[usize],
+        kernel_size: usize,
+        hidden: &[usize],
+        activation: Activation,
+        batch_norm: bool,
+        outputs: usize,
+    ) -> Self {
+        let [mut c, mut h, mut w] = shape;
+        let padding = kernel_size / 2;
+        let mut layers = Vec::new();
+        for &out in channels {
+            layers.push(Layer::conv2d(c, out, kernel_size, 1, padding));
+            if batch_norm {
+                layers.push(Layer::batch_norm2d(out));
+            }
+            layers.push(activation.layer());
+            layers.push(Layer::max_pool2d(2));
+            // Conv2d's output size, (h + 2p − k) + 1 (saturating: an oversized kernel is
+            // refused by the layer's own check), then the pool's floor(· / 2).
+            let conv = |n: usize| (n + 2 * padding).saturating_sub(kernel_size) + 1;
+            h = conv(h) / 2;
+            w = conv(w) / 2;
+            c = out;
+        }
+        layers.push(Layer::flatten());
+        let mut width = c.saturating_mul(h).saturating_mul(w);
+        for &units in hidden {
+            layers.push(Layer::linear(width, units));
+            layers.push(activation.layer());
+            width = units;
+        }
+        layers.push(Layer::linear(width, outputs));
+        ModelSpec::new(Inputs::shape(shape.to_vec()), layers)
+    }
+
     /// Checks that consecutive layers fit together, that every hyperparameter is in range, that
     /// the model ends in one vector per example and that it has at most [`MAX_PARAMETERS`]
     /// parameters; returns the output width.

@@ -389,3 +389,79 @@ fn cross_entropy_of_uniform_logits_is_ln_classes() {
         .unwrap();
     assert!((l.item().unwrap() - 3f64.ln()).abs() < 1e-15);
 }
+
+/// Expected names, shapes and counts are what PyTorch gives for the same `nn.Sequential`:
+/// `Conv2d(1, 16, 3, padding=1), ReLU(), MaxPool2d(2), Conv2d(16, 32, 3, padding=1), ReLU(),
+/// MaxPool2d(2), Flatten(), Linear(32 * 7 * 7, 10)` has 20,490 parameters; the odd-sized
+/// case with batch norm and a hidden head layer 1,013, and it maps [2, 3, 7, 5] to [2, 3].
+#[test]
+fn cnn_preset_matches_pytorch_sequential() {
+    let spec = ModelSpec::cnn([1, 28, 28], &[16, 32], 3, &[], Activation::Relu, false, 10);
+    let entries: Vec<(String, Vec<usize>)> = [
+        ("0.weight", vec![16, 1, 3, 3]),
+        ("0.bias", vec![16]),
+        ("3.weight", vec![32, 16, 3, 3]),
+        ("3.bias", vec![32]),
+        ("7.weight", vec![10, 1568]),
+        ("7.bias", vec![10]),
+    ]
+    .into_iter()
+    .map(|(n, s)| (n.to_string(), s))
+    .collect();
+    assert_eq!(spec.parameter_entries(), entries);
+    assert_eq!(spec.parameter_count(), Some(20_490));
+    assert_eq!(spec.validate().unwrap(), 10);
+    assert_eq!(
+        spec.layers.iter().map(Layer::kind).collect::<Vec<_>>(),
+        [
+            "conv2d",
+            "relu",
+            "max_pool2d",
+            "conv2d",
+            "relu",
+            "max_pool2d",
+            "flatten",
+            "linear"
+        ]
+    );
+
+    // 7 × 5 with a 5 × 5 kernel: 7 → 3 → 1 rows, 5 → 2 → 1 columns, so the flatten gives 6.
+    let odd = ModelSpec::cnn([3, 7, 5], &[4, 6], 5, &[8], Activation::Tanh, true, 3);
+    assert_eq!(
+        odd.state_dict_names(),
+        strings(&[
+            "0.weight",
+            "0.bias",
+            "1.weight",
+            "1.bias",
+            "1.running_mean",
+            "1.running_var",
+            "1.num_batches_tracked",
+            "4.weight",
+            "4.bias",
+            "5.weight",
+            "5.bias",
+            "5.running_mean",
+            "5.running_var",
+            "5.num_batches_tracked",
+            "9.weight",
+            "9.bias",
+            "11.weight",
+            "11.bias",
+        ])
+    );
+    assert_eq!(odd.parameter_count(), Some(1013));
+    assert_eq!(odd.validate().unwrap(), 3);
+    let model = Sequential::<f64>::from_seed(odd, 0).unwrap();
+    let x = Tensor::from_vec(vec![0.5; 2 * 105], &[2, 105]).unwrap();
+    let y = model.predict(&x).unwrap();
+    assert_eq!(y.dims(), [2, 3]);
+
+    // An image too small for its stages is refused by the layer that cannot fit it.
+    let tiny = ModelSpec::cnn([1, 3, 3], &[2, 2], 3, &[], Activation::Relu, false, 2);
+    let err = tiny.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("layer 5") || err.contains("MaxPool2d"),
+        "{err}"
+    );
+}

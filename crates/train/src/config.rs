@@ -315,6 +315,13 @@ pub struct DataConfig {
     /// C, H, W row-major order (what a convolution needs); without it, rows are flat.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_shape: Option<Vec<usize>>,
+    /// Augmentation: shift each training image by up to this many pixels in each direction
+    /// (uniform whole numbers; vacated pixels are zero). 0 = off.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub augment_shift: usize,
+    /// Augmentation: mirror each training image left to right with probability 1/2.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub augment_hflip: bool,
     /// IDX: training labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_labels: Option<PathBuf>,
@@ -326,11 +333,22 @@ pub struct DataConfig {
     pub test_labels: Option<PathBuf>,
 }
 
+impl DataConfig {
+    /// Whether training images are augmented (`augment_shift` or `augment_hflip`).
+    pub fn augments(&self) -> bool {
+        self.augment_shift > 0 || self.augment_hflip
+    }
+}
+
 fn yes() -> bool {
     true
 }
 
-/// `linear`, `sigmoids` or `mlp`.
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// `linear`, `sigmoids`, `mlp`, `resnet_mlp` or `cnn`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
@@ -344,6 +362,10 @@ pub enum Preset {
     /// block (`residual = true`, the default) or plain, optionally layer-normalized.
     #[serde(rename = "resnet_mlp")]
     ResnetMlp,
+    /// Convolution stages of the widths in `channels` (convolution, batch norm if
+    /// `batch_norm`, activation, 2 × 2 max pooling), then an MLP head of the widths in
+    /// `hidden`; needs images (`data.image_shape`, or IDX files).
+    Cnn,
 }
 
 /// The `[model]` section. Without one, the model is [`ModelConfig::default`].
@@ -356,13 +378,14 @@ pub struct ModelConfig {
     /// `sigmoids`: how many sigmoids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<usize>,
-    /// `mlp`: hidden layer widths.
+    /// `mlp`: hidden layer widths; `cnn`: the head's hidden widths after the flatten.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hidden: Option<Vec<usize>>,
-    /// `mlp`: hidden activation (default relu).
+    /// `mlp`, `resnet_mlp`, `cnn`: hidden activation (default relu).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activation: Option<Activation>,
-    /// `mlp`: batch normalization after every hidden linear layer.
+    /// `mlp`: batch normalization after every hidden linear layer; `cnn`: after every
+    /// convolution.
     #[serde(default)]
     pub batch_norm: bool,
     /// `mlp`: dropout probability after every hidden activation.
@@ -380,6 +403,13 @@ pub struct ModelConfig {
     /// `resnet_mlp`: layer normalization before each block's linear layer.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub layer_norm: bool,
+    /// `cnn`: output channels of each convolution stage (default `[16, 32]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Vec<usize>>,
+    /// `cnn`: the convolutions' kernel size, odd (default 3); padding `kernel_size / 2` keeps
+    /// the image size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_size: Option<usize>,
     /// A checkpoint whose model and weights start the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
@@ -388,6 +418,11 @@ pub struct ModelConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layers: Option<Vec<trainscope_nn::Layer>>,
 }
+
+/// `cnn`: the default output channels of the convolution stages.
+pub const CNN_CHANNELS: [usize; 2] = [16, 32];
+/// `cnn`: the default kernel size.
+pub const CNN_KERNEL_SIZE: usize = 3;
 
 impl ModelConfig {
     /// A `[model]` table (or `--set model.…`) that names no preset and no checkpoint is the
@@ -403,6 +438,11 @@ impl ModelConfig {
         }
         if self.preset == Some(Preset::Mlp) && self.hidden.is_none() {
             self.hidden = ModelConfig::default().hidden;
+        }
+        // Written out, so that a run directory's config.toml states the model.
+        if self.preset == Some(Preset::Cnn) {
+            self.channels.get_or_insert_with(|| CNN_CHANNELS.to_vec());
+            self.kernel_size.get_or_insert(CNN_KERNEL_SIZE);
         }
     }
 }
@@ -422,6 +462,8 @@ impl Default for ModelConfig {
             depth: None,
             residual: None,
             layer_norm: false,
+            channels: None,
+            kernel_size: None,
             init: None,
             layers: None,
         }
@@ -806,7 +848,7 @@ impl Config {
             (None, None, None) => {
                 return bad(
                     "model.preset",
-                    "missing: \"linear\", \"sigmoids\" or \"mlp\" (or model.layers = [...], or model.init = a checkpoint)"
+                    "missing: \"linear\", \"sigmoids\", \"mlp\", \"resnet_mlp\" or \"cnn\" (or model.layers = [...], or model.init = a checkpoint)"
                         .into(),
                 )
             }
@@ -819,6 +861,16 @@ impl Config {
                     format!("must be [channels, height, width], each at least 1, got {shape:?}"),
                 );
             }
+        }
+        if d.augments() && d.format == DataFormat::Csv && d.image_shape.is_none() {
+            return bad(
+                if d.augment_shift > 0 {
+                    "data.augment_shift"
+                } else {
+                    "data.augment_hflip"
+                },
+                "augmentation moves the pixels of images: give data.image_shape = [channels, height, width] (IDX images have theirs)".into(),
+            );
         }
         let preset = m.preset;
         if preset != Some(Preset::Sigmoids) && m.count.is_some() {
@@ -858,6 +910,49 @@ impl Config {
                 return bad("model.depth", "at most 1000 hidden layers".into());
             }
         }
+        if preset != Some(Preset::Cnn) {
+            for (key, set) in [
+                ("model.channels", m.channels.is_some()),
+                ("model.kernel_size", m.kernel_size.is_some()),
+            ] {
+                if set {
+                    return bad(key, "only used with preset = \"cnn\"".into());
+                }
+            }
+        } else {
+            match &m.channels {
+                Some(c) if c.is_empty() => {
+                    return bad(
+                        "model.channels",
+                        "preset \"cnn\" needs at least one convolution stage".into(),
+                    )
+                }
+                Some(c) if c.contains(&0) => {
+                    return bad(
+                        "model.channels",
+                        "every stage needs at least 1 channel".into(),
+                    )
+                }
+                _ => {}
+            }
+            if let Some(k) = m.kernel_size {
+                if k % 2 == 0 {
+                    return bad(
+                        "model.kernel_size",
+                        format!("must be odd (padding kernel_size / 2 then keeps the image size), got {k}"),
+                    );
+                }
+            }
+            if m.hidden.as_ref().is_some_and(|h| h.contains(&0)) {
+                return bad(
+                    "model.hidden",
+                    "every hidden width must be at least 1".into(),
+                );
+            }
+            if m.dropout != 0.0 {
+                return bad("model.dropout", "only used with preset = \"mlp\"".into());
+            }
+        }
         let mlp_keys = [
             ("model.hidden", m.hidden.is_some()),
             ("model.batch_norm", m.batch_norm),
@@ -867,6 +962,8 @@ impl Config {
             if let Some((key, _)) = mlp_keys.iter().find(|(_, set)| *set) {
                 return bad(key, "only used with preset = \"mlp\"".into());
             }
+        } else if preset == Some(Preset::Cnn) {
+            // Checked above.
         } else if preset != Some(Preset::Mlp) {
             for (key, set) in mlp_keys
                 .into_iter()
@@ -901,7 +998,11 @@ impl Config {
         }
         // Sizes are refused before any data is read: with one input and one output the model
         // has the fewest parameters it can have, so exceeding the limit here is final.
-        crate::trainer::check_model_size(self, 1, 1)?;
+        let inputs = match &d.image_shape {
+            Some(shape) => trainscope_nn::Inputs::shape(shape.clone()),
+            None => trainscope_nn::Inputs::width(1),
+        };
+        crate::trainer::check_model_size(self, &inputs, 1)?;
 
         self.optimizer
             .validate()

@@ -1,8 +1,11 @@
 //! Loading the datasets a configuration names, and the plain arrays the trainer reads batches
 //! from.
 
+use std::path::Path;
+
 use trainscope_core::Element;
 use trainscope_data::{load_idx, CsvOptions, Dataset, Standardizer, Targets, Task};
+use trainscope_nn::Inputs;
 
 use crate::config::{Config, DataFormat};
 use crate::error::{ConfigError, Context, Result, TrainError};
@@ -43,19 +46,34 @@ pub fn load_run_data(config: &Config) -> Result<RunData> {
         DataFormat::Idx => match (&d.test_images, &d.test_labels) {
             (Some(images), Some(labels)) => {
                 let raw = load_idx(images, labels)?;
+                if raw.image_shape() != train.image_shape() {
+                    return Err(TrainError::Config(ConfigError::Invalid {
+                        key: "data.test_images".into(),
+                        msg: format!(
+                            "{} holds images of {}, the training images are {}",
+                            images.display(),
+                            dims(raw.image_shape()),
+                            dims(train.image_shape())
+                        ),
+                    }));
+                }
                 // The test file's own label map counts only its own classes; the model's
                 // class indices are the training set's.
+                let shape = raw.image_shape();
                 let (features, names, target, targets, _) = raw.into_parts();
                 let map = train.label_map().cloned();
-                Some(
+                let test =
                     Dataset::with_targets(features, names, target, targets, map).context(|| {
                         format!(
                             "{}: labels do not fit the {} classes of the training labels",
                             labels.display(),
                             train.num_classes().unwrap_or(0)
                         )
-                    })?,
-                )
+                    })?;
+                Some(match shape {
+                    Some(s) => test.with_image_shape(s)?,
+                    None => test,
+                })
             }
             _ => None,
         },
@@ -71,6 +89,19 @@ pub fn load_run_data(config: &Config) -> Result<RunData> {
 /// With `model.init` naming a classifier, the labels take that checkpoint's class indices.
 pub fn load_training_data(config: &Config) -> Result<Dataset> {
     let data = read_training_data(config)?;
+    if let (Some(given), Some(file)) = (&config.data.image_shape, data.image_shape()) {
+        if given[..] != file[..] {
+            let path = config.data.train_images.as_deref().unwrap_or(Path::new(""));
+            return Err(TrainError::Config(ConfigError::Invalid {
+                key: "data.image_shape".into(),
+                msg: format!(
+                    "{given:?} does not match the images of {}, which are {} ({file:?}); leave the key out to take the file's",
+                    path.display(),
+                    dims(Some(file))
+                ),
+            }));
+        }
+    }
     match &config.model.init {
         Some(init) if data.task() == Task::Classification => with_checkpoint_labels(data, init),
         _ => Ok(data),
@@ -116,18 +147,55 @@ fn with_checkpoint_labels(data: Dataset, init: &std::path::Path) -> Result<Datas
             }
         }
     }
+    let shape = data.image_shape();
     let (features, names, target, targets, _) = data.into_parts();
     let classes = match targets {
         Targets::Classes(c) => c.into_iter().map(|k| index[k]).collect(),
         regression => unreachable!("checked: class targets, not {regression:?}"),
     };
-    Ok(Dataset::with_targets(
+    let relabelled = Dataset::with_targets(
         features,
         names,
         target,
         Targets::Classes(classes),
         Some(map),
-    )?)
+    )?;
+    Ok(match shape {
+        Some(s) => relabelled.with_image_shape(s)?,
+        None => relabelled,
+    })
+}
+
+/// One example's shape as the model sees it: `data.image_shape` if given, else the images'
+/// own (IDX files are `1 × rows × cols`), else a row of `train`'s features. A layer list that
+/// fits flat rows but not the file's images (one starting with a linear layer) keeps the rows
+/// flat, as it did before images kept their shape.
+pub fn input_shape(config: &Config, train: &Dataset) -> Inputs {
+    let flat = Inputs::width(train.n_features());
+    match (&config.data.image_shape, train.image_shape()) {
+        (Some(given), _) => Inputs::shape(given.clone()),
+        (None, Some(file)) => {
+            let image = Inputs::shape(file.to_vec());
+            let fits = |inputs: &Inputs, layers: &[trainscope_nn::Layer]| {
+                trainscope_nn::ModelSpec::new(inputs.clone(), layers.to_vec())
+                    .validate()
+                    .is_ok()
+            };
+            match &config.model.layers {
+                Some(l) if !fits(&image, l) && fits(&flat, l) => flat,
+                _ => image,
+            }
+        }
+        (None, None) => flat,
+    }
+}
+
+/// `1 × 28 × 28`, or `rows of plain columns`.
+fn dims(shape: Option<[usize; 3]>) -> String {
+    match shape {
+        Some(s) => s.map(|d| d.to_string()).join(" × "),
+        None => "rows of plain columns".into(),
+    }
 }
 
 fn read_training_data(config: &Config) -> Result<Dataset> {

@@ -195,6 +195,7 @@ impl Import {
             features.len(),
             &header,
             path,
+            spec_path,
         )?;
         let outputs = spec.outputs().map_err(|e| TrainError::Checkpoint {
             path: spec_path.clone(),
@@ -302,44 +303,44 @@ impl Import {
     }
 }
 
-/// The model `m` describes for `inputs` features; a preset's output count is read off the
-/// state dict's last layer, which every preset ends with.
+/// The model `m` describes for `inputs` features (images of `image_shape` when given); a
+/// preset's output count is read off the state dict's last layer, which every preset ends with.
 fn spec_of(
     m: &ModelConfig,
     image_shape: Option<&[usize]>,
     inputs: usize,
     header: &FileHeader,
     path: &Path,
+    spec_path: &Path,
 ) -> Result<ModelSpec> {
-    if let Some(layers) = &m.layers {
-        let shape = match image_shape {
-            Some(s) => Inputs::shape(s.to_vec()),
-            None => Inputs::width(inputs),
-        };
-        return Ok(ModelSpec::new(shape, layers.clone()));
+    let shape = match image_shape {
+        Some(s) => Inputs::shape(s.to_vec()),
+        None => Inputs::width(inputs),
+    };
+    let spec = |outputs: usize| {
+        crate::trainer::model_spec_for(m, &shape, outputs).ok_or_else(|| {
+            TrainError::Config(ConfigError::Invalid {
+                key: format!("{}: data.image_shape", spec_path.display()),
+                msg: "this preset needs images: give their [channels, height, width]".into(),
+            })
+        })
+    };
+    if m.layers.is_some() {
+        return spec(0);
     }
-    let probe = crate::trainer::model_spec_for(m, image_shape, inputs, 1)
-        .expect("a preset was checked to be given");
-    let (last, _) = probe
+    let (last, _) = spec(1)?
         .parameter_entries()
         .pop()
         .expect("every preset ends with a linear layer");
-    let outputs = match header.shapes.get(&last) {
-        Some(shape) if !shape.is_empty() && shape[0] > 0 => shape[0],
-        _ => {
-            return Err(TrainError::Checkpoint {
-                path: path.to_path_buf(),
-                msg: format!(
-                    "no tensor \"{last}\" with the output count, which the preset's last layer \
-                     needs"
-                ),
-            })
-        }
-    };
-    Ok(
-        crate::trainer::model_spec_for(m, image_shape, inputs, outputs)
-            .expect("a preset was checked to be given"),
-    )
+    match header.shapes.get(&last) {
+        Some(shape) if !shape.is_empty() && shape[0] > 0 => spec(shape[0]),
+        _ => Err(TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            msg: format!(
+                "no tensor \"{last}\" with the output count, which the preset's last layer needs"
+            ),
+        }),
+    }
 }
 
 fn encode<T: Element>(

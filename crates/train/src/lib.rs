@@ -21,6 +21,7 @@
 
 #![warn(missing_docs)]
 
+pub mod augment;
 mod baseline;
 pub mod config;
 mod confusion;
@@ -41,7 +42,7 @@ pub use config::{
 };
 pub use confusion::{ClassScores, Confusion};
 pub use cv::{cross_validate, CvFold, CvSummary, MeanStd};
-pub use data::{load_run_data, load_training_data, RunData};
+pub use data::{input_shape, load_run_data, load_training_data, RunData};
 pub use error::{ConfigError, Result, TrainError};
 pub use evidence::{ColumnStats, DataScales, LayerInfo, Named, ReluActivity};
 pub use import::Import;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use trainscope_nn::{summary_text, Checkpoint, LayerRow, ModelSpec};
-use trainscope_train::{files, load_run_data, loss_for_data, model_spec, Config};
+use trainscope_train::{files, input_shape, load_run_data, loss_for_data, model_spec_for, Config};
 
 use crate::output;
 
@@ -65,7 +65,7 @@ fn spec_of(args: &Args) -> anyhow::Result<ModelSpec> {
     let data = load_run_data(&config)?;
     let train = &data.train;
     let (_, outputs) = loss_for_data(config.training.loss, train)?;
-    model_spec(&config, train.n_features(), outputs)
+    model_spec_for(&config.model, &input_shape(&config, train), outputs)
         .with_context(|| format!("{}: no model described", t.display()))
 }
 

@@ -1,8 +1,8 @@
 //! The resume state of a run directory, `resume.safetensors`: every tensor that training
 //! carries from one update to the next (weights and batch-norm buffers, optimizer buffers,
 //! the best weights so far) in the training precision, so that a resumed run is bit-identical
-//! to an uninterrupted one, and the small bookkeeping (epoch, step, batcher and dropout
-//! generators, early-stopping counters, the sums of an epoch in progress, the data stamp) as
+//! to an uninterrupted one, and the small bookkeeping (epoch, step, batcher, dropout and
+//! augmentation generators, early-stopping counters, the sums of an epoch in progress, the data stamp) as
 //! JSON in the file's metadata under [`KEY`].
 //!
 //! One file, not a JSON file beside a tensor file: a run killed at any moment leaves either the
@@ -152,6 +152,10 @@ struct Book {
     optimizer: OptimizerBook,
     batcher: BatcherState,
     dropout_rng: Rng,
+    /// The augmentation generator; missing in states saved before augmentation existed (whose
+    /// runs did not augment).
+    #[serde(default)]
+    augment_rng: Option<Rng>,
     /// Without its weights, which are the tensors `best.*`.
     best: Best,
     last: Option<EpochMetrics>,
@@ -216,6 +220,7 @@ impl From<Legacy> for State {
                 },
                 batcher: l.batcher,
                 dropout_rng: l.dropout_rng,
+                augment_rng: None,
                 best: l.best,
                 last: l.last,
                 partial: l.partial,
@@ -311,6 +316,7 @@ pub(crate) fn write_resume<T: Element>(
         },
         batcher: s.batcher.state(),
         dropout_rng: s.rng.clone(),
+        augment_rng: Some(s.augment_rng.clone()),
         best: progress.best.bookkeeping(),
         last: progress.last.clone(),
         partial: partial.cloned(),
@@ -597,6 +603,9 @@ pub(crate) fn apply<T: Element>(
         .map_err(|e| bad(format!("optimizer: {e}")))?;
     s.batcher = Batcher::from_state(book.batcher).map_err(|e| bad(format!("batcher: {e}")))?;
     s.rng = book.dropout_rng;
+    if let Some(rng) = book.augment_rng {
+        s.augment_rng = rng;
+    }
     *progress = Progress {
         epoch: book.epoch,
         elapsed_before: book.elapsed_s,

@@ -1,16 +1,19 @@
 //! The seeded setup of a run: the loss resolved from the task, the data standardized and
-//! converted once, the model, the optimizer with its schedule, the batcher and the dropout
-//! generator, each from its own stream of the configuration's seed.
+//! converted once, the model, the optimizer with its schedule, the batcher, the dropout and the
+//! augmentation generators, each from its own stream of the configuration's seed.
 
 use std::path::Path;
 
 use trainscope_core::{seeded_rng, Element, Rng};
 use trainscope_data::{Batcher, Standardizer, Task};
-use trainscope_nn::{Layer, Loss, ModelSpec, Sequential};
+use trainscope_nn::{Activation, Inputs, Layer, Loss, ModelSpec, Sequential};
 use trainscope_optim::{Optimizer, OptimizerOptions, ScheduleConfig};
 
+use crate::augment::Augmenter;
 use crate::baseline::Baseline;
-use crate::config::{BatchSize, Config, LossChoice, ModelConfig, Preset};
+use crate::config::{
+    BatchSize, Config, LossChoice, ModelConfig, Preset, CNN_CHANNELS, CNN_KERNEL_SIZE,
+};
 use crate::data::{Arrays, RunData};
 use crate::error::{Context, Result, TrainError};
 use crate::evidence::{self, DataScales};
@@ -96,83 +99,128 @@ fn targets_note(data: &trainscope_data::Dataset, outputs: usize) -> String {
     }
 }
 
-/// The model a configuration describes, for `inputs` features and `outputs` outputs. An
-/// explicit layer list gets the data's shape (`data.image_shape` when given); whether its
-/// layers fit that shape and give `outputs` outputs is checked when the model is built.
+/// The model a configuration describes, for `inputs` features and `outputs` outputs, the rows
+/// being images of `data.image_shape` when it is given. See [`model_spec_for`].
 pub fn model_spec(config: &Config, inputs: usize, outputs: usize) -> Option<ModelSpec> {
-    model_spec_for(
-        &config.model,
-        config.data.image_shape.as_deref(),
-        inputs,
-        outputs,
-    )
+    let shape = match &config.data.image_shape {
+        Some(s) => Inputs::shape(s.clone()),
+        None => Inputs::width(inputs),
+    };
+    model_spec_for(&config.model, &shape, outputs)
 }
 
-/// [`model_spec`] from a `[model]` table and the image shape alone (what a model description
-/// file gives for a plain state dict).
-pub fn model_spec_for(
-    m: &ModelConfig,
-    image_shape: Option<&[usize]>,
-    inputs: usize,
-    outputs: usize,
-) -> Option<ModelSpec> {
+/// The model a configuration describes for examples of shape `inputs` (a width, or an image's
+/// `[C, H, W]`) and `outputs` outputs. An explicit layer list gets that shape; whether its
+/// layers fit it and give `outputs` outputs is checked when the model is built. The flat
+/// presets see `C·H·W` features. `None` for `model.init` (the checkpoint brings its model), and
+/// for the `cnn` preset without an image shape.
+pub fn model_spec_for(m: &ModelConfig, inputs: &Inputs, outputs: usize) -> Option<ModelSpec> {
     if let Some(layers) = &m.layers {
-        let shape = match image_shape {
-            Some(s) => trainscope_nn::Inputs::shape(s.to_vec()),
-            None => trainscope_nn::Inputs::width(inputs),
-        };
-        return Some(ModelSpec::new(shape, layers.clone()));
+        return Some(ModelSpec::new(inputs.clone(), layers.clone()));
     }
+    let width = inputs.numel();
+    let activation = m.activation.unwrap_or(Activation::Relu);
     Some(match m.preset? {
-        Preset::Linear => ModelSpec::linear(inputs, outputs),
-        Preset::Sigmoids => ModelSpec::sigmoids(inputs, m.count.unwrap_or(1), outputs),
+        Preset::Linear => ModelSpec::linear(width, outputs),
+        Preset::Sigmoids => ModelSpec::sigmoids(width, m.count.unwrap_or(1), outputs),
         Preset::ResnetMlp => ModelSpec::resnet_mlp(
-            inputs,
+            width,
             m.width.unwrap_or(1),
             m.depth.unwrap_or(0),
-            m.activation.unwrap_or(trainscope_nn::Activation::Relu),
+            activation,
             m.residual.unwrap_or(true),
             m.layer_norm,
             outputs,
         ),
         Preset::Mlp => ModelSpec::mlp(
-            inputs,
+            width,
             m.hidden.as_deref().unwrap_or(&[]),
-            m.activation.unwrap_or(trainscope_nn::Activation::Relu),
+            activation,
             m.batch_norm,
             m.dropout,
             outputs,
         ),
+        Preset::Cnn => {
+            let &[c, h, w] = inputs.dims() else {
+                return None;
+            };
+            ModelSpec::cnn(
+                [c, h, w],
+                m.channels.as_deref().unwrap_or(&CNN_CHANNELS),
+                m.kernel_size.unwrap_or(CNN_KERNEL_SIZE),
+                m.hidden.as_deref().unwrap_or(&[]),
+                activation,
+                m.batch_norm,
+                outputs,
+            )
+        }
     })
 }
 
-/// Refuses a preset whose model for `inputs` features and `outputs` outputs would have more
-/// than [`trainscope_nn::MAX_PARAMETERS`] parameters, naming the key that sizes it.
+/// Refuses a preset whose model for examples of shape `inputs` and `outputs` outputs would
+/// have more than [`trainscope_nn::MAX_PARAMETERS`] parameters, naming the key that sizes it.
+/// A `cnn` given no image yet (before the data is read) is sized on the smallest image its
+/// stages take: its convolutions' parameters do not depend on the image, its head's are then
+/// fewest.
 pub(crate) fn check_model_size(
     config: &Config,
-    inputs: usize,
+    inputs: &Inputs,
     outputs: usize,
 ) -> std::result::Result<(), crate::error::ConfigError> {
-    let Some(spec) = model_spec(config, inputs, outputs) else {
-        return Ok(());
+    let m = &config.model;
+    let nominal;
+    let inputs = match (m.preset, inputs.dims()) {
+        (Some(Preset::Cnn), [_]) if m.layers.is_none() => {
+            let side = 1usize << m.channels.as_ref().map_or(2, Vec::len).min(20);
+            nominal = Inputs::shape(vec![1, side, side]);
+            &nominal
+        }
+        _ => inputs,
     };
+    let count = |config: &Config| model_spec_for(&config.model, inputs, outputs)?.parameter_count();
     let limit = trainscope_nn::MAX_PARAMETERS;
-    let n = spec.parameter_count();
-    if n.is_some_and(|n| n <= limit) {
+    let fits = |n: Option<usize>| n.is_some_and(|n| n <= limit);
+    let n = count(config);
+    if m.init.is_some() || fits(n) {
         return Ok(());
     }
-    let key = match config.model.preset {
-        _ if config.model.layers.is_some() => "model.layers",
+    let key = match m.preset {
+        _ if m.layers.is_some() => "model.layers",
         Some(Preset::Sigmoids) => "model.count",
         Some(Preset::Mlp) => "model.hidden",
         Some(Preset::ResnetMlp) => "model.width",
+        Some(Preset::Cnn) => {
+            // The first of head, kernel and channels that, taken away, brings it in.
+            let mut smaller = config.clone();
+            smaller.model.hidden = None;
+            if fits(count(&smaller)) {
+                "model.hidden"
+            } else {
+                smaller.model.kernel_size = Some(1);
+                if fits(count(&smaller)) {
+                    "model.kernel_size"
+                } else {
+                    "model.channels"
+                }
+            }
+        }
         _ => "model.preset",
     };
     let count = n.map_or_else(|| "more than usize::MAX".to_string(), |n| n.to_string());
+    let size = match inputs.dims() {
+        [w] => format!("{w} inputs"),
+        d => format!(
+            "inputs {}",
+            d.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(" × ")
+        ),
+    };
     Err(crate::error::ConfigError::Invalid {
         key: key.into(),
         msg: format!(
-            "the model would have {count} parameters ({inputs} inputs, {outputs} outputs), more than the limit of {limit}"
+            "the model would have {count} parameters ({size}, {outputs} outputs), more than the limit of {limit}"
         ),
     })
 }
@@ -206,12 +254,66 @@ fn init_model<T: Element>(init: &Path, spec: Option<ModelSpec>) -> Result<Sequen
     }
 }
 
+/// The augmentation `config` asks for, on the images of `train` (`data.image_shape`, or the
+/// IDX files' own), standardized by `standardizer`.
+fn augmenter(
+    config: &Config,
+    train: &trainscope_data::Dataset,
+    standardizer: Option<&Standardizer>,
+) -> Result<Option<Augmenter>> {
+    let d = &config.data;
+    if !d.augments() {
+        return Ok(None);
+    }
+    let key = if d.augment_shift > 0 {
+        "data.augment_shift"
+    } else {
+        "data.augment_hflip"
+    };
+    let bad = |msg: String| {
+        TrainError::Config(crate::error::ConfigError::Invalid {
+            key: key.into(),
+            msg,
+        })
+    };
+    let shape = match (d.image_shape.as_deref(), train.image_shape()) {
+        (Some(&[c, h, w]), _) => [c, h, w],
+        (None, Some(shape)) => shape,
+        _ => {
+            return Err(bad(
+                "augmentation moves the pixels of images: give data.image_shape = [channels, height, width]".into(),
+            ))
+        }
+    };
+    let [_, h, w] = shape;
+    if d.augment_shift >= h.min(w) {
+        return Err(TrainError::Config(crate::error::ConfigError::Invalid {
+            key: "data.augment_shift".into(),
+            msg: format!(
+                "a shift of {} pixels can move a {h} × {w} image out of its frame; at most {}",
+                d.augment_shift,
+                h.min(w) - 1
+            ),
+        }));
+    }
+    Ok(Augmenter::new(
+        d.augment_shift,
+        d.augment_hflip,
+        shape,
+        standardizer,
+    ))
+}
+
 /// A model and everything that drives its training.
 pub(super) struct Session<T: Element> {
     pub(super) model: Sequential<T>,
     pub(super) optimizer: Optimizer<T>,
     pub(super) batcher: Batcher,
     pub(super) rng: Rng,
+    /// The augmentation of training images, if configured.
+    pub(super) augment: Option<Augmenter>,
+    /// Its generator (drawn from even when there is none, so that nothing else depends on it).
+    pub(super) augment_rng: Rng,
     pub(super) loss: Loss,
     pub(super) train: Arrays<T>,
     pub(super) val: Option<Arrays<T>>,
@@ -265,8 +367,34 @@ impl<T: Element> Session<T> {
         let test = data.test.as_ref().map(arrays).transpose()?;
         let d = train.n_features();
 
-        check_model_size(config, d, outputs)?;
-        let model = match (&config.model.init, model_spec(config, d, outputs)) {
+        if config.model.init.is_none() {
+            if let Some(shape) = &config.data.image_shape {
+                let pixels: usize = shape.iter().product();
+                if pixels != d {
+                    return Err(TrainError::Config(crate::error::ConfigError::Invalid {
+                        key: "data.image_shape".into(),
+                        msg: format!(
+                            "{shape:?} is {pixels} numbers per row, but the data has {d} features"
+                        ),
+                    }));
+                }
+            }
+        }
+        let inputs = crate::data::input_shape(config, train);
+        let is_image = inputs.dims().len() == 3;
+        if config.model.init.is_none() && config.model.preset == Some(Preset::Cnn) && !is_image {
+            return Err(TrainError::Config(crate::error::ConfigError::Invalid {
+                key: "data.image_shape".into(),
+                msg: format!(
+                    "preset \"cnn\" needs images: give the shape [channels, height, width] of the {d} features of a row, or read IDX image files"
+                ),
+            }));
+        }
+        check_model_size(config, &inputs, outputs)?;
+        let model = match (
+            &config.model.init,
+            model_spec_for(&config.model, &inputs, outputs),
+        ) {
             (Some(init), spec) => {
                 let m = init_model::<T>(init, spec)?;
                 if m.input_size() != d || m.output_size() != outputs {
@@ -281,17 +409,6 @@ impl<T: Element> Session<T> {
                 m
             }
             (None, Some(spec)) => {
-                if let Some(shape) = &config.data.image_shape {
-                    let pixels: usize = shape.iter().product();
-                    if pixels != d {
-                        return Err(TrainError::Config(crate::error::ConfigError::Invalid {
-                            key: "data.image_shape".into(),
-                            msg: format!(
-                                "{shape:?} is {pixels} numbers per row, but the data has {d} features"
-                            ),
-                        }));
-                    }
-                }
                 let key = if config.model.layers.is_some() {
                     "model.layers"
                 } else {
@@ -302,7 +419,7 @@ impl<T: Element> Session<T> {
                         trainscope_nn::Error::Spec(m) => m,
                         other => other.to_string(),
                     };
-                    if config.data.image_shape.is_none() && msg.contains("[N, C, H, W] images") {
+                    if !is_image && msg.contains("[N, C, H, W] images") {
                         msg += " (rows of pixels become images with data.image_shape = [channels, height, width])";
                     }
                     TrainError::Config(crate::error::ConfigError::Invalid {
@@ -362,6 +479,8 @@ impl<T: Element> Session<T> {
             .context(|| "training.batch_size".into())?
             .with_drop_last(config.training.drop_last);
         let rng = seeded_rng(stream_seed(config.seed, 3));
+        let augment_rng = seeded_rng(stream_seed(config.seed, 4));
+        let augment = augmenter(config, train, feature_std.as_ref())?;
 
         let meta = ModelMeta {
             schema: train.schema(),
@@ -383,6 +502,8 @@ impl<T: Element> Session<T> {
             optimizer,
             batcher,
             rng,
+            augment,
+            augment_rng,
             loss,
             train: train_arrays,
             val,

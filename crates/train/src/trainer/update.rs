@@ -91,8 +91,8 @@ pub(super) enum Update {
 }
 
 impl<T: Element> Trainer<'_, T> {
-    /// One update of epoch `epoch` on the batcher's next mini-batch: forward pass (training
-    /// mode, dropout from the run's generator), loss, gradient, the optimizer's step on the
+    /// One update of epoch `epoch` on the batcher's next mini-batch (its images augmented, if
+    /// configured): forward pass (training mode, dropout from the run's generator), loss, gradient, the optimizer's step on the
     /// parameters in place, the batch-norm statistics, and the batch's share of `sums`.
     /// `None` when the epoch has no batch left; [`Update::Diverged`] when the loss or the
     /// gradient norm is not finite (the parameters are then untouched).
@@ -138,7 +138,10 @@ impl<T: Element> Trainer<'_, T> {
         // The graph (x, out, loss) is dropped at the end of this block, before the update,
         // so the parameters' buffers are no longer shared and change in place.
         let (loss_value, grads) = {
-            let x = Tensor::gather_rows(&s.train.x, d, idx).context(|| at("batch"))?;
+            let mut x = Tensor::gather_rows(&s.train.x, d, idx).context(|| at("batch"))?;
+            if let Some(augment) = &mut s.augment {
+                augment.apply(x.data_mut(), &mut s.augment_rng);
+            }
             let out = s
                 .model
                 .forward_with(s.model.parameters(), &x, Mode::Train, &mut ctx)
