@@ -44,6 +44,18 @@ with open(sys.argv[1], "w") as f:
 PY
 sed "s|tiny.csv|$work/tiny.csv|" bench/mlp_tiny.toml > "$work/mlp_tiny.toml"
 
+# The CNN's data: the first 6,000 training images and labels as plain IDX files.
+python3 - "$work" <<'PY'
+import gzip, sys
+src = "/usr/share/datasets/fashion-mnist/train-{}-idx{}-ubyte.gz"
+for kind, rank, header, per in (("images", 3, 16, 784), ("labels", 1, 8, 1)):
+    b = gzip.open(src.format(kind, rank)).read()
+    head = bytearray(b[:header])
+    head[4:8] = (6000).to_bytes(4, "big")
+    open(f"{sys.argv[1]}/{kind}6k.idx", "wb").write(bytes(head) + b[header:header + 6000 * per])
+PY
+sed "s|\"images6k.idx|\"$work/images6k.idx|; s|\"labels6k.idx|\"$work/labels6k.idx|" bench/cnn_fashion.toml > "$work/cnn_fashion.toml"
+
 # samples/s of epochs 2.. (epoch 1 is the warm-up), median
 rate() {
   python3 - "$1" "$2" <<'PY'
@@ -70,10 +82,20 @@ for round in $(seq 1 "$rounds"); do
     n=$(( 60000 / batch * batch ))
     echo "ours mlp_784_256_256_10/$batch $(rate "$work/fashion$batch.$round/metrics.jsonl" $n)" >> "$results"
   done
+  for batch in 256 64; do
+    "$bin" train "$work/cnn_fashion.toml" --set training.batch_size=$batch --threads "$threads" \
+      --quiet --out "$work/cnn$batch.$round" > /dev/null
+    echo "ours cnn_32_64_128/$batch $(rate "$work/cnn$batch.$round/metrics.jsonl" $(( 6000 / batch * batch )))" >> "$results"
+  done
   "$bin" train "$work/mlp_tiny.toml" --threads "$threads" --quiet --out "$work/tiny.$round" > /dev/null
   echo "ours mlp_16_32_1/32 $(rate "$work/tiny.$round/metrics.jsonl" $(( 10000 / 32 * 32 )))" >> "$results"
   if [ "$with_torch" = 1 ]; then
     bench/.venv/bin/python bench/pytorch_mlp.py --threads "$threads" | python3 -c '
+import json, sys
+for line in sys.stdin:
+    d = json.loads(line)
+    print("pytorch", d["case"] + "/" + str(d["batch"]), round(d["samples_per_s"]))' >> "$results"
+    (cd bench && .venv/bin/python pytorch_cnn.py --threads "$threads") | python3 -c '
 import json, sys
 for line in sys.stdin:
     d = json.loads(line)
@@ -85,7 +107,7 @@ python3 - "$results" "$rounds" "$threads" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 rounds, threads = int(sys.argv[2]), sys.argv[3]
-cases = ["mlp_784_256_256_10/256", "mlp_784_256_256_10/64", "mlp_16_32_1/32"]
+cases = ["mlp_784_256_256_10/256", "mlp_784_256_256_10/64", "cnn_32_64_128/256", "cnn_32_64_128/64", "mlp_16_32_1/32"]
 get = lambda side, case: [float(r[2]) for r in rows if r[0] == side and r[1] == case]
 print(f"{'case':<26} {'trainscope':>12} {'pytorch':>12} {'ratio':>8}  per-round ratios")
 for case in cases:

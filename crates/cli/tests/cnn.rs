@@ -236,3 +236,33 @@ fn critical_and_batch_size_run_on_a_cnn() {
     }
     assert!(out.join("batch_size.json").is_file());
 }
+
+#[test]
+fn summary_shows_the_cnn_preset_and_refuses_it_without_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let table = ok(&trainscope(&["summary", &cfg]));
+    for row in [
+        "[N, 1, 8, 8]",
+        "Conv2d(1 → 2, 3, padding 1)",
+        "MaxPool2d(2)",
+        "Linear(32 → 10)",
+        &format!("total parameters: {PARAMETERS}"),
+    ] {
+        assert!(table.contains(row), "{row} not in\n{table}");
+    }
+    let flat = write(
+        &dir.path().join("flat.toml"),
+        &std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("image_shape = [1, 8, 8]\n", ""),
+    );
+    support::fails_with(
+        &trainscope(&["summary", &flat]),
+        &["data.image_shape: preset \"cnn\" needs images"],
+    );
+    support::fails_with(
+        &trainscope(&["train", &flat, "--out", &s(&dir.path().join("r"))]),
+        &["data.image_shape: preset \"cnn\" needs images"],
+    );
+}

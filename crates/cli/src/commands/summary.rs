@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use trainscope_nn::{summary_text, Checkpoint, LayerRow, ModelSpec};
+use trainscope_train::config::Preset;
 use trainscope_train::{files, input_shape, load_run_data, loss_for_data, model_spec_for, Config};
 
 use crate::output;
@@ -59,13 +60,26 @@ fn spec_of(args: &Args) -> anyhow::Result<ModelSpec> {
         return checkpoint_spec(t);
     }
     let config = Config::load(t, &args.set)?;
-    if let Some(init) = &config.model.init {
+    // A trainscope checkpoint brings its model; a plain state dict is read with [model]'s.
+    if let Some(init) = config
+        .model
+        .init
+        .as_ref()
+        .filter(|_| config.model.layers.is_none() && config.model.preset.is_none())
+    {
         return checkpoint_spec(init);
     }
     let data = load_run_data(&config)?;
     let train = &data.train;
     let (_, outputs) = loss_for_data(config.training.loss, train)?;
-    model_spec_for(&config.model, &input_shape(&config, train), outputs)
+    let inputs = input_shape(&config, train);
+    if config.model.preset == Some(Preset::Cnn) && inputs.dims().len() != 3 {
+        anyhow::bail!(
+            "data.image_shape: preset \"cnn\" needs images: give the shape [channels, height, width] of the {} features of a row, or read IDX image files",
+            train.n_features()
+        );
+    }
+    model_spec_for(&config.model, &inputs, outputs)
         .with_context(|| format!("{}: no model described", t.display()))
 }
 
