@@ -74,6 +74,7 @@ def main():
     r = trainscope.eigenvalues(ts_model, X, y.astype(np.float64), "cross_entropy", k=args.k,
                                tol=args.tol)
     ts_seconds = time.perf_counter() - t
+    print(f"trainscope: {ts_seconds:.1f} s, {r['steps']} HVPs", flush=True)
 
     # PyTorch as PyHessian: the gradient graph built once, one double-backward per HVP.
     loss = torch.nn.functional.cross_entropy(model(Xt), yt)
@@ -97,6 +98,7 @@ def main():
         t = time.perf_counter()
         vals, vecs = sla.eigsh(op, k=args.k, which=which, tol=tol)
         results[which] = (np.sort(vals), vecs, time.perf_counter() - t, hvps[0], tol)
+        print(f"eigsh {which}: {results[which][2]:.1f} s, {hvps[0]} HVPs", flush=True)
 
     def residuals(values, vectors):
         return [float(np.linalg.norm(hvp(v) - lam * v)) for lam, v in zip(values, vectors)]

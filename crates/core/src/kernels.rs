@@ -14,6 +14,13 @@ enum Layout {
     Cycle(usize),
     /// Each element covers `len` consecutive outputs (leading dims, e.g. a per-row column).
     Stretch(usize),
+    /// A contiguous block of middle dims (e.g. a per-channel `[1, C, 1, 1]` against
+    /// `[N, C, H, W]`): each of the operand's `n` elements covers `inner` consecutive
+    /// outputs, and the whole pattern repeats.
+    Middle {
+        n: usize,
+        inner: usize,
+    },
     General,
 }
 
@@ -35,6 +42,12 @@ fn layout(s: &Shape, out: &Shape) -> Layout {
     let last = ps.iter().rposition(|&d| d != 1).map_or(0, |i| i + 1);
     if ps[..last] == po[..last] && ps[last..].iter().all(|&d| d == 1) {
         return Layout::Stretch(m / n);
+    }
+    if ps[first..last] == po[first..last] && ps[..first].iter().all(|&d| d == 1) {
+        return Layout::Middle {
+            n,
+            inner: po[last..].iter().product(),
+        };
     }
     Layout::General
 }
@@ -101,6 +114,18 @@ pub(crate) fn binary<T: Element>(
             for (row, &x) in b.chunks_exact(len).zip(a) {
                 v.extend(row.iter().map(|&y| f(x, y)));
             }
+        }
+        (Layout::Same, Layout::Middle { n, inner }) => {
+            for (row, &y) in a.chunks_exact(inner).zip(b.iter().cycle().take(m / inner)) {
+                v.extend(row.iter().map(|&x| f(x, y)));
+            }
+            debug_assert_eq!(b.len(), n);
+        }
+        (Layout::Middle { n, inner }, Layout::Same) => {
+            for (row, &x) in b.chunks_exact(inner).zip(a.iter().cycle().take(m / inner)) {
+                v.extend(row.iter().map(|&y| f(x, y)));
+            }
+            debug_assert_eq!(a.len(), n);
         }
         _ => {
             for_each_broadcast(
@@ -213,6 +238,14 @@ pub(crate) fn sum_to<T: Element>(a: &[T], sa: &Shape, target: &Shape) -> Vec<T> 
             }
         }
         Layout::Stretch(len) => v.extend(a.chunks_exact(len).map(pairwise_sum)),
+        Layout::Middle { n, inner } => {
+            v.resize(n, T::zero());
+            for block in a.chunks_exact(n * inner) {
+                for (acc, run) in v.iter_mut().zip(block.chunks_exact(inner)) {
+                    *acc += pairwise_sum(run);
+                }
+            }
+        }
         Layout::General => {
             v.resize(n, T::zero());
             let st = target.broadcast_strides();
@@ -260,6 +293,13 @@ pub(crate) fn expand<T: Element>(a: &[T], sa: &Shape, target: &Shape) -> Vec<T> 
         Layout::Stretch(len) => {
             for &x in a {
                 v.extend(std::iter::repeat_n(x, len));
+            }
+        }
+        Layout::Middle { n, inner } => {
+            for _ in 0..m / (n * inner) {
+                for &x in a {
+                    v.extend(std::iter::repeat_n(x, inner));
+                }
             }
         }
         Layout::General => {
