@@ -52,6 +52,7 @@
 mod batch;
 mod dataset;
 mod error;
+mod features;
 mod idx;
 mod labels;
 mod shuffle;
@@ -63,8 +64,10 @@ mod table;
 pub use batch::{Batch, BatchBuffer, BatchTargets, Batcher, BatcherState};
 pub use dataset::{Dataset, PredictionData, Schema, Targets, Task};
 pub use error::{echo, echo_list, DataError, Result};
+pub use features::{Features, Precision};
 pub use idx::{
-    load_idx, parse_idx, parse_idx_dataset, read_idx, IdxArray, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC,
+    load_idx, load_idx_as, parse_idx, parse_idx_dataset, read_idx, IdxArray, IDX_IMAGES_MAGIC,
+    IDX_LABELS_MAGIC,
 };
 pub use labels::{LabelKind, LabelMap};
 pub use split::{k_fold, stratified_k_fold, stratified_validation_split, validation_split, Split};
