@@ -196,7 +196,8 @@ fn images_are_stored_as_bytes_or_as_f32_as_asked() {
         (exact.image_shape(), exact.targets())
     );
     // Widened for code that works in f64; a selection keeps the storage.
-    assert_eq!(single.row(2)[3], f64::from(1.0f32));
+    assert_eq!(single.row(1)[1], f64::from(1.0f32)); // 255
+    assert_eq!(single.row(2)[3], f64::from((49.0f64 / 255.0) as f32));
     assert!(
         matches!(exact.select(&[2, 0]).unwrap().feature_values(), Features::Bytes(b) if b.len() == 8)
     );
