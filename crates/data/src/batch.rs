@@ -305,8 +305,9 @@ impl BatchBuffer {
         self.indices.extend_from_slice(rows);
         self.features.clear();
         for &r in rows {
-            self.features
-                .extend_from_slice(&data.features()[r * d..(r + 1) * d]);
+            // From the stored values: a compact dataset is widened a batch at a time.
+            data.feature_values()
+                .extend_f64(r * d, d, &mut self.features);
         }
         let targets = match data.targets() {
             Targets::Regression(y) => {

@@ -1,6 +1,9 @@
+use std::sync::OnceLock;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
+use crate::features::Features;
 use crate::labels::LabelMap;
 
 /// What the model predicts.
@@ -79,7 +82,14 @@ impl Targets {
 /// real values for a regression on K target columns), the feature and target names, and for
 /// classification the [`LabelMap`] that gives the class indices their meaning.
 ///
-/// Row `i` is `features()[i * d .. (i + 1) * d]`. The invariants (matrix size, one target per row,
+/// Row `i` is `features()[i * d .. (i + 1) * d]`. The values are stored as [`Features`]: `f64`,
+/// or more compactly `f32` or bytes when a loader was asked for it (see
+/// [`Precision`](crate::Precision)); [`Dataset::feature_values`] gives them as stored, and code
+/// on the training path reads them there, so a compact dataset is never widened to `f64` for
+/// it. [`Dataset::features`] gives `f64` values for code that works in `f64` (diagnostics):
+/// for compact storage they are computed on the first call and kept with the dataset.
+///
+/// The invariants (matrix size, one target per row,
 /// class indices below K, a label map exactly for class targets) are checked when the dataset is
 /// built, so code that receives a `Dataset` can rely on them.
 ///
@@ -101,9 +111,12 @@ impl Targets {
 /// assert_eq!(firsts.features(), [5.0, 6.0, 1.0, 2.0]);
 /// # Ok::<(), trainscope_data::DataError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Dataset {
-    features: Vec<f64>,
+    features: Features,
+    /// `features` as `f64` when they are stored otherwise, made on the first call of
+    /// [`Dataset::features`].
+    widened: OnceLock<Vec<f64>>,
     feature_names: Vec<String>,
     target_names: Vec<String>,
     n_rows: usize,
@@ -140,6 +153,23 @@ impl Dataset {
     /// row-major, K = `target_names.len()`. Class targets take exactly one name.
     pub fn with_targets(
         features: Vec<f64>,
+        feature_names: Vec<String>,
+        target_names: Vec<String>,
+        targets: Targets,
+        label_map: Option<LabelMap>,
+    ) -> Result<Dataset> {
+        Dataset::from_parts(
+            Features::F64(features),
+            feature_names,
+            target_names,
+            targets,
+            label_map,
+        )
+    }
+
+    /// [`Dataset::with_targets`] with features in any storage (see [`Features`]).
+    pub fn from_parts(
+        features: Features,
         feature_names: Vec<String>,
         target_names: Vec<String>,
         targets: Targets,
@@ -192,6 +222,7 @@ impl Dataset {
         }
         Ok(Dataset {
             features,
+            widened: OnceLock::new(),
             feature_names,
             target_names,
             n_rows: n,
@@ -239,14 +270,35 @@ impl Dataset {
         self.feature_names.len()
     }
 
-    /// The `n × d` feature matrix, row-major.
+    /// The `n × d` feature matrix, row-major, in `f64`. For features stored compactly (`f32`
+    /// or bytes) the `f64` matrix is made on the first call and kept with the dataset: code that
+    /// can work on the stored values reads [`Dataset::feature_values`] instead.
     pub fn features(&self) -> &[f64] {
+        match &self.features {
+            Features::F64(v) => v,
+            other => self.widened.get_or_init(|| other.to_f64()),
+        }
+    }
+
+    /// The feature values as stored, row-major `n × d`.
+    pub fn feature_values(&self) -> &Features {
         &self.features
     }
 
-    /// Mutable access to the feature values (the shape cannot change), e.g. to standardize in place.
+    /// Mutable access to the feature values (the shape cannot change), e.g. to standardize in
+    /// place. Compactly stored features become `f64` first.
     pub fn features_mut(&mut self) -> &mut [f64] {
-        &mut self.features
+        if !matches!(self.features, Features::F64(_)) {
+            let widened = self
+                .widened
+                .take()
+                .unwrap_or_else(|| self.features.to_f64());
+            self.features = Features::F64(widened);
+        }
+        match &mut self.features {
+            Features::F64(v) => v,
+            _ => unreachable!("made f64 above"),
+        }
     }
 
     /// The features of row `i`.
@@ -261,7 +313,7 @@ impl Dataset {
             self.n_rows()
         );
         let d = self.n_features();
-        &self.features[i * d..(i + 1) * d]
+        &self.features()[i * d..(i + 1) * d]
     }
 
     /// The targets, one class or K values per row.
@@ -328,13 +380,9 @@ impl Dataset {
                 message: format!("row index {bad} out of range for a dataset of {n} rows"),
             });
         }
-        let d = self.n_features();
-        let mut features = Vec::with_capacity(rows.len() * d);
-        for &r in rows {
-            features.extend_from_slice(&self.features[r * d..(r + 1) * d]);
-        }
         Ok(Dataset {
-            features,
+            features: self.features.gather(rows, self.n_features()),
+            widened: OnceLock::new(),
             feature_names: self.feature_names.clone(),
             target_names: self.target_names.clone(),
             n_rows: rows.len(),
@@ -354,8 +402,38 @@ impl Dataset {
         }
     }
 
+    /// The same rows with other class targets and label map (e.g. another model's class
+    /// indices for the same labels), checked as in [`Dataset::new`]; features, names and image
+    /// shape are kept as they are, without a copy.
+    pub fn with_classes(self, classes: Vec<usize>, label_map: LabelMap) -> Result<Dataset> {
+        if classes.len() != self.n_rows || self.task() != Task::Classification {
+            return Err(DataError::WrongTask(format!(
+                "Dataset::with_classes: {} class indices for {} rows of {} targets",
+                classes.len(),
+                self.n_rows,
+                match self.task() {
+                    Task::Classification => "class",
+                    Task::Regression => "regression",
+                }
+            )));
+        }
+        let shape = self.image_shape;
+        let relabelled = Dataset::from_parts(
+            self.features,
+            self.feature_names,
+            self.target_names,
+            Targets::Classes(classes),
+            Some(label_map),
+        )?;
+        Ok(Dataset {
+            image_shape: shape,
+            ..relabelled
+        })
+    }
+
     /// Takes the dataset apart: `(features, feature_names, target_names, targets, label_map)`
     /// (the image shape, if any, is left to the caller: [`Dataset::image_shape`] first).
+    /// Compactly stored features are widened to `f64`.
     pub fn into_parts(
         self,
     ) -> (
@@ -365,13 +443,31 @@ impl Dataset {
         Targets,
         Option<LabelMap>,
     ) {
+        let features = match self.features {
+            Features::F64(v) => v,
+            other => self.widened.into_inner().unwrap_or_else(|| other.to_f64()),
+        };
         (
-            self.features,
+            features,
             self.feature_names,
             self.target_names,
             self.targets,
             self.label_map,
         )
+    }
+}
+
+/// Equal when the stored features (storage and values), names, targets, label map and image
+/// shape are; whether the `f64` view was made does not count.
+impl PartialEq for Dataset {
+    fn eq(&self, other: &Dataset) -> bool {
+        self.features == other.features
+            && self.feature_names == other.feature_names
+            && self.target_names == other.target_names
+            && self.n_rows == other.n_rows
+            && self.targets == other.targets
+            && self.label_map == other.label_map
+            && self.image_shape == other.image_shape
     }
 }
 

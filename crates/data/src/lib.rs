@@ -1,8 +1,11 @@
 //! Training data for trainscope: reading CSV and IDX files, feature standardization,
 //! train/validation splits, N-fold cross validation, and mini-batches with a per-epoch shuffle.
 //!
-//! Everything here is plain data — an `n × d` row-major `Vec<f64>` of features and one target
-//! per row — so this crate depends on no tensor type. Errors are [`DataError`]s whose messages
+//! Everything here is plain data — an `n × d` row-major matrix of features and one target per
+//! row — so this crate depends on no tensor type. Files are read as streams (plain or gzip), and
+//! the features are stored as the loader is asked ([`Precision`]): exact `f64` (for IDX images
+//! the pixel bytes), or `f32` rounded once while reading, for `f32` training on the values as
+//! read; memory holds the values, not the file. Errors are [`DataError`]s whose messages
 //! name the file, line, column and value at fault (`data.csv:118:4: expected a number, found
 //! "n/a" (column "bmi")`); malformed input never panics.
 //!
@@ -43,7 +46,9 @@
 //! * [`CsvOptions`] reads a training CSV (plain or gzip) into a [`Dataset`]; the dataset's
 //!   [`Schema`] reads validation, test and prediction files by column name with the same
 //!   [`LabelMap`].
-//! * [`load_idx`] reads MNIST-style IDX image and label files.
+//! * [`load_idx`] and [`load_idx_as`] read MNIST-style IDX image and label files.
+//! * [`Features`] is the stored matrix; [`Dataset::feature_values`] gives it as stored,
+//!   [`Dataset::features`] as `f64`.
 //! * [`Standardizer`] standardizes features (and optionally regression targets).
 //! * [`validation_split`], [`stratified_validation_split`], [`k_fold`], [`stratified_k_fold`]
 //!   and [`Dataset::split_validation`] / [`Dataset::k_fold`] hold out data for model selection.
@@ -52,6 +57,7 @@
 mod batch;
 mod dataset;
 mod error;
+mod features;
 mod idx;
 mod labels;
 mod shuffle;
@@ -63,8 +69,10 @@ mod table;
 pub use batch::{Batch, BatchBuffer, BatchTargets, Batcher, BatcherState};
 pub use dataset::{Dataset, PredictionData, Schema, Targets, Task};
 pub use error::{echo, echo_list, DataError, Result};
+pub use features::{Features, Precision};
 pub use idx::{
-    load_idx, parse_idx, parse_idx_dataset, read_idx, IdxArray, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC,
+    load_idx, load_idx_as, parse_idx, parse_idx_dataset, read_idx, IdxArray, IDX_IMAGES_MAGIC,
+    IDX_LABELS_MAGIC,
 };
 pub use labels::{LabelKind, LabelMap};
 pub use split::{k_fold, stratified_k_fold, stratified_validation_split, validation_split, Split};

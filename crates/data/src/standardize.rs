@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dataset::{Dataset, Targets};
 use crate::error::{DataError, Result};
+use crate::features::Features;
 
 /// Feature normalization: `x̃_j = (x_j − μ_j) / σ_j` per feature j, with the mean μ_j and the
 /// standard deviation σ_j of the **training** set.
@@ -47,19 +48,37 @@ impl Standardizer {
     /// Fits per-feature mean and standard deviation to a row-major `n × d` matrix (`d =
     /// n_features`). Needs at least one row and finite values.
     pub fn fit(values: &[f64], n_features: usize) -> Result<Standardizer> {
+        Standardizer::fit_rows(values.len(), n_features, |i, row| {
+            row.extend_from_slice(&values[i * n_features..(i + 1) * n_features]);
+        })
+    }
+
+    /// Fits to the feature matrix of a (training) dataset, row by row from the stored values
+    /// (widened to `f64` one row at a time, so a compactly stored dataset is not copied).
+    pub fn fit_features(data: &Dataset) -> Result<Standardizer> {
+        let (values, d) = (data.feature_values(), data.n_features());
+        Standardizer::fit_rows(values.len(), d, |i, row| values.extend_f64(i * d, d, row))
+    }
+
+    /// Welford over `len / d` rows that `row(i, buffer)` appends to an empty buffer, in order.
+    fn fit_rows(
+        len: usize,
+        n_features: usize,
+        mut row_of: impl FnMut(usize, &mut Vec<f64>),
+    ) -> Result<Standardizer> {
         let d = n_features;
-        if d == 0 || values.is_empty() || values.len() % d != 0 {
+        if d == 0 || len == 0 || len % d != 0 {
             return Err(DataError::Shape {
                 context: "Standardizer::fit",
-                message: format!(
-                    "{} values do not form one or more rows of {d} features",
-                    values.len()
-                ),
+                message: format!("{len} values do not form one or more rows of {d} features"),
             });
         }
         let mut mean = vec![0.0; d];
         let mut m2 = vec![0.0; d];
-        for (i, row) in values.chunks_exact(d).enumerate() {
+        let mut row = Vec::with_capacity(d);
+        for i in 0..len / d {
+            row.clear();
+            row_of(i, &mut row);
             let k = (i + 1) as f64;
             for (j, &x) in row.iter().enumerate() {
                 if !x.is_finite() {
@@ -75,7 +94,7 @@ impl Standardizer {
                 m2[j] += delta * (x - mean[j]);
             }
         }
-        let n = (values.len() / d) as f64;
+        let n = (len / d) as f64;
         let std = m2
             .iter()
             .map(|&m| {
@@ -88,11 +107,6 @@ impl Standardizer {
             })
             .collect();
         Ok(Standardizer { mean, std })
-    }
-
-    /// Fits to the feature matrix of a (training) dataset.
-    pub fn fit_features(data: &Dataset) -> Result<Standardizer> {
-        Standardizer::fit(data.features(), data.n_features())
     }
 
     /// Fits to the regression targets of a (training) dataset; an error for class targets,
@@ -110,6 +124,24 @@ impl Standardizer {
         for row in values.chunks_exact_mut(self.mean.len()) {
             for ((x, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
                 *x = (*x - m) / s;
+            }
+        }
+        Ok(())
+    }
+
+    /// Standardizes stored feature values without changing them: hands `(x − μ_j) / σ_j` of
+    /// every value, row-major, to `out`, with `x` the stored value widened to `f64` (exact for
+    /// `f64` and byte storage, so the results are those of [`transform`](Self::transform) on
+    /// the `f64` values). For converting a dataset into another element type in one pass.
+    pub fn transform_each(&self, values: &Features, mut out: impl FnMut(f64)) -> Result<()> {
+        self.check(values.len(), "Standardizer::transform_each")?;
+        let d = self.n_features();
+        let mut row = Vec::with_capacity(d);
+        for start in (0..values.len()).step_by(d) {
+            row.clear();
+            values.extend_f64(start, d, &mut row);
+            for ((x, m), s) in row.iter().zip(&self.mean).zip(&self.std) {
+                out((x - m) / s);
             }
         }
         Ok(())

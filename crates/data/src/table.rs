@@ -1,12 +1,16 @@
 //! Reading CSV files with a header into datasets.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use csv::{ReaderBuilder, StringRecord, Trim};
 
 use crate::dataset::{Dataset, PredictionData, Schema, Targets, Task};
 use crate::error::{DataError, Result};
+use crate::features::{Features, Precision};
 use crate::labels::LabelMap;
 use crate::source;
 
@@ -36,6 +40,7 @@ pub struct CsvOptions {
     targets: Vec<String>,
     task: Task,
     features: Option<Vec<String>>,
+    precision: Precision,
 }
 
 impl CsvOptions {
@@ -45,6 +50,7 @@ impl CsvOptions {
             targets: vec![target.into()],
             task,
             features: None,
+            precision: Precision::F64,
         }
     }
 
@@ -64,6 +70,7 @@ impl CsvOptions {
             targets: targets.into_iter().map(Into::into).collect(),
             task: Task::Regression,
             features: None,
+            precision: Precision::F64,
         }
     }
 
@@ -83,21 +90,33 @@ impl CsvOptions {
         self
     }
 
-    /// Reads a training file. For classification the label map is built from this file's labels.
+    /// Store the features in `precision` (see [`Precision`]; exact `f64` by default).
+    pub fn with_precision(mut self, precision: Precision) -> CsvOptions {
+        self.precision = precision;
+        self
+    }
+
+    /// Reads a training file, as a stream: memory holds the values read, not the file. For
+    /// classification the label map is built from this file's labels.
     pub fn load(&self, path: impl AsRef<Path>) -> Result<Dataset> {
         let path = path.as_ref();
-        self.parse(path, &source::read_raw(path)?)
+        self.read(path, source::open(path)?)
     }
 
     /// [`CsvOptions::load`] on the content of a file already in memory (plain or gzip); `path`
     /// only names it in errors.
     pub fn parse(&self, path: &Path, bytes: &[u8]) -> Result<Dataset> {
+        self.read(path, source::from_bytes(path, bytes)?)
+    }
+
+    fn read(&self, path: &Path, input: source::Input<'_>) -> Result<Dataset> {
         check_targets(&self.targets, self.task)?;
         if let Some(names) = &self.features {
             check_selection(names, &self.targets)?;
         }
         let plan = Plan {
             features: self.features.as_deref(),
+            precision: self.precision,
             target: Some(TargetPlan {
                 names: &self.targets,
                 required: true,
@@ -107,7 +126,7 @@ impl CsvOptions {
                 },
             }),
         };
-        let table = parse_table(path, bytes, &plan)?;
+        let table = parse_table(path, input, &plan)?;
         finish_dataset(table, &self.targets)
     }
 }
@@ -117,13 +136,20 @@ impl Schema {
     /// name (in the schema's order, wherever they are in the file) and its label map, so a label
     /// the training data did not have is an error naming the line.
     pub fn load(&self, path: impl AsRef<Path>) -> Result<Dataset> {
+        self.load_as(path, Precision::F64)
+    }
+
+    /// [`Schema::load`] with the features stored in `precision` (see [`Precision`]).
+    pub fn load_as(&self, path: impl AsRef<Path>, precision: Precision) -> Result<Dataset> {
         let path = path.as_ref();
-        self.parse(path, &source::read_raw(path)?)
+        let table = parse_table(path, source::open(path)?, &self.plan(true, precision))?;
+        finish_dataset(table, &self.targets)
     }
 
     /// [`Schema::load`] on the content of a file already in memory; `path` only names it.
     pub fn parse(&self, path: &Path, bytes: &[u8]) -> Result<Dataset> {
-        let table = parse_table(path, bytes, &self.plan(true))?;
+        let input = source::from_bytes(path, bytes)?;
+        let table = parse_table(path, input, &self.plan(true, Precision::F64))?;
         finish_dataset(table, &self.targets)
     }
 
@@ -132,24 +158,29 @@ impl Schema {
     /// scored.
     pub fn load_for_prediction(&self, path: impl AsRef<Path>) -> Result<PredictionData> {
         let path = path.as_ref();
-        self.parse_for_prediction(path, &source::read_raw(path)?)
+        self.read_for_prediction(path, source::open(path)?)
     }
 
     /// [`Schema::load_for_prediction`] on the content of a file already in memory; `path` only
     /// names it.
     pub fn parse_for_prediction(&self, path: &Path, bytes: &[u8]) -> Result<PredictionData> {
-        let table = parse_table(path, bytes, &self.plan(false))?;
+        self.read_for_prediction(path, source::from_bytes(path, bytes)?)
+    }
+
+    fn read_for_prediction(&self, path: &Path, input: source::Input<'_>) -> Result<PredictionData> {
+        let table = parse_table(path, input, &self.plan(false, Precision::F64))?;
         Ok(PredictionData {
-            features: table.features,
+            features: table.features.to_f64(),
             feature_names: table.feature_names,
             targets: table.targets.map(|(targets, _)| targets),
             lines: table.lines,
         })
     }
 
-    fn plan(&self, target_required: bool) -> Plan<'_> {
+    fn plan(&self, target_required: bool, precision: Precision) -> Plan<'_> {
         Plan {
             features: Some(&self.feature_names),
+            precision,
             target: Some(TargetPlan {
                 names: &self.targets,
                 required: target_required,
@@ -218,7 +249,7 @@ fn finish_dataset(table: Table, targets: &[String]) -> Result<Dataset> {
         column: targets[0].clone(),
         available: Vec::new(),
     })?;
-    Dataset::with_targets(
+    Dataset::from_parts(
         table.features,
         table.feature_names,
         targets.to_vec(),
@@ -230,6 +261,7 @@ fn finish_dataset(table: Table, targets: &[String]) -> Result<Dataset> {
 struct Plan<'a> {
     /// `None`: every column except the target, in file order.
     features: Option<&'a [String]>,
+    precision: Precision,
     target: Option<TargetPlan<'a>>,
 }
 
@@ -248,7 +280,7 @@ enum TargetKind<'a> {
 
 struct Table {
     path: PathBuf,
-    features: Vec<f64>,
+    features: Features,
     feature_names: Vec<String>,
     targets: Option<(Targets, Option<LabelMap>)>,
     lines: Vec<u64>,
@@ -286,24 +318,14 @@ fn delimiter_of(bytes: &[u8]) -> u8 {
     DELIMITERS[best]
 }
 
-/// `bytes` is the file's content as stored (plain or gzip). The whole file is held in memory
-/// because the csv reader's own line numbers are wrong after blank lines and with CRLF line
-/// ends; `Lines` recomputes them from the bytes.
 /// The column names in the header row of the CSV file `path` (gzip or plain, any of the
 /// delimiters [`CsvOptions`] accepts), for callers that choose the columns themselves.
 pub fn csv_columns(path: impl AsRef<Path>) -> Result<Vec<String>> {
     let path = path.as_ref();
-    let raw = source::read_raw(path)?;
-    let bytes = source::decode(path, &raw)?;
-    let mut reader = ReaderBuilder::new()
-        .delimiter(delimiter_of(&bytes))
-        .has_headers(true)
-        .flexible(true)
-        .trim(Trim::All)
-        .from_reader(&bytes[..]);
+    let (mut reader, seen) = csv_reader(path, source::open(path)?)?;
     let header = reader
         .headers()
-        .map_err(|e| csv_error(path, e, &mut Lines::new(&bytes)))?;
+        .map_err(|e| csv_error(path, e, &mut seen.borrow_mut()))?;
     if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
         return Err(DataError::EmptyFile {
             path: path.to_path_buf(),
@@ -312,33 +334,81 @@ pub fn csv_columns(path: impl AsRef<Path>) -> Result<Vec<String>> {
     Ok(header.iter().map(str::to_string).collect())
 }
 
-fn parse_table(path: &Path, bytes: &[u8], plan: &Plan<'_>) -> Result<Table> {
-    let bytes = source::decode(path, bytes)?;
-    let delimiter = delimiter_of(&bytes);
-    if let Some(line) = unterminated_quote(&bytes, delimiter) {
-        // The csv reader would take the rest of the file as one field and an error would
-        // echo it; the line where the quote opened is what the user needs.
-        return Err(DataError::Csv {
-            path: path.to_path_buf(),
-            line,
-            message: "unterminated quote: the quoted field that opens on this line never closes"
-                .into(),
-        });
+/// A csv reader on a file's content (read as a stream, see [`source::Input`]) with the
+/// delimiter its header line holds most of, and what it has read ([`Seen`]) for line numbers.
+///
+/// The csv reader's own line numbers are wrong after blank lines and with CRLF line ends, so
+/// [`Seen`] recomputes them from the bytes as they stream past; it keeps only the bytes between
+/// the last record asked about and the reader's read-ahead.
+fn csv_reader<'a>(
+    path: &Path,
+    input: source::Input<'a>,
+) -> Result<(csv::Reader<Tap<'a>>, Rc<RefCell<Seen>>)> {
+    let mut reader = input.reader;
+    // The lines up to the first non-blank one, the header, decide the delimiter; they are
+    // read again by the csv reader.
+    let mut head = Vec::new();
+    loop {
+        let from = head.len();
+        let n = reader
+            .read_until(b'\n', &mut head)
+            .map_err(|source| source::io_error(path, source))?;
+        if n == 0 || head[from..].iter().any(|b| !b.is_ascii_whitespace()) {
+            break;
+        }
     }
-    let mut lines_of = Lines::new(&bytes);
-    let mut reader = ReaderBuilder::new()
+    let delimiter = delimiter_of(&head);
+    let seen = Rc::new(RefCell::new(Seen::new(delimiter)));
+    let tap = Tap {
+        inner: Box::new(std::io::Cursor::new(head).chain(reader)),
+        seen: Rc::clone(&seen),
+    };
+    let reader = ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(true)
         // Ragged rows are reported by us, with the expected and the found count.
         .flexible(true)
         .trim(Trim::All)
-        .from_reader(&bytes[..]);
+        .from_reader(tap);
+    Ok((reader, seen))
+}
 
+fn parse_table(path: &Path, input: source::Input<'_>, plan: &Plan<'_>) -> Result<Table> {
+    let (mut reader, seen) = csv_reader(path, input)?;
+    let table = read_table(path, &mut reader, &seen, plan);
+    if table.is_err() {
+        // An unterminated quote further on is what went wrong first, whatever error the
+        // records before it gave: read on (without keeping anything) to see whether one is
+        // left open at the end. A read error here leaves the first error standing.
+        seen.borrow_mut().counting_lines = false;
+        let _ = std::io::copy(reader.get_mut(), &mut std::io::sink());
+    }
+    let open = seen.borrow().unterminated_quote();
+    match open {
+        // The csv reader took the rest of the file as one field, and whatever error (or
+        // value) came of it would echo it; the line where the quote opened is what the user
+        // needs.
+        Some(line) => Err(DataError::Csv {
+            path: path.to_path_buf(),
+            line,
+            message: "unterminated quote: the quoted field that opens on this line never closes"
+                .into(),
+        }),
+        None => table,
+    }
+}
+
+fn read_table(
+    path: &Path,
+    reader: &mut csv::Reader<Tap<'_>>,
+    seen: &RefCell<Seen>,
+    plan: &Plan<'_>,
+) -> Result<Table> {
     let header = match reader.headers() {
         Ok(header) => header.clone(),
-        Err(e) => return Err(csv_error(path, e, &mut lines_of)),
+        Err(e) => return Err(csv_error(path, e, &mut seen.borrow_mut())),
     };
-    let header_line = lines_of.line_of(header.position());
+    let header_line = seen.borrow_mut().line_of(header.position());
     if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
         return Err(DataError::EmptyFile {
             path: path.to_path_buf(),
@@ -413,20 +483,25 @@ fn parse_table(path: &Path, bytes: &[u8], plan: &Plan<'_>) -> Result<Table> {
         parse_number(path, line, col, &names[col], &record[col])
     };
 
-    let mut features = Vec::new();
+    let mut features = match plan.precision {
+        Precision::F64 => Features::F64(Vec::new()),
+        Precision::F32 => Features::F32(Vec::new()),
+    };
     let mut regression = Vec::new();
     let mut classes = Vec::new();
-    // Labels are kept as text until the whole file is read when the map is built from it.
-    let mut raw_labels: Vec<String> = Vec::new();
+    // When the map is built from this file, each row keeps the index of its label among the
+    // distinct labels (in order of appearance) until the whole file is read.
+    let mut distinct: Vec<String> = Vec::new();
+    let mut label_ids: HashMap<String, usize> = HashMap::new();
     let mut lines = Vec::new();
     let mut record = StringRecord::new();
     loop {
         match reader.read_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(csv_error(path, e, &mut lines_of)),
+            Err(e) => return Err(csv_error(path, e, &mut seen.borrow_mut())),
         }
-        let line = lines_of.line_of(record.position());
+        let line = seen.borrow_mut().line_of(record.position());
         if record.len() != names.len() {
             return Err(DataError::Ragged {
                 path: path.to_path_buf(),
@@ -457,7 +532,14 @@ fn parse_table(path: &Path, bytes: &[u8], plan: &Plan<'_>) -> Result<Table> {
                         });
                     }
                     match map {
-                        None => raw_labels.push(label.to_string()),
+                        None => {
+                            let next = distinct.len();
+                            let id = *label_ids.entry(label.to_string()).or_insert(next);
+                            if id == next {
+                                distinct.push(label.to_string());
+                            }
+                            classes.push(id);
+                        }
                         Some(map) => classes.push(map.index_of(label).ok_or_else(|| {
                             DataError::UnseenLabel {
                                 path: path.to_path_buf(),
@@ -483,14 +565,18 @@ fn parse_table(path: &Path, bytes: &[u8], plan: &Plan<'_>) -> Result<Table> {
             TargetKind::Regression => (Targets::Regression(regression), None),
             TargetKind::Classes(Some(map)) => (Targets::Classes(classes), Some(map.clone())),
             TargetKind::Classes(None) => {
-                let map = LabelMap::from_labels(&raw_labels);
-                let classes = raw_labels
+                // The same map as from every row's label: repeats change nothing in it.
+                let map = LabelMap::from_labels(&distinct);
+                let index: Vec<usize> = distinct
                     .iter()
                     .map(|l| {
                         map.index_of(l)
                             .expect("every training label is in its own map")
                     })
                     .collect();
+                for c in &mut classes {
+                    *c = index[*c];
+                }
                 (Targets::Classes(classes), Some(map))
             }
         }),
@@ -526,7 +612,7 @@ fn parse_number(path: &Path, line: u64, col: usize, column: &str, text: &str) ->
     }
 }
 
-fn csv_error(path: &Path, error: csv::Error, lines: &mut Lines<'_>) -> DataError {
+fn csv_error(path: &Path, error: csv::Error, lines: &mut Seen) -> DataError {
     let line = lines.line_of(error.position());
     match error.into_kind() {
         csv::ErrorKind::Io(source) => source::io_error(path, source),
@@ -544,62 +630,58 @@ fn csv_error(path: &Path, error: csv::Error, lines: &mut Lines<'_>) -> DataError
     }
 }
 
-/// The 1-based line of a quoted field that is still open at the end of `bytes`, as the csv
-/// reader parses quotes: a `"` opens a quoted field only as the field's first byte, `""` inside
-/// it is an escaped quote, and a line break inside it belongs to the field; fields are separated
-/// by `delimiter`.
-fn unterminated_quote(bytes: &[u8], delimiter: u8) -> Option<u64> {
-    let mut line = 1u64;
-    let mut opened = 0u64;
-    let mut field_start = true;
-    let mut quoted = false;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        // A line break is `\n`, `\r\n` or a lone `\r`.
-        let newline = b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
-        if quoted {
-            if b == b'"' {
-                if bytes.get(i + 1) == Some(&b'"') {
-                    i += 1;
-                } else {
-                    quoted = false;
-                }
-            }
-            field_start = false;
-        } else if b == b'"' && field_start {
-            quoted = true;
-            opened = line;
-            field_start = false;
-        } else {
-            field_start = b == delimiter || b == b'\n' || b == b'\r';
-        }
-        if newline {
-            line += 1;
-        }
-        i += 1;
-    }
-    quoted.then_some(opened)
+/// The csv reader's input: a file's content, with what passes through noted in [`Seen`].
+struct Tap<'a> {
+    inner: Box<dyn Read + 'a>,
+    seen: Rc<RefCell<Seen>>,
 }
 
-/// 1-based line numbers of records from their byte offsets.
+impl Read for Tap<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut seen = self.seen.borrow_mut();
+        if n == 0 && !buf.is_empty() {
+            seen.eof = true;
+        }
+        if seen.counting_lines {
+            seen.window.extend(&buf[..n]);
+        }
+        for &b in &buf[..n] {
+            seen.quotes.feed(b);
+        }
+        Ok(n)
+    }
+}
+
+/// What the csv reader has read: for 1-based line numbers of records from their byte offsets,
+/// and for a quoted field still open at the end.
 ///
 /// The csv reader reports as a record's position the end of the previous record, before any
 /// blank lines and (with CRLF) before the `\n`; so the record really starts after the line
 /// breaks that follow. A line break is `\n`, `\r\n` or a lone `\r`. Records come in order, so
-/// counting resumes where the previous record left off and the whole file is scanned once.
-struct Lines<'a> {
-    bytes: &'a [u8],
-    scanned: usize,
+/// counting resumes where the previous record left off, and the bytes before it are let go.
+struct Seen {
+    /// Bytes read but not yet counted, from file offset `base` on.
+    window: VecDeque<u8>,
+    base: u64,
+    /// Line breaks before `base`.
     breaks: u64,
+    quotes: Quotes,
+    /// The csv reader has read to the end of the content.
+    eof: bool,
+    /// Bytes are kept for line numbers (not while reading on only to look for quotes).
+    counting_lines: bool,
 }
 
-impl<'a> Lines<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        Lines {
-            bytes,
-            scanned: 0,
+impl Seen {
+    fn new(delimiter: u8) -> Seen {
+        Seen {
+            window: VecDeque::new(),
+            base: 0,
             breaks: 0,
+            quotes: Quotes::new(delimiter),
+            eof: false,
+            counting_lines: true,
         }
     }
 
@@ -607,26 +689,93 @@ impl<'a> Lines<'a> {
         let Some(position) = position else {
             return self.breaks + 1;
         };
-        let mut start = usize::try_from(position.byte())
-            .unwrap_or(usize::MAX)
-            .min(self.bytes.len());
-        while start < self.bytes.len() && matches!(self.bytes[start], b'\r' | b'\n') {
+        // A position already counted past (asked twice) gets the line counted so far.
+        let Some(offset) = position.byte().checked_sub(self.base) else {
+            return self.breaks + 1;
+        };
+        let w = &self.window;
+        let mut start = usize::try_from(offset).unwrap_or(usize::MAX).min(w.len());
+        while start < w.len() && matches!(w[start], b'\r' | b'\n') {
             start += 1;
         }
-        if start < self.scanned {
-            self.scanned = 0;
-            self.breaks = 0;
-        }
-        let region = &self.bytes[self.scanned..start];
-        self.breaks += region
-            .iter()
-            .enumerate()
-            .filter(|&(i, &b)| {
-                b == b'\n' || (b == b'\r' && self.bytes.get(self.scanned + i + 1) != Some(&b'\n'))
-            })
+        self.breaks += (0..start)
+            .filter(|&i| w[i] == b'\n' || (w[i] == b'\r' && w.get(i + 1) != Some(&b'\n')))
             .count() as u64;
-        self.scanned = start;
+        self.window.drain(..start);
+        self.base += start as u64;
         self.breaks + 1
+    }
+
+    /// The line a quoted field opened on, when the content ended inside it.
+    fn unterminated_quote(&self) -> Option<u64> {
+        (self.eof && self.quotes.open()).then_some(self.quotes.opened)
+    }
+}
+
+/// Follows quotes as the csv reader parses them, a byte at a time: a `"` opens a quoted field
+/// only as the field's first byte, `""` inside it is an escaped quote, and a line break inside
+/// it belongs to the field; fields are separated by `delimiter`.
+struct Quotes {
+    delimiter: u8,
+    /// 1-based line of the next byte.
+    line: u64,
+    /// The line the last quoted field opened on.
+    opened: u64,
+    field_start: bool,
+    quoted: bool,
+    /// Inside a quoted field, a `"` was read: the next byte says whether it closes the field
+    /// or is the first of an escaped `""`.
+    quote_pending: bool,
+    after_cr: bool,
+}
+
+impl Quotes {
+    fn new(delimiter: u8) -> Quotes {
+        Quotes {
+            delimiter,
+            line: 1,
+            opened: 0,
+            field_start: true,
+            quoted: false,
+            quote_pending: false,
+            after_cr: false,
+        }
+    }
+
+    fn feed(&mut self, b: u8) {
+        if self.quote_pending {
+            self.quote_pending = false;
+            if b == b'"' {
+                // An escaped quote: the field goes on.
+                self.count_line(b);
+                return;
+            }
+            self.quoted = false;
+        }
+        if self.quoted {
+            self.quote_pending = b == b'"';
+            self.field_start = false;
+        } else if b == b'"' && self.field_start {
+            self.quoted = true;
+            self.opened = self.line;
+            self.field_start = false;
+        } else {
+            self.field_start = b == self.delimiter || b == b'\n' || b == b'\r';
+        }
+        self.count_line(b);
+    }
+
+    /// `\r\n` is one line break, a lone `\r` or `\n` one each.
+    fn count_line(&mut self, b: u8) {
+        if b == b'\r' || (b == b'\n' && !self.after_cr) {
+            self.line += 1;
+        }
+        self.after_cr = b == b'\r';
+    }
+
+    /// A quoted field is open (a `"` just read at the end would have closed it).
+    fn open(&self) -> bool {
+        self.quoted && !self.quote_pending
     }
 }
 

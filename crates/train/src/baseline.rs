@@ -79,7 +79,7 @@ impl Baseline {
     }
 
     /// The accuracy of always predicting the majority class on `rows` (classification).
-    pub(crate) fn accuracy<T>(&self, rows: &Arrays<T>) -> Option<f64> {
+    pub(crate) fn accuracy<T: Clone>(&self, rows: &Arrays<T>) -> Option<f64> {
         let labels = rows.labels.as_ref()?;
         let hits = labels.iter().filter(|&&c| Some(c) == self.majority).count();
         Some(hits as f64 / rows.n as f64)

@@ -1,13 +1,17 @@
 //! Loading the datasets a configuration names, and the plain arrays the trainer reads batches
 //! from.
 
+use std::any::Any;
+use std::borrow::Cow;
 use std::path::Path;
 
 use trainscope_core::Element;
-use trainscope_data::{load_idx, CsvOptions, Dataset, Standardizer, Targets, Task};
+use trainscope_data::{
+    load_idx_as, CsvOptions, Dataset, Features, LabelMap, Precision, Standardizer, Targets, Task,
+};
 use trainscope_nn::Inputs;
 
-use crate::config::{Config, DataFormat};
+use crate::config::{Config, DTypeName, DataFormat};
 use crate::error::{ConfigError, Context, Result, TrainError};
 
 /// The datasets of a run, as read (not standardized).
@@ -35,17 +39,18 @@ pub fn load_run_data(config: &Config) -> Result<RunData> {
         }
         None => (full, None),
     };
+    let precision = feature_precision(config);
     if let Some(path) = &d.validation {
-        validation = Some(train.schema().load(path)?);
+        validation = Some(train.schema().load_as(path, precision)?);
     }
     let test = match d.format {
         DataFormat::Csv => match &d.test {
-            Some(path) => Some(train.schema().load(path)?),
+            Some(path) => Some(train.schema().load_as(path, precision)?),
             None => None,
         },
         DataFormat::Idx => match (&d.test_images, &d.test_labels) {
             (Some(images), Some(labels)) => {
-                let raw = load_idx(images, labels)?;
+                let raw = load_idx_as(images, labels, precision)?;
                 if raw.image_shape() != train.image_shape() {
                     return Err(TrainError::Config(ConfigError::Invalid {
                         key: "data.test_images".into(),
@@ -59,21 +64,19 @@ pub fn load_run_data(config: &Config) -> Result<RunData> {
                 }
                 // The test file's own label map counts only its own classes; the model's
                 // class indices are the training set's.
-                let shape = raw.image_shape();
-                let (features, names, target, targets, _) = raw.into_parts();
-                let map = train.label_map().cloned();
-                let test =
-                    Dataset::with_targets(features, names, target, targets, map).context(|| {
-                        format!(
-                            "{}: labels do not fit the {} classes of the training labels",
-                            labels.display(),
-                            train.num_classes().unwrap_or(0)
-                        )
-                    })?;
-                Some(match shape {
-                    Some(s) => test.with_image_shape(s)?,
-                    None => test,
-                })
+                let classes = raw.targets().as_classes().unwrap_or_default().to_vec();
+                let map = train
+                    .label_map()
+                    .cloned()
+                    .unwrap_or_else(|| LabelMap::range(0));
+                let test = raw.with_classes(classes, map).context(|| {
+                    format!(
+                        "{}: labels do not fit the {} classes of the training labels",
+                        labels.display(),
+                        train.num_classes().unwrap_or(0)
+                    )
+                })?;
+                Some(test)
             }
             _ => None,
         },
@@ -147,23 +150,22 @@ fn with_checkpoint_labels(data: Dataset, init: &std::path::Path) -> Result<Datas
             }
         }
     }
-    let shape = data.image_shape();
-    let (features, names, target, targets, _) = data.into_parts();
-    let classes = match targets {
-        Targets::Classes(c) => c.into_iter().map(|k| index[k]).collect(),
+    let classes = match data.targets() {
+        Targets::Classes(c) => c.iter().map(|&k| index[k]).collect(),
         regression => unreachable!("checked: class targets, not {regression:?}"),
     };
-    let relabelled = Dataset::with_targets(
-        features,
-        names,
-        target,
-        Targets::Classes(classes),
-        Some(map),
-    )?;
-    Ok(match shape {
-        Some(s) => relabelled.with_image_shape(s)?,
-        None => relabelled,
-    })
+    Ok(data.with_classes(classes, map)?)
+}
+
+/// How a run stores its features: as `f32` when it trains in `f32` on the values as read (no
+/// standardization), converted once while reading and then used in place; exactly as read
+/// otherwise, because standardizing must start from the values as read for its results (and
+/// the run's metrics) to be those of `f64` arithmetic on them.
+pub fn feature_precision(config: &Config) -> Precision {
+    match (config.dtype, config.data.standardize) {
+        (DTypeName::F32, false) => Precision::F32,
+        _ => Precision::F64,
+    }
 }
 
 /// One example's shape as the model sees it: `data.image_shape` if given, else the images'
@@ -211,21 +213,26 @@ fn read_training_data(config: &Config) -> Result<Dataset> {
             if let Some(f) = &d.features {
                 opts = opts.with_features(f.iter().cloned());
             }
-            opts.load(path)?
+            opts.with_precision(feature_precision(config)).load(path)?
         }
-        DataFormat::Idx => load_idx(
+        DataFormat::Idx => load_idx_as(
             d.train_images.as_ref().expect("validated"),
             d.train_labels.as_ref().expect("validated"),
+            feature_precision(config),
         )?,
     })
 }
 
 /// A dataset as the model sees it: standardized features in the model's element type, and the
 /// targets in the form the loss takes.
-pub(crate) struct Arrays<T> {
+///
+/// The features are borrowed from the dataset when it stores them in `T` already and nothing
+/// is to be standardized (a dataset loaded in the training dtype, see [`Precision`]); otherwise
+/// they are converted once, row by row from the stored values, without an `f64` copy.
+pub(crate) struct Arrays<'a, T: Clone> {
     pub n: usize,
     pub d: usize,
-    pub x: Vec<T>,
+    pub x: Cow<'a, [T]>,
     /// Regression targets (standardized if configured), `n × width` row-major, or 0/1 for a
     /// one-logit binary model.
     pub values: Vec<T>,
@@ -237,19 +244,29 @@ pub(crate) struct Arrays<T> {
     pub labels: Option<Vec<usize>>,
 }
 
-impl<T: Element> Arrays<T> {
+impl<'a, T: Element> Arrays<'a, T> {
     pub fn new(
-        data: &Dataset,
+        data: &'a Dataset,
         features: Option<&Standardizer>,
         target: Option<&Standardizer>,
     ) -> Result<Self> {
-        let mut x = data.features().to_vec();
-        if let Some(s) = features {
-            s.transform(&mut x)
-                .context(|| "standardizing the features".to_string())?;
-        }
+        let stored = data.feature_values();
+        let x = match (features, stored_as::<T>(stored)) {
+            (None, Some(x)) => Cow::Borrowed(x),
+            (None, None) => Cow::Owned(
+                (0..stored.len())
+                    .map(|i| T::from_f64(stored.get(i)))
+                    .collect(),
+            ),
+            (Some(s), _) => {
+                let mut x = Vec::with_capacity(stored.len());
+                s.transform_each(stored, |v| x.push(T::from_f64(v)))
+                    .context(|| "standardizing the features".to_string())?;
+                Cow::Owned(x)
+            }
+        };
         Ok(Arrays {
-            x: x.into_iter().map(T::from_f64).collect(),
+            x,
             ..Arrays::targets_only(data, target)?
         })
     }
@@ -275,11 +292,21 @@ impl<T: Element> Arrays<T> {
         Ok(Arrays {
             n: data.n_rows(),
             d: data.n_features(),
-            x: Vec::new(),
+            x: Cow::Owned(Vec::new()),
             values,
             width: data.n_targets(),
             classes,
             labels,
         })
     }
+}
+
+/// The stored features as a slice of `T`, when that is how they are stored.
+fn stored_as<T: 'static>(stored: &Features) -> Option<&[T]> {
+    let any: &dyn Any = match stored {
+        Features::F64(v) => v,
+        Features::F32(v) => v,
+        Features::Bytes(_) => return None,
+    };
+    any.downcast_ref::<Vec<T>>().map(Vec::as_slice)
 }

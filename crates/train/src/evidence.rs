@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use trainscope_core::{Element, Tensor};
-use trainscope_data::Dataset;
+use trainscope_data::{Dataset, Features};
 use trainscope_nn::{Layer, Sequential};
 pub use trainscope_record::Named;
 
@@ -179,9 +179,32 @@ pub struct DataScales {
 }
 
 fn column_stats(values: &[f64], d: usize) -> Vec<(f64, f64)> {
+    column_stats_of(values.len(), d, |start, row| {
+        row.extend_from_slice(&values[start..start + d])
+    })
+}
+
+/// [`column_stats`] of stored values, one row widened to `f64` at a time (compact storage is
+/// not copied).
+fn stored_column_stats(values: &Features, d: usize) -> Vec<(f64, f64)> {
+    column_stats_of(values.len(), d, |start, row| {
+        values.extend_f64(start, d, row)
+    })
+}
+
+/// Population mean and standard deviation (Welford) of each of the `d` columns of `len`
+/// values, whose row starting at value `start` `row_at` appends to an empty buffer.
+fn column_stats_of(
+    len: usize,
+    d: usize,
+    mut row_at: impl FnMut(usize, &mut Vec<f64>),
+) -> Vec<(f64, f64)> {
     let mut mean = vec![0.0; d];
     let mut m2 = vec![0.0; d];
-    for (i, row) in values.chunks_exact(d.max(1)).enumerate() {
+    let mut row = Vec::with_capacity(d);
+    for i in 0..len / d.max(1) {
+        row.clear();
+        row_at(i * d, &mut row);
         let k = (i + 1) as f64;
         for (j, &x) in row.iter().enumerate() {
             let delta = x - mean[j];
@@ -189,7 +212,7 @@ fn column_stats(values: &[f64], d: usize) -> Vec<(f64, f64)> {
             m2[j] += delta * (x - mean[j]);
         }
     }
-    let n = (values.len() / d.max(1)).max(1) as f64;
+    let n = (len / d.max(1)).max(1) as f64;
     mean.into_iter()
         .zip(m2)
         .map(|(m, s)| (m, (s / n).sqrt()))
@@ -198,7 +221,7 @@ fn column_stats(values: &[f64], d: usize) -> Vec<(f64, f64)> {
 
 pub(crate) fn data_scales(train: &Dataset) -> DataScales {
     let d = train.n_features();
-    let features = column_stats(train.features(), d)
+    let features = stored_column_stats(train.feature_values(), d)
         .into_iter()
         .zip(train.feature_names())
         .map(|((mean, std), name)| ColumnStats {

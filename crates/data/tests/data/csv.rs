@@ -1,4 +1,6 @@
-use trainscope_data::{CsvOptions, DataError, LabelKind, LabelMap, Schema, Targets, Task};
+use trainscope_data::{
+    CsvOptions, DataError, Features, LabelKind, LabelMap, Precision, Schema, Targets, Task,
+};
 
 use crate::{bundled, gzip, write};
 
@@ -521,4 +523,44 @@ fn random_garbage_never_panics() {
             let _ = data.schema().load_for_prediction(&path);
         }
     }
+}
+
+#[test]
+fn a_file_longer_than_the_read_buffers_keeps_its_line_numbers() {
+    // CRLF line ends, blank lines and quoted line breaks all along a file of a few hundred
+    // kilobytes (read in pieces), with the bad cell on the last line.
+    let mut text = String::from("a,b,y\r\n");
+    let mut line = 1;
+    for i in 0..20_000 {
+        if i % 97 == 0 {
+            text += "\r\n";
+            line += 1;
+        }
+        if i % 389 == 0 {
+            text += &format!("{i},\"{i}\r\n\",{i}\r\n");
+            line += 2;
+        } else {
+            text += &format!("{i},{i}.5,{i}\r\n");
+            line += 1;
+        }
+    }
+    text += "1,oops,2\r\n";
+    line += 1;
+    let (path, err) = load_err(&text, &reg());
+    assert_eq!(
+        err.to_string(),
+        format!("{path}:{line}:2: expected a number, found \"oops\" (column \"b\")")
+    );
+    // Gzip, and the f32 storage: the same rows, each value rounded once.
+    let good = &text[..text.len() - "1,oops,2\r\n".len()];
+    let dir = tempfile::tempdir().unwrap();
+    let exact = reg().load(write(dir.path(), "a.csv", good)).unwrap();
+    let single = reg()
+        .with_precision(Precision::F32)
+        .load(write(dir.path(), "a.csv.gz", gzip(good.as_bytes())))
+        .unwrap();
+    assert_eq!(exact.n_rows(), 20_000);
+    let rounded: Vec<f32> = exact.features().iter().map(|&x| x as f32).collect();
+    assert_eq!(single.feature_values(), &Features::F32(rounded));
+    assert_eq!(single.targets(), exact.targets());
 }

@@ -1,4 +1,6 @@
-use trainscope_data::{load_idx, read_idx, DataError, Targets, IDX_IMAGES_MAGIC};
+use trainscope_data::{
+    load_idx, load_idx_as, read_idx, DataError, Features, Precision, Targets, IDX_IMAGES_MAGIC,
+};
 
 use crate::{gzip, write};
 
@@ -170,4 +172,66 @@ fn fashion_mnist_test_set() {
     assert_eq!((data.n_rows(), data.n_features()), (10_000, 784));
     assert_eq!(data.class_counts(), Some(vec![1000; 10]));
     assert!(data.features().iter().all(|&v| (0.0..=1.0).contains(&v)));
+}
+
+#[test]
+fn images_are_stored_as_bytes_or_as_f32_as_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (img, lbl) = (
+        write(dir.path(), "img.gz", gzip(&images())),
+        write(dir.path(), "lbl", labels()),
+    );
+    let exact = load_idx(&img, &lbl).unwrap();
+    let pixels: Vec<u8> = (0..12u32).map(|i| (i * 51 % 256) as u8).collect();
+    assert_eq!(exact.feature_values(), &Features::Bytes(pixels.clone()));
+    let single = load_idx_as(&img, &lbl, Precision::F32).unwrap();
+    // What f32 training made of the f64 values: each rounded once.
+    let rounded: Vec<f32> = pixels
+        .iter()
+        .map(|&p| (f64::from(p) / 255.0) as f32)
+        .collect();
+    assert_eq!(single.feature_values(), &Features::F32(rounded));
+    assert_eq!(
+        (single.image_shape(), single.targets()),
+        (exact.image_shape(), exact.targets())
+    );
+    // Widened for code that works in f64; a selection keeps the storage.
+    assert_eq!(single.row(1)[1], f64::from(1.0f32)); // 255
+    assert_eq!(single.row(2)[3], f64::from((49.0f64 / 255.0) as f32));
+    assert!(
+        matches!(exact.select(&[2, 0]).unwrap().feature_values(), Features::Bytes(b) if b.len() == 8)
+    );
+}
+
+#[test]
+fn a_long_image_file_is_read_in_chunks_whole() {
+    // More pixels than one read chunk, with the last byte checked.
+    let (n, side) = (300u32, 17u32);
+    let pixels: Vec<u8> = (0..n * side * side).map(|i| (i % 251) as u8).collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let data = load_idx(
+        write(
+            dir.path(),
+            "img.gz",
+            gzip(&idx_bytes(&[n, side, side], &pixels)),
+        ),
+        write(dir.path(), "lbl", idx_bytes(&[n], &labels)),
+    )
+    .unwrap();
+    assert_eq!(data.feature_values(), &Features::Bytes(pixels.clone()));
+    let last = *pixels.last().unwrap();
+    assert_eq!(data.features().last(), Some(&(f64::from(last) / 255.0)));
+    // One byte too many is counted, not kept.
+    let mut long = idx_bytes(&[n, side, side], &pixels);
+    long.push(0);
+    let err = read_idx(write(dir.path(), "long", long), IDX_IMAGES_MAGIC).unwrap_err();
+    assert!(
+        err.to_string().ends_with(&format!(
+            "dimensions {n} × {side} × {side} need {} data bytes, the file has {}",
+            pixels.len(),
+            pixels.len() + 1
+        )),
+        "{err}"
+    );
 }

@@ -199,9 +199,14 @@ mod tests {
         m
     }
 
-    fn rows(x: &[f64], targets: Targets, map: Option<LabelMap>) -> Arrays<f64> {
+    fn rows(x: &[f64], targets: Targets, map: Option<LabelMap>) -> Arrays<'static, f64> {
         let d = Dataset::new(x.to_vec(), vec!["x".into()], "y", targets, map).unwrap();
-        Arrays::new(&d, None, None).unwrap()
+        let a = Arrays::new(&d, None, None).unwrap();
+        // The features are borrowed from `d`: keep a copy instead.
+        Arrays {
+            x: std::borrow::Cow::Owned(a.x.to_vec()),
+            ..Arrays::targets_only(&d, None).unwrap()
+        }
     }
 
     #[test]

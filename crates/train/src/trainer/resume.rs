@@ -290,7 +290,7 @@ fn counts(values: &[u64]) -> Raw {
 /// Writes `resume.safetensors` with the state as it is now: at the end of epoch
 /// `progress.epoch`, or inside the next one with its running sums `partial`.
 pub(crate) fn write_resume<T: Element>(
-    s: &Session<T>,
+    s: &Session<'_, T>,
     config: &Config,
     progress: &Progress,
     dir: &Path,
@@ -526,7 +526,7 @@ impl<'b> Reader<'_, 'b> {
 pub(crate) fn restore<T: Element>(
     dir: &Path,
     config: &Config,
-    s: &mut Session<T>,
+    s: &mut Session<'_, T>,
     progress: &mut Progress,
 ) -> Result<()> {
     let current = dir.join(files::RESUME);
@@ -568,7 +568,7 @@ pub(crate) fn apply<T: Element>(
     path: &Path,
     state: State,
     config: &Config,
-    s: &mut Session<T>,
+    s: &mut Session<'_, T>,
     progress: &mut Progress,
 ) -> Result<()> {
     let bad = |msg: String| TrainError::Checkpoint {
@@ -641,7 +641,7 @@ fn check_sizes<T: Element>(
     book: &Book,
     weights: &Weights,
     optimizer: &OptimizerState<f64>,
-    s: &Session<T>,
+    s: &Session<'_, T>,
 ) -> std::result::Result<(), String> {
     let b = &book.batcher;
     let rows = s.batcher.n_rows();

@@ -66,7 +66,7 @@ impl Progress {
 /// [`validate`](Trainer::validate), [`checkpoint`](Trainer::checkpoint),
 /// [`resume`](Trainer::resume); [`run`](Trainer::run) is the loop over them.
 pub(crate) struct Trainer<'a, T: Element> {
-    pub(super) s: Session<T>,
+    pub(super) s: Session<'a, T>,
     pub(super) progress: Progress,
     pub(super) config: &'a Config,
     pub(super) opts: &'a RunOptions,
@@ -86,7 +86,7 @@ pub(crate) struct Trainer<'a, T: Element> {
 impl<'a, T: Element> Trainer<'a, T> {
     /// A run about to begin, set up as `config` says on `data`. With a run directory the data
     /// files are stamped (every resume state carries the stamp); nothing is written yet.
-    pub(crate) fn new(config: &'a Config, data: &RunData, opts: &'a RunOptions) -> Result<Self> {
+    pub(crate) fn new(config: &'a Config, data: &'a RunData, opts: &'a RunOptions) -> Result<Self> {
         let started = Instant::now();
         let mut s = Session::<T>::new(config, data)?;
         if opts.out_dir.is_some() {

@@ -305,7 +305,7 @@ fn augmenter(
 }
 
 /// A model and everything that drives its training.
-pub(super) struct Session<T: Element> {
+pub(super) struct Session<'a, T: Element> {
     pub(super) model: Sequential<T>,
     pub(super) optimizer: Optimizer<T>,
     pub(super) batcher: Batcher,
@@ -315,9 +315,9 @@ pub(super) struct Session<T: Element> {
     /// Its generator (drawn from even when there is none, so that nothing else depends on it).
     pub(super) augment_rng: Rng,
     pub(super) loss: Loss,
-    pub(super) train: Arrays<T>,
-    pub(super) val: Option<Arrays<T>>,
-    pub(super) test: Option<Arrays<T>>,
+    pub(super) train: Arrays<'a, T>,
+    pub(super) val: Option<Arrays<'a, T>>,
+    pub(super) test: Option<Arrays<'a, T>>,
     pub(super) meta: ModelMeta,
     pub(super) baseline: (Option<f64>, Option<f64>),
     pub(super) baseline_train: Option<f64>,
@@ -341,11 +341,11 @@ pub(super) enum ScheduleKind {
     MetricSwitch,
 }
 
-impl<T: Element> Session<T> {
+impl<'a, T: Element> Session<'a, T> {
     /// Everything seeded from the configuration: the model (initialized, or loaded from
     /// `model.init`), the optimizer with its schedule, the batcher, the dropout generator; the
     /// data standardized with the training rows' statistics, in `T`.
-    pub(super) fn new(config: &Config, data: &RunData) -> Result<Self> {
+    pub(super) fn new(config: &Config, data: &'a RunData) -> Result<Self> {
         let train = &data.train;
         let task = train.task();
         let (loss, outputs) = loss_for_data(config.training.loss, train)?;
@@ -359,7 +359,7 @@ impl<T: Element> Session<T> {
         } else {
             None
         };
-        let arrays = |d: &trainscope_data::Dataset| {
+        let arrays = |d: &'a trainscope_data::Dataset| {
             Arrays::<T>::new(d, feature_std.as_ref(), target_std.as_ref())
         };
         let train_arrays = arrays(train)?;
