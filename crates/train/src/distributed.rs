@@ -50,6 +50,10 @@ pub struct Traffic {
     pub seconds: f64,
 }
 
+/// A sum over the processes of an `f64` buffer, in place (what the diagnostics' loss function
+/// calls its `Reducer`).
+pub type SumFn = Arc<dyn Fn(&mut [f64]) + Send + Sync>;
+
 /// The processes a run is spread over: one process alone (the default) or a [`Collective`].
 #[derive(Clone, Default)]
 pub struct Cluster {
@@ -105,6 +109,8 @@ impl Cluster {
     }
 
     /// Element-wise sum of `buf` over the processes, in place (nothing to do alone).
+    // A `Vec` rather than a slice: it can be downcast to the element type in safe code.
+    #[allow(clippy::ptr_arg)]
     pub fn sum<T: Element>(&self, buf: &mut Vec<T>) {
         let Some(g) = &self.group else { return };
         let any: &mut dyn Any = buf;
@@ -133,7 +139,7 @@ impl Cluster {
 
     /// A function that sums an `f64` buffer over the processes in place, for the full-data
     /// loss functions of the diagnostics (`trainscope_diag::LossFunction::distributed`).
-    pub fn reducer(&self) -> Option<Arc<dyn Fn(&mut [f64]) + Send + Sync>> {
+    pub fn reducer(&self) -> Option<SumFn> {
         let g = Arc::clone(self.group.as_ref()?);
         Some(Arc::new(move |buf: &mut [f64]| g.sum_f64(buf)))
     }
@@ -206,7 +212,8 @@ pub mod mpi {
     }
 
     /// `inout[i] = in[i] + inout[i]`: MPI passes the lower ranks' partial sum as `in`, so a
-    /// reduction declared non-commutative adds in rank order.
+    /// reduction declared non-commutative adds in rank order (the addition of two numbers is
+    /// commutative; the grouping of many is what the order fixes).
     unsafe extern "C" fn add_f64(
         invec: *mut c_void,
         inoutvec: *mut c_void,
@@ -217,7 +224,7 @@ pub mod mpi {
         let a = std::slice::from_raw_parts(invec as *const f64, n);
         let b = std::slice::from_raw_parts_mut(inoutvec as *mut f64, n);
         for (b, a) in b.iter_mut().zip(a) {
-            *b = *a + *b;
+            *b += *a;
         }
     }
 
@@ -232,7 +239,7 @@ pub mod mpi {
         let a = std::slice::from_raw_parts(invec as *const f32, n);
         let b = std::slice::from_raw_parts_mut(inoutvec as *mut f32, n);
         for (b, a) in b.iter_mut().zip(a) {
-            *b = *a + *b;
+            *b += *a;
         }
     }
 
