@@ -1,6 +1,7 @@
 //! The `trainscope` binary: `main` → [`run`] → exit code. Everything else lives in the library
 //! crates; this crate parses arguments and formats results.
 
+mod cluster;
 mod commands;
 mod output;
 mod progress;

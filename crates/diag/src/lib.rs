@@ -75,6 +75,6 @@ pub use lanczos::{
 };
 pub use objective::{
     EvalOptions, Gradient, GradientReport, HessianOperator, LossClosure, LossFunction, ParamNorm,
-    Targets,
+    Reducer, Share, Targets,
 };
 pub use stuck::{Plateau, PlateauKind, StuckOptions, StuckReport};

@@ -4,12 +4,41 @@ use crate::error::{finite, Error, Result};
 use crate::lanczos::{check_len, norm, SymmetricOperator};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use trainscope_core::{grad, no_grad, seeded_rng, Result as CoreResult, SecondOrder, Tensor};
 use trainscope_nn::{ForwardCtx, Loss, Mode, Sequential, Target};
 
 /// A loss as an arbitrary function of parameter tensors (analytic test functions, other tools).
 pub type LossClosure<'a> = dyn Fn(&[Tensor<f64>]) -> CoreResult<Tensor<f64>> + Send + Sync + 'a;
+
+/// Sums a buffer over the processes that share a loss function's rows, in place: every
+/// process must call it with a buffer of the same length, and every process receives the same
+/// sums.
+pub type Reducer = Arc<dyn Fn(&mut [f64]) + Send + Sync>;
+
+/// One process's share of the rows of a [`LossFunction`] spread over `size` processes (MPI):
+/// process `rank` evaluates rows `⌊rank·N/size⌋..⌊(rank+1)·N/size⌋`, weighted by their share
+/// of all `N`, and `sum` adds the processes' losses, gradients, Hessian-vector products and
+/// Hessians, so each of them is the whole data's on every process.
+#[derive(Clone)]
+pub struct Share {
+    /// This process's index.
+    pub rank: usize,
+    /// The number of processes.
+    pub size: usize,
+    /// The sum over the processes.
+    pub sum: Reducer,
+}
+
+impl Share {
+    /// This process's rows of `0..rows`.
+    pub fn rows(&self, rows: usize) -> Range<usize> {
+        let at = |r: usize| r * rows / self.size.max(1);
+        at(self.rank)..at(self.rank + 1)
+    }
+}
 
 /// Training targets for all `N` examples.
 #[derive(Clone, Debug, PartialEq)]
@@ -94,6 +123,8 @@ pub struct LossFunction<'a> {
     examples: usize,
     initial: Vec<f64>,
     opts: EvalOptions,
+    /// With several processes: this one's share of the rows, and the sum over them.
+    share: Option<Share>,
 }
 
 /// The loss and its gradient at a point.
@@ -148,6 +179,21 @@ impl<'a> LossFunction<'a> {
         targets: Targets,
         loss: Loss,
         opts: EvalOptions,
+    ) -> Result<LossFunction<'static>> {
+        Self::from_model_shared(model, features, targets, loss, opts, None)
+    }
+
+    /// [`LossFunction::from_model`] spread over processes: with `share`, this process keeps
+    /// only its rows (batched as `opts` says), and every loss, gradient, Hessian-vector product
+    /// and Hessian is its rows' part summed over the processes by `share.sum`. Every process
+    /// must then make the same calls in the same order.
+    pub fn from_model_shared(
+        model: Sequential<f64>,
+        features: &[f64],
+        targets: Targets,
+        loss: Loss,
+        opts: EvalOptions,
+        share: Option<Share>,
     ) -> Result<LossFunction<'static>> {
         let d = model.input_size();
         if features.is_empty() || features.len() % d != 0 {
@@ -205,9 +251,10 @@ impl<'a> LossFunction<'a> {
             }
         }
         let b = opts.batch_size;
+        let mine = share.as_ref().map_or(0..rows, |s| s.rows(rows));
         let mut batches = Vec::new();
-        for start in (0..rows).step_by(b) {
-            let end = (start + b).min(rows);
+        for start in mine.clone().step_by(b) {
+            let end = (start + b).min(mine.end);
             let nb = end - start;
             let x = Tensor::from_slice(&features[start * d..end * d], &[nb, d])?;
             let y = match &targets {
@@ -235,6 +282,7 @@ impl<'a> LossFunction<'a> {
             examples: rows,
             initial,
             opts,
+            share,
             source: Source::Model {
                 model: Box::new(model),
                 loss,
@@ -283,6 +331,7 @@ impl<'a> LossFunction<'a> {
             examples: 0,
             initial: vec![0.0; num_params],
             opts: EvalOptions::default(),
+            share: None,
         })
     }
 
@@ -412,13 +461,33 @@ impl<'a> LossFunction<'a> {
                         msg: format!("must be a scalar, has shape {}", l.shape()),
                     });
                 }
-                Ok(if batches.len() == 1 {
+                // One batch of all the rows: its mean is the loss as it is.
+                Ok(if batch.weight == 1.0 {
                     l
                 } else {
                     l.mul_scalar(batch.weight)
                 })
             }
         }
+    }
+
+    /// Sums `buf` over the processes sharing the rows (nothing to do alone).
+    fn sum_shares(&self, buf: &mut [f64]) {
+        if let Some(share) = &self.share {
+            (share.sum)(buf);
+        }
+    }
+
+    /// A loss and a gradient summed over the processes sharing the rows, in one sum.
+    fn sum_gradient(&self, loss: f64, flat: Vec<f64>) -> (f64, Vec<f64>) {
+        if self.share.is_none() {
+            return (loss, flat);
+        }
+        let mut buf = flat;
+        buf.push(loss);
+        self.sum_shares(&mut buf);
+        let loss = buf.pop().unwrap_or(f64::NAN);
+        (loss, buf)
     }
 
     /// Runs `f` on every batch in parallel; results in batch order.
@@ -435,7 +504,9 @@ impl<'a> LossFunction<'a> {
                 Ok(l.item()?)
             })
         })?;
-        finite("loss", parts.iter().sum())
+        let mut total = [parts.iter().sum()];
+        self.sum_shares(&mut total);
+        finite("loss", total[0])
     }
 
     /// `L(θ)` and `∇L(θ)` (one forward and backward pass per batch).
@@ -456,6 +527,7 @@ impl<'a> LossFunction<'a> {
                 *a += b;
             }
         }
+        let (loss, flat) = self.sum_gradient(loss, flat);
         finite("loss", loss)?;
         finite("gradient norm", norm(&flat))?;
         Ok(Gradient { loss, flat })
@@ -509,6 +581,7 @@ impl<'a> LossFunction<'a> {
                     *a += b;
                 }
             }
+            let (loss, flat) = self.sum_gradient(loss, flat);
             (Some(graphs), Gradient { loss, flat })
         } else {
             (None, self.gradient(theta)?)
@@ -547,6 +620,7 @@ impl<'a> LossFunction<'a> {
                     Ok(())
                 })?;
         }
+        self.sum_shares(&mut h);
         for i in 0..n {
             for j in 0..i {
                 let s = 0.5 * (h[i * n + j] + h[j * n + i]);
@@ -608,6 +682,7 @@ impl HessianOperator<'_, '_> {
                 *a += b;
             }
         }
+        self.f.sum_shares(&mut out);
         Ok(out)
     }
 }

@@ -6,15 +6,18 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use trainscope_diag::{
     analyse, escape_from, AnalysisMode, AnalysisOptions, EscapeOptions, EscapeReport, EvalOptions,
-    HessianReport, StuckReport, Verdict,
+    HessianReport, Share, StuckReport, Verdict,
 };
 use trainscope_record::{files, Stamp};
+use trainscope_train::distributed::Cluster;
 use trainscope_train::Import;
 use trainscope_viz::plot::{line_plot, spectrum_plot, LineOptions, Series};
 
 use crate::error::{invalid, Result};
 use crate::saved::save_analysis;
-use crate::subject::{loss_function, resolve_checkpoint, save_parameters, Subject, SubjectData};
+use crate::subject::{
+    loss_function_shared, resolve_checkpoint, save_parameters, Subject, SubjectData,
+};
 
 /// Options of [`diagnose`].
 #[derive(Debug, Clone, Default)]
@@ -29,6 +32,9 @@ pub struct DiagnoseOptions {
     pub plot: Option<PathBuf>,
     /// The checkpoint is a plain state dict, read with this model description and schema.
     pub import: Option<Import>,
+    /// The processes sharing the rows (one alone by default): each evaluates its part and
+    /// every product is summed over them; all run the same analysis, only rank 0 writes.
+    pub cluster: Cluster,
 }
 
 /// What [`diagnose`] found (`diagnose.json`, and what `--json` prints; the report reads it
@@ -130,7 +136,13 @@ pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
         trainscope_train::VERSION,
     )?;
     let meta = subject.meta.clone();
-    let f = loss_function(&meta, subject.model, &rows, EvalOptions::default())?;
+    let cluster = &opts.cluster;
+    let share = cluster.reducer().map(|sum| Share {
+        rank: cluster.rank(),
+        size: cluster.size(),
+        sum,
+    });
+    let f = loss_function_shared(&meta, subject.model, &rows, EvalOptions::default(), share)?;
     let theta = f.initial_parameters();
     check_k(&opts.analysis, theta.len())?;
     let hessian = analyse(&f, &theta, &opts.analysis)?;
@@ -152,7 +164,7 @@ pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
     };
     let mut escape_checkpoint = None;
     let mut escape_note = None;
-    if let Some(out) = &opts.escape_out {
+    if let Some(out) = opts.escape_out.as_ref().filter(|_| cluster.is_root()) {
         match &escape {
             Some(e) if e.lowered => {
                 save_parameters(&resolved.checkpoint, &bytes, &e.parameters, out)?;
@@ -176,7 +188,7 @@ pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
         None => None,
     };
     let stuck = findings.as_ref().map(crate::findings::stuck_from_findings);
-    let plot = match &opts.plot {
+    let plot = match opts.plot.as_ref().filter(|_| cluster.is_root()) {
         Some(p) => {
             plot_spectrum(&hessian, p)?;
             Some(p.clone())
@@ -200,7 +212,7 @@ pub fn diagnose(target: &Path, opts: &DiagnoseOptions) -> Result<Diagnosis> {
         plot,
         saved: None,
     };
-    if let Some(dir) = &resolved.run_dir {
+    if let Some(dir) = resolved.run_dir.as_ref().filter(|_| cluster.is_root()) {
         d.saved = Some(save_analysis(dir, files::DIAGNOSE, &d)?);
     }
     Ok(d)

@@ -56,5 +56,6 @@ pub use guide::{
 };
 pub use saved::{config_stamp, save_analysis};
 pub use subject::{
-    loss_function, resolve_checkpoint, save_parameters, Resolved, Subject, SubjectData,
+    loss_function, loss_function_shared, resolve_checkpoint, save_parameters, Resolved, Subject,
+    SubjectData,
 };

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use trainscope_core::Element;
 use trainscope_data::{Dataset, Targets};
-use trainscope_diag::{EvalOptions, LossFunction, Targets as DiagTargets};
+use trainscope_diag::{EvalOptions, LossFunction, Share, Targets as DiagTargets};
 use trainscope_nn::Sequential;
 use trainscope_train::{files, load_run_data, Config, DTypeName, ModelMeta};
 
@@ -144,6 +144,17 @@ pub fn loss_function(
     data: &Dataset,
     opts: EvalOptions,
 ) -> Result<LossFunction<'static>> {
+    loss_function_shared(meta, model, data, opts, None)
+}
+
+/// [`loss_function`] with this process's share of the rows (several processes, MPI).
+pub fn loss_function_shared(
+    meta: &ModelMeta,
+    model: Sequential<f64>,
+    data: &Dataset,
+    opts: EvalOptions,
+    share: Option<Share>,
+) -> Result<LossFunction<'static>> {
     let mut x = data.features().to_vec();
     if let Some(s) = &meta.feature_standardizer {
         s.transform(&mut x)?;
@@ -167,8 +178,8 @@ pub fn loss_function(
             width: 1,
         },
     };
-    Ok(LossFunction::from_model(
-        model, &x, targets, meta.loss, opts,
+    Ok(LossFunction::from_model_shared(
+        model, &x, targets, meta.loss, opts, share,
     )?)
 }
 

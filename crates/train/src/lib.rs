@@ -27,6 +27,7 @@ pub mod config;
 mod confusion;
 mod cv;
 mod data;
+pub mod distributed;
 mod error;
 mod evidence;
 mod import;
@@ -52,7 +53,7 @@ pub use predict::{
 };
 pub use trainer::{
     files, loss_for_data, model_spec, model_spec_for, resolve_loss, train, train_from_state,
-    Divergence, EpochMetrics, Observer, Position, RunInfo, RunOptions, Silent, Summary,
+    train_on, Divergence, EpochMetrics, Observer, Position, RunInfo, RunOptions, Silent, Summary,
 };
 
 /// This crate's version, written into checkpoints.

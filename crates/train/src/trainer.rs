@@ -24,6 +24,7 @@ use trainscope_nn::{Loss, ModelSpec};
 
 use crate::config::{Config, DTypeName};
 use crate::data::RunData;
+use crate::distributed::Cluster;
 use crate::error::{Result, TrainError};
 pub use trainscope_record::EpochMetrics;
 
@@ -110,9 +111,24 @@ pub fn train(
     opts: &RunOptions,
     observer: &mut dyn Observer,
 ) -> Result<Summary> {
+    train_on(config, data, opts, &Cluster::single(), observer)
+}
+
+/// [`train`] spread over the processes of `cluster` (data-parallel, see
+/// [`crate::distributed`]): every process trains the same model on its part of each batch;
+/// only rank 0 writes `opts.out_dir` (the others read its resume state when resuming, so on a
+/// cluster the run directory must be on a shared file system). The other ranks' summaries
+/// leave out the end-of-run evaluations (test set, confusion matrices, full-data gradient).
+pub fn train_on(
+    config: &Config,
+    data: &RunData,
+    opts: &RunOptions,
+    cluster: &Cluster,
+    observer: &mut dyn Observer,
+) -> Result<Summary> {
     let result = match config.dtype {
-        DTypeName::F32 => train_typed::<f32>(config, data, opts, observer),
-        DTypeName::F64 => train_typed::<f64>(config, data, opts, observer),
+        DTypeName::F32 => train_typed::<f32>(config, data, opts, cluster, observer),
+        DTypeName::F64 => train_typed::<f64>(config, data, opts, cluster, observer),
     };
     observer.on_finish();
     result
@@ -154,9 +170,23 @@ fn train_typed<T: Element>(
     config: &Config,
     data: &RunData,
     opts: &RunOptions,
+    cluster: &Cluster,
     observer: &mut dyn Observer,
 ) -> Result<Summary> {
-    let mut trainer = Trainer::<T>::new(config, data, opts)?;
+    if !cluster.is_root() {
+        // Writes nothing; reads the resume state rank 0 restores.
+        let quiet = RunOptions {
+            out_dir: None,
+            resume: false,
+            ..opts.clone()
+        };
+        let mut trainer = Trainer::<T>::new(config, data, &quiet)?.on(cluster)?;
+        if let (true, Some(dir)) = (opts.resume, opts.out_dir.as_deref()) {
+            trainer.resume_read_only(dir)?;
+        }
+        return trainer.run(observer);
+    }
+    let mut trainer = Trainer::<T>::new(config, data, opts)?.on(cluster)?;
     let dir = opts.out_dir.as_deref();
     let mut created = false;
     if let Some(dir) = dir {

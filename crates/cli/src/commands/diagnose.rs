@@ -103,16 +103,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         escape_out: args.escape_out.clone(),
         plot: args.plot.clone(),
         import: args.spec.import(),
+        cluster: crate::cluster::join()?,
     };
-    let d = diagnose(&args.target, &opts).map_err(|e| match e {
-        trainscope_inspect::Error::Diag(trainscope_diag::Error::TooLarge { .. }) => {
-            anyhow::anyhow!(
-                "{e}: try --mode iterative (or raise --dense-limit {})",
-                args.dense_limit
-            )
-        }
-        e => e.into(),
-    })?;
+    let root = opts.cluster.is_root();
+    let d = diagnose(&args.target, &opts)
+        .map_err(|e| match e {
+            trainscope_inspect::Error::Diag(trainscope_diag::Error::TooLarge { .. }) => {
+                anyhow::anyhow!(
+                    "{e}: try --mode iterative (or raise --dense-limit {})",
+                    args.dense_limit
+                )
+            }
+            e => e.into(),
+        })
+        .inspect_err(|e| crate::cluster::abort_after(&opts.cluster, e))?;
+    if !root {
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.json {
         output::json(&d)?;
     } else {

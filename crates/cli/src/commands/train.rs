@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use trainscope_report::LiveExport;
 use trainscope_train::{
-    files, load_run_data, train, Config, EpochMetrics, Observer, RunInfo, RunOptions, Summary,
-    TrainError,
+    files, load_run_data, train_on, Config, EpochMetrics, Observer, RunInfo, RunOptions, Silent,
+    Summary, TrainError,
 };
 
 use crate::output::{self, num, percent};
@@ -64,6 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         PathBuf::from("runs").join(stem)
     });
     let data = load_run_data(&config)?;
+    let cluster = crate::cluster::join()?;
     // Installed only now: a signal while the data loads still ends the process at once, as
     // there is nothing to save yet.
     let stop = stop_on_signals()?;
@@ -73,17 +74,49 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         stop_after_epoch: args.stop_after_epoch,
         stop: Some(Arc::clone(&stop)),
     };
+    if !cluster.is_root() {
+        // Rank 0 writes and prints; the other processes only train.
+        return match train_on(&config, &data, &opts, &cluster, &mut Silent) {
+            Ok(s) if s.interrupted && stop.load(Ordering::SeqCst) => Ok(ExitCode::from(130)),
+            Ok(_) => Ok(ExitCode::SUCCESS),
+            // Every process diverges at the same update; rank 0 reports it.
+            Err(TrainError::Diverged { .. }) => Ok(ExitCode::from(2)),
+            Err(e) => {
+                let e = e.into();
+                crate::cluster::abort_after(&cluster, &e);
+                Err(e)
+            }
+        };
+    }
     let mut observer = Live {
         progress: Progress::new(args.quiet)
             .show_model(args.verbose)
             .log_every(args.log_every.map(|n| n as usize)),
         dir: out.clone(),
         board: None,
+        updates: 0,
     };
-    let result = train(&config, &data, &opts, &mut observer);
+    let result = train_on(&config, &data, &opts, &cluster, &mut observer);
     let board = observer.board.take();
+    if cluster.is_distributed() {
+        let t = cluster.traffic();
+        let per = |x: f64| x / observer.updates.max(1) as f64;
+        eprintln!(
+            "all-reduce across {} processes: {} sums, {:.0} bytes and {:.3} ms per update ({} updates)",
+            cluster.size(),
+            t.calls,
+            per(t.bytes as f64),
+            per(t.seconds * 1e3),
+            observer.updates
+        );
+    }
     let summary = match result {
         Ok(summary) => summary,
+        Err(e) if !matches!(e, TrainError::Diverged { .. }) => {
+            let e = e.into();
+            crate::cluster::abort_after(&cluster, &e);
+            return Err(e);
+        }
         Err(e) => {
             // A diverged run still has a summary (up to its last completed epoch): print it
             // before the error, so a script reading stdout sees where the run got to.
@@ -151,6 +184,8 @@ struct Live {
     progress: Progress,
     dir: PathBuf,
     board: Option<LiveExport>,
+    /// Updates made in this process.
+    updates: u64,
 }
 
 impl Observer for Live {
@@ -164,6 +199,7 @@ impl Observer for Live {
         }
     }
     fn on_update(&mut self, epoch: usize, update: usize, loss: f64) {
+        self.updates += 1;
         self.progress.on_update(epoch, update, loss);
     }
     fn on_epoch(&mut self, m: &EpochMetrics) {

@@ -14,7 +14,7 @@
 //! is still read when no `resume.safetensors` is present.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use safetensors::{Dtype, SafeTensors, View};
 use serde::{Deserialize, Serialize};
@@ -529,6 +529,21 @@ pub(crate) fn restore<T: Element>(
     s: &mut Session<'_, T>,
     progress: &mut Progress,
 ) -> Result<()> {
+    let (path, bytes) = read_state(dir)?;
+    let state = decode(&path, &bytes)?;
+    check_same_run(dir, config)?;
+    apply(&path, state, config, s, progress)?;
+    let epoch = progress.epoch;
+    // An epoch may have been logged just before an interruption that kept its state unsaved.
+    // (A run stopped inside an epoch has logged only the epochs before it.)
+    cut_lines(&dir.join(files::METRICS), epoch)?;
+    // The same for the trajectory, whose first line is epoch 0.
+    cut_lines(&dir.join(files::TRAJECTORY), epoch.saturating_add(1))
+}
+
+/// The path and bytes of the resume state in `dir` (`resume.safetensors`, or `resume.json` of
+/// earlier versions when only that exists).
+pub(crate) fn read_state(dir: &Path) -> Result<(PathBuf, Vec<u8>)> {
     let current = dir.join(files::RESUME);
     let legacy = dir.join(files::LEGACY_RESUME);
     let path = if !current.exists() && legacy.exists() {
@@ -540,15 +555,7 @@ pub(crate) fn restore<T: Element>(
         &path,
         "cannot read the state to resume from (was the run started with this --out?)",
     ))?;
-    let state = decode(&path, &bytes)?;
-    check_same_run(dir, config)?;
-    apply(&path, state, config, s, progress)?;
-    let epoch = progress.epoch;
-    // An epoch may have been logged just before an interruption that kept its state unsaved.
-    // (A run stopped inside an epoch has logged only the epochs before it.)
-    cut_lines(&dir.join(files::METRICS), epoch)?;
-    // The same for the trajectory, whose first line is epoch 0.
-    cut_lines(&dir.join(files::TRAJECTORY), epoch.saturating_add(1))
+    Ok((path, bytes))
 }
 
 /// Keeps the first `n` lines of the file at `path`, if it exists.

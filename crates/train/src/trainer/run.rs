@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use trainscope_core::Element;
-use trainscope_nn::Sequential;
+use trainscope_nn::{Layer, Sequential};
 use trainscope_record::Named;
 
 use super::checkpoint::LastEpoch;
@@ -19,7 +19,8 @@ use super::update::{BatchBuffers, EpochSums, Update};
 use super::{files, Divergence, EpochMetrics, Observer, Position, RunInfo, RunOptions, Summary};
 use crate::config::Config;
 use crate::data::RunData;
-use crate::error::{Context, Result, TrainError};
+use crate::distributed::Cluster;
+use crate::error::{ConfigError, Context, Result, TrainError};
 use crate::evidence::LayerGroups;
 use crate::stamp;
 
@@ -80,6 +81,10 @@ pub(crate) struct Trainer<'a, T: Element> {
     pub(super) last_checkpoint: Instant,
     /// Seconds the last checkpoint took to write.
     pub(super) last_checkpoint_cost: f64,
+    /// The processes sharing each batch (one alone by default).
+    pub(super) cluster: Cluster,
+    /// With more than one process: the flat gradient summed over them.
+    pub(super) flat: Vec<T>,
     started: Instant,
 }
 
@@ -105,8 +110,34 @@ impl<'a, T: Element> Trainer<'a, T> {
             best_unsaved: false,
             last_checkpoint: Instant::now(),
             last_checkpoint_cost: 0.0,
+            cluster: Cluster::single(),
+            flat: Vec::new(),
             started,
         })
+    }
+
+    /// The run spread over the processes of `cluster`, each computing its part of every batch.
+    /// Refuses what depends on a whole batch in one process: dropout (its masks are drawn for
+    /// the rows of one forward pass) and batch normalization (its statistics are the batch's).
+    pub(crate) fn on(mut self, cluster: &Cluster) -> Result<Self> {
+        if cluster.is_distributed() {
+            let size = cluster.size();
+            for (_, layer) in self.s.model.spec().leaves() {
+                let what = match layer {
+                    Layer::Dropout(d) if d.p > 0.0 => "dropout",
+                    Layer::BatchNorm1d(_) | Layer::BatchNorm2d(_) => "batch normalization",
+                    _ => continue,
+                };
+                return Err(TrainError::Config(ConfigError::Invalid {
+                    key: "model".into(),
+                    msg: format!(
+                        "{what} is not supported across {size} processes (each process sees only its part of a batch); train it in one process"
+                    ),
+                }));
+            }
+        }
+        self.cluster = cluster.clone();
+        Ok(self)
     }
 
     /// The run directory, if any.
@@ -129,6 +160,13 @@ impl<'a, T: Element> Trainer<'a, T> {
     /// back to the state's epoch.
     pub(super) fn resume(&mut self, dir: &Path) -> Result<()> {
         restore(dir, self.config, &mut self.s, &mut self.progress)
+    }
+
+    /// Continues the run in `dir` from its resume state without writing anything or checking
+    /// the data stamp (the other processes of a distributed run; rank 0 checks and writes).
+    pub(super) fn resume_read_only(&mut self, dir: &Path) -> Result<()> {
+        let (path, bytes) = resume::read_state(dir)?;
+        self.resume_from_bytes(&path, &bytes)
     }
 
     /// Continues from a resume state given as the bytes of its file; `path` names it in errors.
@@ -162,11 +200,18 @@ impl<'a, T: Element> Trainer<'a, T> {
         }
     }
 
+    /// Whether a stop was asked for (on any process: all stop at the same update).
     fn stop_requested(&self) -> bool {
-        self.opts
+        let asked = self
+            .opts
             .stop
             .as_ref()
-            .is_some_and(|f| f.load(Ordering::Relaxed))
+            .is_some_and(|f| f.load(Ordering::Relaxed));
+        if self.cluster.is_distributed() {
+            self.cluster.any(asked)
+        } else {
+            asked
+        }
     }
 
     /// Runs the remaining epochs: updates until the batcher runs out (or a stop is
@@ -339,7 +384,8 @@ impl<'a, T: Element> Trainer<'a, T> {
                 self.s.save_model(&dir.join(files::MODEL), 0)?;
             }
         }
-        if !interrupted {
+        // Only rank 0 reports: the other processes skip the end-of-run evaluations.
+        if !interrupted && self.cluster.is_root() {
             let s = &self.s;
             if let Some(t) = &s.test {
                 let (l, a) = evaluate(&s.model, s.loss, t).context(|| "test set".into())?;

@@ -98,7 +98,12 @@ impl<T: Element> Trainer<'_, T> {
     /// gradient norm is not finite (the parameters are then untouched).
     pub(super) fn update(&mut self, epoch: usize, sums: &mut EpochSums) -> Result<Option<Update>> {
         let Trainer {
-            s, batch, groups, ..
+            s,
+            batch,
+            groups,
+            cluster,
+            flat,
+            ..
         } = self;
         let Some(idx) = s.batcher.next_indices() else {
             return Ok(None);
@@ -107,11 +112,17 @@ impl<T: Element> Trainer<'_, T> {
         sums.updates += 1;
         let update = sums.updates;
         let b = idx.len();
+        // With several processes this one takes its contiguous part of the batch, and its
+        // mean loss is weighted by the part's share of the rows, so that the parts' losses
+        // and gradients sum to the batch's.
+        let distributed = cluster.is_distributed();
+        let mine = cluster.part(b);
+        let own = &idx[mine.clone()];
         batch.values.clear();
         batch.classes.clear();
         batch.labels.clear();
         let takes_classes = s.loss.takes_classes();
-        for &r in idx {
+        for &r in own {
             if takes_classes {
                 batch.classes.push(s.train.classes[r]);
             } else {
@@ -134,36 +145,92 @@ impl<T: Element> Trainer<'_, T> {
                 what,
             })))
         };
+        // Every process draws the whole batch's augmentation, as one process would, and
+        // keeps its rows.
+        let augmented = match &mut s.augment {
+            Some(augment) if distributed => {
+                let mut all = Tensor::gather_rows(&s.train.x, d, idx).context(|| at("batch"))?;
+                augment.apply(all.data_mut(), &mut s.augment_rng);
+                Some(all)
+            }
+            _ => None,
+        };
         let mut ctx = ForwardCtx::new(&mut s.rng);
+        let mut correct = 0;
         // The graph (x, out, loss) is dropped at the end of this block, before the update,
         // so the parameters' buffers are no longer shared and change in place.
-        let (loss_value, grads) = {
-            let mut x = Tensor::gather_rows(&s.train.x, d, idx).context(|| at("batch"))?;
-            if let Some(augment) = &mut s.augment {
+        let (mut loss_value, grads) = if own.is_empty() {
+            (0.0, None)
+        } else {
+            let mut x = match &augmented {
+                Some(all) => {
+                    let rows: Vec<usize> = (0..own.len()).collect();
+                    let part = &all.data()[mine.start * d..mine.end * d];
+                    Tensor::gather_rows(part, d, &rows)
+                }
+                None => Tensor::gather_rows(&s.train.x, d, own),
+            }
+            .context(|| at("batch"))?;
+            if let (Some(augment), None) = (&mut s.augment, &augmented) {
                 augment.apply(x.data_mut(), &mut s.augment_rng);
             }
             let out = s
                 .model
                 .forward_with(s.model.parameters(), &x, Mode::Train, &mut ctx)
                 .context(|| at("forward pass"))?;
-            let loss = batch_loss(s.loss, &out, &batch.values, s.train.width, &batch.classes)
+            let mut loss = batch_loss(s.loss, &out, &batch.values, s.train.width, &batch.classes)
                 .context(|| at("loss"))?;
+            if distributed {
+                loss = loss.mul_scalar(T::from_f64(own.len() as f64 / b as f64));
+            }
             let value = loss.item().context(|| at("loss"))?.to_f64();
-            if !value.is_finite() {
+            // Alone, a loss that is not finite ends the update before the backward pass; with
+            // several processes the check waits for the sum, which every process sees alike.
+            if !distributed && !value.is_finite() {
                 return diverged(format!("the loss became {value}"));
             }
             if !batch.labels.is_empty() {
-                sums.correct += count_correct(out.data(), k, &batch.labels);
+                correct = count_correct(out.data(), k, &batch.labels);
             }
             let grads = grad(&loss, s.model.parameters(), false).context(|| at("backward pass"))?;
-            (value, grads)
+            (value, Some(grads))
         };
-        let (norm, tensor_sums) = norms(&grads);
+        if distributed {
+            let mut small = [loss_value, correct as f64];
+            cluster.sum_f64(&mut small);
+            loss_value = small[0];
+            correct = small[1] as usize;
+            flat.clear();
+            match &grads {
+                Some(grads) => grads.iter().for_each(|g| flat.extend_from_slice(g.data())),
+                None => flat.resize(s.model.num_parameters(), T::zero()),
+            }
+            cluster.sum(flat);
+            if !loss_value.is_finite() {
+                return diverged(format!("the loss became {loss_value}"));
+            }
+        }
+        sums.correct += correct;
+        let grad_slices: Vec<&[T]> = match &grads {
+            Some(grads) if !distributed => grads.iter().map(|g| g.data()).collect(),
+            _ => {
+                let mut rest = &flat[..];
+                s.model
+                    .parameters()
+                    .iter()
+                    .map(|p| {
+                        let (head, tail) = rest.split_at(p.numel());
+                        rest = tail;
+                        head
+                    })
+                    .collect()
+            }
+        };
+        let (norm, tensor_sums) = norms(&grad_slices);
         if !norm.is_finite() {
             return diverged(format!("the gradient norm became {norm}"));
         }
         let lr = {
-            let grad_slices: Vec<&[T]> = grads.iter().map(|g| g.data()).collect();
             let mut params: Vec<&mut [T]> = s
                 .model
                 .parameters_mut()
@@ -175,6 +242,7 @@ impl<T: Element> Trainer<'_, T> {
                 .context(|| at("optimizer step"))?
                 .lr
         };
+        drop(grads);
         sums.lr = lr;
         s.model
             .update_running_stats(&mut ctx)
@@ -202,15 +270,15 @@ impl<T: Element> Trainer<'_, T> {
 /// so the result does not depend on the thread count.
 #[cfg(test)]
 fn global_norm<T: Element>(grads: &[Tensor<T>]) -> f64 {
-    norms(grads).0
+    let slices: Vec<&[T]> = grads.iter().map(|g| g.data()).collect();
+    norms(&slices).0
 }
 
 /// The global norm and each tensor's sum of squares.
-fn norms<T: Element>(grads: &[Tensor<T>]) -> (f64, Vec<f64>) {
+fn norms<T: Element>(grads: &[&[T]]) -> (f64, Vec<f64>) {
     let pieces: Vec<&[T]> = grads
         .iter()
-        .flat_map(|g| {
-            let d = g.data();
+        .flat_map(|d| {
             let (a, b) = d.split_at(d.len() / 2);
             [a, b]
         })
