@@ -135,7 +135,7 @@ impl Krylov {
     /// of `w` is `ε·‖A q‖/‖w‖`; a second pass only when that ratio exceeds `1/η` (η = 0.1), i.e.
     /// when the pass cancelled most of `w`. ARPACK's `dsaitr` uses η = 0.717, which on a
     /// network Hessian asks for a second pass at almost every step; η = 0.1 keeps the basis
-    /// orthonormal to ~1e-14 (tested) with one sweep pair per step.
+    /// orthonormal to 1e-13 (tested) with one sweep pair per step.
     fn orthogonalize(&self, w: &mut [f64], applied_norm: f64) {
         self.project_out(w);
         if norm(w) < 0.1 * applied_norm {
