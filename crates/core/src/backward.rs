@@ -155,6 +155,23 @@ fn rule<T: Element>(op: &Op<T>, out: &Tensor<T>, g: &Tensor<T>) -> Result<[Optio
         Op::Scatter(_, axis, idx) => [Some(g.gather_unchecked(*axis, idx.clone())), None],
         Op::TakeCols(a, idx) => [Some(g.put_cols(idx.clone(), a.dims()[1])), None],
         Op::PutCols(_, idx) => [Some(g.take_cols_unchecked(idx.clone())), None],
+        Op::TakeAlong(a, idx) => [Some(g.put_along(idx.clone(), a.dims()[1])), None],
+        Op::PutAlong(_, idx) => [Some(g.take_along(idx.clone())), None],
+        // y = conv(x, w) is bilinear; its input gradient is the adjoint in x, its weight
+        // gradient the adjoint in w, and each of the three is the others' derivative:
+        // ⟨h, convᵀ_w(dy)⟩ = ⟨conv(h, w), dy⟩ and ⟨H, dW(x, dy)⟩ = ⟨conv(x, H), dy⟩.
+        Op::Conv2d(x, w, geo) => [
+            need(x).then(|| g.conv2d_input_grad(w, *geo)),
+            need(w).then(|| x.conv2d_weight_grad(g, *geo)),
+        ],
+        Op::Conv2dInputGrad(dy, w, geo) => [
+            need(dy).then(|| g.conv2d_primitive(w, *geo)),
+            need(w).then(|| g.conv2d_weight_grad(dy, *geo)),
+        ],
+        Op::Conv2dWeightGrad(x, dy, geo) => [
+            need(x).then(|| dy.conv2d_input_grad(g, *geo)),
+            need(dy).then(|| x.conv2d_primitive(g, *geo)),
+        ],
     })
 }
 

@@ -47,6 +47,21 @@ pub trait Element:
         ta: bool,
         tb: bool,
     );
+
+    /// `c = op(a) · op(b)`, or `c += …` with `accumulate`, on the calling thread alone (for
+    /// kernels that already run in parallel pieces).
+    #[allow(clippy::too_many_arguments)]
+    fn gemm_seq(
+        c: &mut [Self],
+        a: &[Self],
+        b: &[Self],
+        m: usize,
+        k: usize,
+        n: usize,
+        ta: bool,
+        tb: bool,
+        accumulate: bool,
+    );
 }
 
 thread_local! {
@@ -172,6 +187,36 @@ macro_rules! impl_element {
                 };
                 let c = MatMut::from_row_major_slice_mut(c, m, n);
                 split_matmul(c, a, b, pieces_for(m, k, n), &1.0);
+            }
+
+            fn gemm_seq(
+                c: &mut [Self],
+                a: &[Self],
+                b: &[Self],
+                m: usize,
+                k: usize,
+                n: usize,
+                ta: bool,
+                tb: bool,
+                accumulate: bool,
+            ) {
+                let a = if ta {
+                    MatRef::from_row_major_slice(a, k, m).transpose()
+                } else {
+                    MatRef::from_row_major_slice(a, m, k)
+                };
+                let b = if tb {
+                    MatRef::from_row_major_slice(b, n, k).transpose()
+                } else {
+                    MatRef::from_row_major_slice(b, k, n)
+                };
+                let c = MatMut::from_row_major_slice_mut(c, m, n);
+                let accum = if accumulate {
+                    Accum::Add
+                } else {
+                    Accum::Replace
+                };
+                faer::linalg::matmul::matmul(c, accum, a, b, 1.0, Par::Seq);
             }
         }
     };

@@ -81,69 +81,105 @@ pub(crate) fn binary<T: Element>(
     b: &[T],
     sb: &Shape,
     out: &Shape,
-    f: impl Fn(T, T) -> T,
+    f: impl Fn(T, T) -> T + Sync,
 ) -> Vec<T> {
     let m = out.numel();
-    let mut v = buffer(m);
+    // The structured layouts fill whole rows, in pieces on the team when large.
+    let rows = |row_len: usize, fill: &(dyn Fn(usize, &mut [T]) + Sync)| {
+        let mut v = buffer_for_overwrite(m);
+        if row_len > 0 {
+            by_rows(&mut v, row_len, &|first, out| {
+                for (r, o) in out.chunks_exact_mut(row_len).enumerate() {
+                    fill(first + r, o);
+                }
+            });
+        }
+        v
+    };
     match (layout(sa, out), layout(sb, out)) {
-        (Layout::Same, Layout::Same) => v.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y))),
+        (Layout::Same, Layout::Same) => elementwise(m, &|first, o| {
+            let (a, b) = (&a[first..first + o.len()], &b[first..first + o.len()]);
+            for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
+                *o = f(x, y);
+            }
+        }),
         (Layout::Same, Layout::Scalar) => {
             let y = b[0];
-            v.extend(a.iter().map(|&x| f(x, y)))
+            elementwise(m, &|first, o| {
+                for (o, &x) in o.iter_mut().zip(&a[first..]) {
+                    *o = f(x, y);
+                }
+            })
         }
         (Layout::Scalar, Layout::Same) => {
             let x = a[0];
-            v.extend(b.iter().map(|&y| f(x, y)))
+            elementwise(m, &|first, o| {
+                for (o, &y) in o.iter_mut().zip(&b[first..]) {
+                    *o = f(x, y);
+                }
+            })
         }
-        (Layout::Same, Layout::Cycle(n)) => {
-            for row in a.chunks_exact(n) {
-                v.extend(row.iter().zip(b).map(|(&x, &y)| f(x, y)));
+        (Layout::Same, Layout::Cycle(n)) => rows(n, &|r, o| {
+            for ((o, &x), &y) in o.iter_mut().zip(&a[r * n..]).zip(b) {
+                *o = f(x, y);
             }
-        }
-        (Layout::Cycle(n), Layout::Same) => {
-            for row in b.chunks_exact(n) {
-                v.extend(a.iter().zip(row).map(|(&x, &y)| f(x, y)));
+        }),
+        (Layout::Cycle(n), Layout::Same) => rows(n, &|r, o| {
+            for ((o, &x), &y) in o.iter_mut().zip(a).zip(&b[r * n..]) {
+                *o = f(x, y);
             }
-        }
-        (Layout::Same, Layout::Stretch(len)) => {
-            for (row, &y) in a.chunks_exact(len).zip(b) {
-                v.extend(row.iter().map(|&x| f(x, y)));
+        }),
+        (Layout::Same, Layout::Stretch(len)) => rows(len, &|r, o| {
+            let y = b[r];
+            for (o, &x) in o.iter_mut().zip(&a[r * len..]) {
+                *o = f(x, y);
             }
-        }
-        (Layout::Stretch(len), Layout::Same) => {
-            for (row, &x) in b.chunks_exact(len).zip(a) {
-                v.extend(row.iter().map(|&y| f(x, y)));
+        }),
+        (Layout::Stretch(len), Layout::Same) => rows(len, &|r, o| {
+            let x = a[r];
+            for (o, &y) in o.iter_mut().zip(&b[r * len..]) {
+                *o = f(x, y);
             }
-        }
-        (Layout::Same, Layout::Middle { n, inner }) => {
-            for (row, &y) in a.chunks_exact(inner).zip(b.iter().cycle().take(m / inner)) {
-                v.extend(row.iter().map(|&x| f(x, y)));
+        }),
+        (Layout::Same, Layout::Middle { n, inner }) => rows(inner, &|r, o| {
+            let y = b[r % n];
+            for (o, &x) in o.iter_mut().zip(&a[r * inner..]) {
+                *o = f(x, y);
             }
-            debug_assert_eq!(b.len(), n);
-        }
-        (Layout::Middle { n, inner }, Layout::Same) => {
-            for (row, &x) in b.chunks_exact(inner).zip(a.iter().cycle().take(m / inner)) {
-                v.extend(row.iter().map(|&y| f(x, y)));
+        }),
+        (Layout::Middle { n, inner }, Layout::Same) => rows(inner, &|r, o| {
+            let x = a[r % n];
+            for (o, &y) in o.iter_mut().zip(&b[r * inner..]) {
+                *o = f(x, y);
             }
-            debug_assert_eq!(a.len(), n);
-        }
+        }),
         _ => {
+            let mut v = buffer(m);
             for_each_broadcast(
                 out,
                 sa.broadcast_strides(),
                 sb.broadcast_strides(),
                 |i, j| v.push(f(a[i], b[j])),
             );
+            v
         }
     }
+}
+
+/// A buffer of `m` elements filled by `fill(first, piece)`, in pieces on the team when large.
+fn elementwise<T: Element>(m: usize, fill: &(dyn Fn(usize, &mut [T]) + Sync)) -> Vec<T> {
+    let mut v = buffer_for_overwrite(m);
+    by_rows(&mut v, 1, fill);
     v
 }
 
 /// Elementwise `f(x)`.
-pub(crate) fn unary<T: Element>(a: &[T], f: impl Fn(T) -> T) -> Vec<T> {
-    let mut v = buffer(a.len());
-    v.extend(a.iter().map(|&x| f(x)));
-    v
+pub(crate) fn unary<T: Element>(a: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
+    elementwise(a.len(), &|first, o| {
+        for (o, &x) in o.iter_mut().zip(&a[first..]) {
+            *o = f(x);
+        }
+    })
 }
 
 /// `x^p`, with the exponents training uses computed without `powf` (which costs ~30× a
@@ -316,8 +352,8 @@ pub(crate) fn expand<T: Element>(a: &[T], sa: &Shape, target: &Shape) -> Vec<T> 
 const PARALLEL_MIN: usize = 1 << 15;
 
 /// Runs `f(first_row, rows)` over consecutive pieces of `out` (`row_len` elements a row),
-/// side by side on the `par` team when the buffer is large. These kernels are memory-bound
-/// copies; on two threads they run 1.6–1.9× faster.
+/// side by side on the `par` team when the buffer is large (these kernels are memory-bound:
+/// one thread alone does not reach the memory bandwidth).
 fn by_rows<T: Send>(out: &mut [T], row_len: usize, f: &(dyn Fn(usize, &mut [T]) + Sync)) {
     let rows = out.len().checked_div(row_len).unwrap_or(0);
     let threads = crate::num_threads();
@@ -461,6 +497,132 @@ pub(crate) fn put_cols<T: Element>(g: &[T], rows: usize, m: usize, index: &[u32]
     v
 }
 
+/// `out[r, k] = a[r, index[r, k]]` for `rows × m` input and `rows × p` indices.
+pub(crate) fn take_along<T: Element>(a: &[T], rows: usize, m: usize, index: &[u32]) -> Vec<T> {
+    let p = index.len().checked_div(rows).unwrap_or(0);
+    let mut v = buffer_for_overwrite(rows * p);
+    if p == 0 {
+        return v;
+    }
+    by_rows(&mut v, p, &|first, out| {
+        for (r, dst) in out.chunks_exact_mut(p).enumerate() {
+            let row = &a[(first + r) * m..(first + r + 1) * m];
+            let ix = &index[(first + r) * p..(first + r + 1) * p];
+            for (x, &i) in dst.iter_mut().zip(ix) {
+                *x = row[i as usize];
+            }
+        }
+    });
+    v
+}
+
+/// The adjoint of [`take_along`]: `rows × m` zeros with each `g[r, k]` added at
+/// `[r, index[r, k]]`.
+pub(crate) fn put_along<T: Element>(g: &[T], rows: usize, m: usize, index: &[u32]) -> Vec<T> {
+    let p = index.len().checked_div(rows).unwrap_or(0);
+    let mut v = buffer_for_overwrite(rows * m);
+    if m == 0 {
+        return v;
+    }
+    by_rows(&mut v, m, &|first, out| {
+        out.fill(T::zero());
+        if p == 0 {
+            return;
+        }
+        for (r, dst) in out.chunks_exact_mut(m).enumerate() {
+            let gr = &g[(first + r) * p..(first + r + 1) * p];
+            let ix = &index[(first + r) * p..(first + r + 1) * p];
+            for (&i, &x) in ix.iter().zip(gr) {
+                dst[i as usize] += x;
+            }
+        }
+    });
+    v
+}
+
+/// For `[N, C, H, W]` images: per image, the index (into its `C·H·W` values) of the largest
+/// value of every pooling window, ordered `(c, oh, ow)`; the first in row-major window order
+/// on ties, NaN winning so it propagates (as PyTorch's `max_pool2d`).
+pub(crate) fn window_argmax<T: Element>(
+    x: &[T],
+    n: usize,
+    (channels, height, width): (usize, usize, usize),
+    kernel: (usize, usize),
+    stride: (usize, usize),
+    (out_h, out_w): (usize, usize),
+) -> Vec<u32> {
+    let per = channels * out_h * out_w;
+    let image = channels * height * width;
+    let mut idx = vec![0u32; n * per];
+    if per == 0 {
+        return idx;
+    }
+    by_rows(&mut idx, per, &|first, out| {
+        for (r, dst) in out.chunks_exact_mut(per).enumerate() {
+            let img = &x[(first + r) * image..(first + r + 1) * image];
+            for (row, best) in dst.chunks_exact_mut(out_w.max(1)).enumerate() {
+                let (c, oh) = (row / out_h, row % out_h);
+                let corner = (c * height + oh * stride.0) * width;
+                for (ow, slot) in best.iter_mut().enumerate() {
+                    let top = corner + ow * stride.1;
+                    *slot = if kernel == (2, 2) {
+                        largest_of_2x2(img, top, width)
+                    } else {
+                        largest_in_window(img, top, width, kernel)
+                    } as u32;
+                }
+            }
+        }
+    });
+    idx
+}
+
+/// [`largest_in_window`] unrolled for the common 2 × 2 window: straight-line selects.
+#[inline(always)]
+fn largest_of_2x2<T: Element>(img: &[T], top: usize, width: usize) -> usize {
+    let (a, b) = (img[top], img[top + 1]);
+    let (c, d) = (img[top + width], img[top + width + 1]);
+    if (a.is_nan() | b.is_nan()) | (c.is_nan() | d.is_nan()) {
+        return first_nan(img, top, width, (2, 2));
+    }
+    let (k1, m1) = if b > a { (1, b) } else { (0, a) };
+    let (k2, m2) = if c > m1 { (width, c) } else { (k1, m1) };
+    let k3 = if d > m2 { width + 1 } else { k2 };
+    top + k3
+}
+
+/// The index of the first largest value of the window at `top`, or of its first NaN.
+fn largest_in_window<T: Element>(
+    img: &[T],
+    top: usize,
+    width: usize,
+    kernel: (usize, usize),
+) -> usize {
+    let (mut best, mut bv) = (top, img[top]);
+    for i in 0..kernel.0 {
+        for j in 0..kernel.1 {
+            let at = top + i * width + j;
+            let v = img[at];
+            if v.is_nan() {
+                return at;
+            }
+            if v > bv {
+                best = at;
+                bv = v;
+            }
+        }
+    }
+    best
+}
+
+/// The first NaN of the window at `top` (row-major window order).
+fn first_nan<T: Element>(img: &[T], top: usize, width: usize, kernel: (usize, usize)) -> usize {
+    (0..kernel.0)
+        .flat_map(|i| (0..kernel.1).map(move |j| top + i * width + j))
+        .find(|&at| img[at].is_nan())
+        .unwrap_or(top)
+}
+
 /// Index of the largest element along `axis` (first one on ties; NaN wins so it propagates).
 pub(crate) fn argmax<T: Element>(a: &[T], s: &Shape, axis: usize) -> Vec<u32> {
     let (outer, size, inner) = split_axis(s, axis);
@@ -577,6 +739,54 @@ mod tests {
             for i in 0..rows {
                 for j in 0..m {
                     assert_eq!(t[k * rows * m + j * rows + i], b[k * rows * m + i * m + j]);
+                }
+            }
+        }
+
+        // Pooling windows (2 × 2 unrolled, and overlapping 3 × 3) with ties and NaNs.
+        let mut img: Vec<f64> = values(8 * 3 * 20 * 20)
+            .iter()
+            .map(|v| (v / 16.0).floor())
+            .collect();
+        img[3 * 20 + 5] = f64::NAN;
+        img[400 + 21] = f64::NAN;
+        for (kernel, stride) in [((2, 2), (2, 2)), ((3, 3), (1, 2))] {
+            let (oh, ow) = (
+                (20 - kernel.0) / stride.0 + 1,
+                (20 - kernel.1) / stride.1 + 1,
+            );
+            let idx = window_argmax(&img, 8, (3, 20, 20), kernel, stride, (oh, ow));
+            let mut k = 0;
+            for n in 0..8 {
+                for c in 0..3 {
+                    for (y, x) in (0..oh).flat_map(|y| (0..ow).map(move |x| (y, x))) {
+                        let cells = (0..kernel.0).flat_map(|i| (0..kernel.1).map(move |j| (i, j)));
+                        let at = |(i, j): (usize, usize)| {
+                            (c * 20 + y * stride.0 + i) * 20 + x * stride.1 + j
+                        };
+                        let v = |p| img[n * 1200 + at(p)];
+                        let want = cells.clone().find(|&p| v(p).is_nan()).unwrap_or_else(|| {
+                            cells.fold((0, 0), |b, p| if v(p) > v(b) { p } else { b })
+                        });
+                        assert_eq!(idx[k] as usize, at(want), "{kernel:?} window {k}");
+                        k += 1;
+                    }
+                }
+            }
+            let rows = 8;
+            let picked = take_along(&img, rows, 1200, &idx);
+            let back = put_along(&picked, rows, 1200, &idx);
+            for r in 0..rows {
+                let p = idx.len() / rows;
+                let mut want = vec![0.0; 1200];
+                for q in 0..p {
+                    let i = idx[r * p + q] as usize;
+                    let x = img[r * 1200 + i];
+                    assert!(picked[r * p + q] == x || x.is_nan());
+                    want[i] += picked[r * p + q];
+                }
+                for (a, b) in back[r * 1200..(r + 1) * 1200].iter().zip(&want) {
+                    assert!(a == b || (a.is_nan() && b.is_nan()));
                 }
             }
         }

@@ -34,6 +34,7 @@
 
 mod backward;
 mod composites;
+mod conv_kernels;
 mod element;
 mod error;
 mod grad_mode;

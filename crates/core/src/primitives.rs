@@ -1,6 +1,7 @@
 //! The primitive operations: the only ops with backward rules (in `backward.rs`). Every other
 //! differentiable function is a composite of these.
 
+use crate::conv_kernels::{self, ConvGeometry};
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::kernels;
@@ -40,6 +41,17 @@ pub(crate) enum Op<T: Element> {
     TakeCols(Tensor<T>, Arc<[u32]>),
     /// The adjoint of `TakeCols`: `[B, P] → [B, M]` summing into the indexed columns.
     PutCols(Tensor<T>, Arc<[u32]>),
+    /// `[B, M] → [B, P]` picking, in each row, the columns its row of the index names.
+    TakeAlong(Tensor<T>, Arc<[u32]>),
+    /// The adjoint of `TakeAlong`: `[B, P] → [B, M]` summing into the indexed columns.
+    PutAlong(Tensor<T>, Arc<[u32]>),
+    /// `(x, weight) → y`: `[N, C, H, W]` images and `[O, C, kh, kw]` filters to
+    /// `[N, O, OH, OW]` (cross-correlation, zero padding, no bias).
+    Conv2d(Tensor<T>, Tensor<T>, ConvGeometry),
+    /// `(dy, weight) → dx`, the input gradient of `Conv2d` (its adjoint in `x`).
+    Conv2dInputGrad(Tensor<T>, Tensor<T>, ConvGeometry),
+    /// `(x, dy) → dweight`, the weight gradient of `Conv2d`.
+    Conv2dWeightGrad(Tensor<T>, Tensor<T>, ConvGeometry),
 }
 
 /// In the index of [`Tensor::take_cols`], a position that reads 0 (the zero padding of a
@@ -52,6 +64,9 @@ impl<T: Element> Op<T> {
         use Op::*;
         match self {
             Add(a, b) | Sub(a, b) | Mul(a, b) | Div(a, b) | MatMul(a, b, ..) => [Some(a), Some(b)],
+            Conv2d(a, b, _) | Conv2dInputGrad(a, b, _) | Conv2dWeightGrad(a, b, _) => {
+                [Some(a), Some(b)]
+            }
             Select(_, a, b) => [Some(a), Some(b)],
             Affine(a, _)
             | Exp(a)
@@ -69,7 +84,9 @@ impl<T: Element> Op<T> {
             | Gather(a, ..)
             | Scatter(a, ..)
             | TakeCols(a, ..)
-            | PutCols(a, ..) => [Some(a), None],
+            | PutCols(a, ..)
+            | TakeAlong(a, ..)
+            | PutAlong(a, ..) => [Some(a), None],
         }
     }
 }
@@ -83,7 +100,7 @@ impl<T: Element> Tensor<T> {
         &self,
         rhs: &Tensor<T>,
         name: &'static str,
-        f: impl Fn(T, T) -> T,
+        f: impl Fn(T, T) -> T + Sync,
         op: fn(Tensor<T>, Tensor<T>) -> Op<T>,
     ) -> Result<Tensor<T>> {
         let out = Shape::broadcast(name, &self.shape(), &rhs.shape())?;
@@ -140,7 +157,7 @@ impl<T: Element> Tensor<T> {
         self.affine(c, T::zero())
     }
 
-    fn unary_op(&self, f: impl Fn(T) -> T, op: fn(Tensor<T>) -> Op<T>) -> Tensor<T> {
+    fn unary_op(&self, f: impl Fn(T) -> T + Sync, op: fn(Tensor<T>) -> Op<T>) -> Tensor<T> {
         let v = kernels::unary(self.data(), f);
         Tensor::from_op(self.shape(), v, self.requires_grad(), || op(self.clone()))
     }
@@ -476,6 +493,62 @@ impl<T: Element> Tensor<T> {
         let v = kernels::put_cols(self.data(), b, columns, &index);
         Tensor::from_op(out, v, self.requires_grad(), || {
             Op::PutCols(self.clone(), index)
+        })
+    }
+
+    /// `out[b, k] = self[b, index[b·P + k]]` for a `[B, M]` tensor and `B·P` indices, each
+    /// below `M` (checked by the caller): a different selection in every row (the maxima of
+    /// pooling windows). Its adjoint sums back; derivatives of every order follow.
+    pub(crate) fn take_along(&self, index: Arc<[u32]>) -> Tensor<T> {
+        let (b, m) = (self.dims()[0], self.dims()[1]);
+        let out = Shape::matrix(b, index.len().checked_div(b).unwrap_or(0));
+        let v = kernels::take_along(self.data(), b, m, &index);
+        Tensor::from_op(out, v, self.requires_grad(), || {
+            Op::TakeAlong(self.clone(), index)
+        })
+    }
+
+    /// The adjoint of [`Tensor::take_along`]: `[B, P] → [B, columns]`.
+    pub(crate) fn put_along(&self, index: Arc<[u32]>, columns: usize) -> Tensor<T> {
+        let b = self.dims()[0];
+        let out = Shape::matrix(b, columns);
+        let v = kernels::put_along(self.data(), b, columns, &index);
+        Tensor::from_op(out, v, self.requires_grad(), || {
+            Op::PutAlong(self.clone(), index)
+        })
+    }
+
+    /// The convolution of `self` (`[N, C, H, W]`) with `weight` (`[O, C, kh, kw]`), shapes
+    /// checked by the caller against `geo`.
+    pub(crate) fn conv2d_primitive(&self, weight: &Tensor<T>, geo: ConvGeometry) -> Tensor<T> {
+        let n = self.dims()[0];
+        let v = conv_kernels::conv2d(self.data(), weight.data(), n, &geo);
+        let out = Shape::new(&[n, geo.out_channels, geo.out_h, geo.out_w])
+            .expect("checked by the caller");
+        Tensor::from_op(out, v, track2(self, weight), || {
+            Op::Conv2d(self.clone(), weight.clone(), geo)
+        })
+    }
+
+    /// The input gradient of a convolution from `self`, the output gradient `[N, O, OH, OW]`.
+    pub(crate) fn conv2d_input_grad(&self, weight: &Tensor<T>, geo: ConvGeometry) -> Tensor<T> {
+        let n = self.dims()[0];
+        let v = conv_kernels::conv2d_input_grad(self.data(), weight.data(), n, &geo);
+        let out = Shape::new(&[n, geo.channels, geo.height, geo.width])
+            .expect("the shape of an existing input");
+        Tensor::from_op(out, v, track2(self, weight), || {
+            Op::Conv2dInputGrad(self.clone(), weight.clone(), geo)
+        })
+    }
+
+    /// The weight gradient of a convolution of `self` (the input) given the output gradient.
+    pub(crate) fn conv2d_weight_grad(&self, dy: &Tensor<T>, geo: ConvGeometry) -> Tensor<T> {
+        let n = self.dims()[0];
+        let v = conv_kernels::conv2d_weight_grad(self.data(), dy.data(), n, &geo);
+        let out = Shape::new(&[geo.out_channels, geo.channels, geo.kernel.0, geo.kernel.1])
+            .expect("the shape of an existing weight");
+        Tensor::from_op(out, v, track2(self, dy), || {
+            Op::Conv2dWeightGrad(self.clone(), dy.clone(), geo)
         })
     }
 

@@ -76,6 +76,11 @@ pub(crate) fn buffer_for_overwrite<T: Element>(len: usize) -> Vec<T> {
     vec![T::zero(); len]
 }
 
+/// Hands a scratch buffer back to this thread's pool.
+pub(crate) fn recycle<T: Element>(v: Vec<T>) {
+    drop(Storage::new(v));
+}
+
 /// A contiguous row-major buffer owned by one or more tensors.
 pub(crate) struct Storage<T: Element> {
     pub(crate) data: Vec<T>,

@@ -1,7 +1,11 @@
 //! 2-D convolution and pooling over `[N, C, H, W]` images, as PyTorch's `conv2d`,
-//! `max_pool2d` and `avg_pool2d`: windows gathered into columns ([`Tensor::take_cols`], im2col)
-//! and then one matrix product or one reduction, so every derivative follows from those.
+//! `max_pool2d` and `avg_pool2d`. Convolution is a primitive of its own (sample by sample
+//! im2col and one product, `conv_kernels.rs`; its derivatives are its two gradient
+//! primitives); max pooling picks each window's largest element in place (a per-row take,
+//! whose adjoint sums back), average pooling gathers its windows into columns
+//! ([`Tensor::take_cols`]) and averages them, so every derivative follows from those.
 
+use crate::conv_kernels::ConvGeometry;
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::primitives::NO_COLUMN;
@@ -65,45 +69,19 @@ fn windows<T: Element>(
     })
 }
 
-/// Column indices into a `[N, C·H·W]` image of every window, cell by cell: ordered
-/// `(oh, ow, c, i, j)` when `channels_inside` (a convolution's rows), else `(c, oh, ow, i, j)`.
-fn window_index(
-    w: &Windows,
-    kernel: Pair,
-    stride: Pair,
-    padding: Pair,
-    channels_inside: bool,
-) -> Vec<u32> {
+/// Column indices into a `[N, C·H·W]` image of every window, cell by cell, ordered
+/// `(c, oh, ow, i, j)`.
+fn window_index(w: &Windows, kernel: Pair, stride: Pair) -> Vec<u32> {
     let (kh, kw) = kernel;
     let mut idx = Vec::with_capacity(w.channels * w.out_h * w.out_w * kh * kw);
-    let push_window = |c: usize, oh: usize, ow: usize, idx: &mut Vec<u32>| {
-        for i in 0..kh {
-            for j in 0..kw {
-                let ih = (oh * stride.0 + i) as isize - padding.0 as isize;
-                let iw = (ow * stride.1 + j) as isize - padding.1 as isize;
-                idx.push(
-                    if ih < 0 || iw < 0 || ih as usize >= w.height || iw as usize >= w.width {
-                        NO_COLUMN
-                    } else {
-                        ((c * w.height + ih as usize) * w.width + iw as usize) as u32
-                    },
-                );
-            }
-        }
-    };
-    if channels_inside {
+    for c in 0..w.channels {
         for oh in 0..w.out_h {
             for ow in 0..w.out_w {
-                for c in 0..w.channels {
-                    push_window(c, oh, ow, &mut idx);
-                }
-            }
-        }
-    } else {
-        for c in 0..w.channels {
-            for oh in 0..w.out_h {
-                for ow in 0..w.out_w {
-                    push_window(c, oh, ow, &mut idx);
+                for i in 0..kh {
+                    for j in 0..kw {
+                        let (ih, iw) = (oh * stride.0 + i, ow * stride.1 + j);
+                        idx.push(((c * w.height + ih) * w.width + iw) as u32);
+                    }
                 }
             }
         }
@@ -137,25 +115,22 @@ impl<T: Element> Tensor<T> {
         }
         let (o, kh, kw) = (weight.dims()[0], weight.dims()[2], weight.dims()[3]);
         let w = windows("conv2d", self, (kh, kw), stride, padding)?;
-        let n = self.dims()[0];
-        let pixels = w.channels * w.height * w.width;
-        if pixels > NO_COLUMN as usize {
-            return Err(too_large("conv2d"));
+        let geo = ConvGeometry {
+            channels: w.channels,
+            height: w.height,
+            width: w.width,
+            out_channels: o,
+            kernel: (kh, kw),
+            stride,
+            padding,
+            out_h: w.out_h,
+            out_w: w.out_w,
+        };
+        let out = self.conv2d_primitive(weight, geo);
+        match bias {
+            Some(b) => out.add(&b.reshape(&[1, o, 1, 1])?),
+            None => Ok(out),
         }
-        let idx = window_index(&w, (kh, kw), stride, padding, true);
-        let patch = w.channels * kh * kw;
-        let cells = w.out_h * w.out_w;
-        let cols = self
-            .reshape(&[n, pixels])?
-            .take_cols(&idx)?
-            .reshape(&[n * cells, patch])?;
-        let mut out = cols.matmul_t(&weight.reshape(&[o, patch])?, false, true)?;
-        if let Some(b) = bias {
-            out = out.add(b)?;
-        }
-        out.reshape(&[n, cells, o])?
-            .transpose()?
-            .reshape(&[n, o, w.out_h, w.out_w])
     }
 
     /// `torch.nn.functional.max_pool2d(x, kernel, stride)` without padding: the largest value
@@ -177,18 +152,30 @@ impl<T: Element> Tensor<T> {
         if pixels > NO_COLUMN as usize {
             return Err(too_large(op));
         }
-        let idx = window_index(&w, kernel, stride, (0, 0), false);
+        if max {
+            // The largest of each window found in place; the output picks it (its gradient
+            // goes back to that one element).
+            let idx = crate::kernels::window_argmax(
+                self.data(),
+                n,
+                (w.channels, w.height, w.width),
+                kernel,
+                stride,
+                (w.out_h, w.out_w),
+            );
+            return self
+                .reshape(&[n, pixels])?
+                .take_along(idx.into())
+                .reshape(&[n, w.channels, w.out_h, w.out_w]);
+        }
+        let idx = window_index(&w, kernel, stride);
         let cells = w.channels * w.out_h * w.out_w;
         let cols = self.reshape(&[n, pixels])?.take_cols(&idx)?.reshape(&[
             n,
             cells,
             kernel.0 * kernel.1,
         ])?;
-        let pooled = if max {
-            cols.max_axis(2, false)?
-        } else {
-            cols.mean_axis(2, false)?
-        };
-        pooled.reshape(&[n, w.channels, w.out_h, w.out_w])
+        cols.mean_axis(2, false)?
+            .reshape(&[n, w.channels, w.out_h, w.out_w])
     }
 }
