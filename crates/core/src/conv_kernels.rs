@@ -115,8 +115,16 @@ impl ConvGeometry {
                         let ih = oh * sh + i - ph;
                         let dst = &mut plane[ih * self.width..(ih + 1) * self.width];
                         let src = &row[oh * self.out_w..(oh + 1) * self.out_w];
-                        for ow in w0..w1 {
-                            dst[ow * sw + j - pw] += src[ow];
+                        if sw == 1 {
+                            let iw0 = w0 + j - pw;
+                            let dst = &mut dst[iw0..iw0 + (w1 - w0)];
+                            for (d, &s) in dst.iter_mut().zip(&src[w0..w1]) {
+                                *d += s;
+                            }
+                        } else {
+                            for ow in w0..w1 {
+                                dst[ow * sw + j - pw] += src[ow];
+                            }
                         }
                     }
                 }

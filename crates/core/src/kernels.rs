@@ -585,10 +585,17 @@ fn largest_of_2x2<T: Element>(img: &[T], top: usize, width: usize) -> usize {
     if (a.is_nan() | b.is_nan()) | (c.is_nan() | d.is_nan()) {
         return first_nan(img, top, width, (2, 2));
     }
-    let (k1, m1) = if b > a { (1, b) } else { (0, a) };
-    let (k2, m2) = if c > m1 { (width, c) } else { (k1, m1) };
-    let k3 = if d > m2 { width + 1 } else { k2 };
-    top + k3
+    // Masks, not branches: which element wins is data, and a mispredicted branch per
+    // window costs more than the whole window.
+    let pick = |keep: usize, take: usize, cond: bool| {
+        keep ^ ((keep ^ take) & 0usize.wrapping_sub(cond as usize))
+    };
+    let larger = |x: T, y: T| if y > x { y } else { x };
+    let k1 = (b > a) as usize;
+    let m1 = larger(a, b);
+    let k2 = pick(k1, width, c > m1);
+    let m2 = larger(m1, c);
+    top + pick(k2, width + 1, d > m2)
 }
 
 /// The index of the first largest value of the window at `top`, or of its first NaN.
