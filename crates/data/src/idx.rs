@@ -34,9 +34,13 @@ pub struct IdxArray {
 /// or a data part whose length differs from the product of the dimensions.
 pub fn read_idx(path: impl AsRef<Path>, magic: u32) -> Result<IdxArray> {
     let path = path.as_ref();
-    read_array(path, source::open(path)?, magic, |_| Vec::new(), |out, chunk| {
-        out.extend_from_slice(chunk)
-    })
+    read_array(
+        path,
+        source::open(path)?,
+        magic,
+        |_| Vec::new(),
+        |out, chunk| out.extend_from_slice(chunk),
+    )
     .map(|(dims, data)| IdxArray { dims, data })
 }
 

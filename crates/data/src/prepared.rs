@@ -183,35 +183,36 @@ pub fn prepare_csv(
     let mut writer: Option<ShardWriter> = None;
     let reader = options.clone().with_precision(Precision::F64);
     let mut row = Vec::new();
-    let mut sink = |features: &mut Features, regression: &mut Vec<f64>, classes: &mut Vec<usize>| {
-        let Features::F64(values) = features else {
-            unreachable!("read in f64")
-        };
-        let rows = match task {
-            Task::Classification => classes.len(),
-            Task::Regression => regression.len() / k,
-        };
-        if rows == 0 {
-            return Ok(());
-        }
-        let d = values.len() / rows;
-        let w = writer.get_or_insert_with(|| {
-            ShardWriter::new(tmp.path(), stored, d, k, task, prepare.rows_per_shard)
-        });
-        for i in 0..rows {
-            row.clear();
-            row.extend_from_slice(&values[i * d..(i + 1) * d]);
-            let target = match task {
-                Task::Classification => Target::Class(classes[i]),
-                Task::Regression => Target::Values(&regression[i * k..(i + 1) * k]),
+    let mut sink =
+        |features: &mut Features, regression: &mut Vec<f64>, classes: &mut Vec<usize>| {
+            let Features::F64(values) = features else {
+                unreachable!("read in f64")
             };
-            w.push_f64(&row, target)?;
-        }
-        values.clear();
-        regression.clear();
-        classes.clear();
-        Ok(())
-    };
+            let rows = match task {
+                Task::Classification => classes.len(),
+                Task::Regression => regression.len() / k,
+            };
+            if rows == 0 {
+                return Ok(());
+            }
+            let d = values.len() / rows;
+            let w = writer.get_or_insert_with(|| {
+                ShardWriter::new(tmp.path(), stored, d, k, task, prepare.rows_per_shard)
+            });
+            for i in 0..rows {
+                row.clear();
+                row.extend_from_slice(&values[i * d..(i + 1) * d]);
+                let target = match task {
+                    Task::Classification => Target::Class(classes[i]),
+                    Task::Regression => Target::Values(&regression[i * k..(i + 1) * k]),
+                };
+                w.push_f64(&row, target)?;
+            }
+            values.clear();
+            regression.clear();
+            classes.clear();
+            Ok(())
+        };
     let (feature_names, map, class_index, rows) = reader.stream(path, &mut sink)?;
     let mut writer = writer.expect("a file with rows made a writer");
     writer.finish_shard()?;
@@ -287,13 +288,7 @@ pub fn prepare_idx(
             }
         }
     };
-    let (dims, pixels) = read_array(
-        images,
-        source::open(images)?,
-        IDX_IMAGES_MAGIC,
-        make,
-        push,
-    )?;
+    let (dims, pixels) = read_array(images, source::open(images)?, IDX_IMAGES_MAGIC, make, push)?;
     if let Some(e) = pixels.error {
         return Err(e);
     }
@@ -617,13 +612,8 @@ impl Prepared {
             message,
         };
         let text = fs::read_to_string(&path).map_err(|e| source::io_error(&path, e))?;
-        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
-            bad(format!(
-                "line {} column {}: {e}",
-                e.line(),
-                e.column()
-            ))
-        })?;
+        let manifest: Manifest = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("line {} column {}: {e}", e.line(), e.column())))?;
         if manifest.format != PREPARED_FORMAT || manifest.version != PREPARED_VERSION {
             return Err(bad(format!(
                 "format {:?} version {}, this version of trainscope reads {PREPARED_FORMAT:?} version {PREPARED_VERSION}",
@@ -683,14 +673,19 @@ impl Prepared {
             .and_then(|v| v.checked_mul(manifest.dtype.size().max(8)))
             .map_or(true, |bytes| bytes > isize::MAX as usize)
         {
-            return Err(bad(format!("{per} rows of {d} features per shard is too large")));
+            return Err(bad(format!(
+                "{per} rows of {d} features per shard is too large"
+            )));
         }
         if let Some(s) = manifest
             .shards
             .iter()
             .find(|s| s.file.contains(['/', '\\']) || s.file.starts_with('.'))
         {
-            return Err(bad(format!("shard file {:?} is not a plain file name", s.file)));
+            return Err(bad(format!(
+                "shard file {:?} is not a plain file name",
+                s.file
+            )));
         }
         if whole_checksum(&manifest.shards) != manifest.xxh3 {
             return Err(bad(format!(

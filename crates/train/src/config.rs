@@ -698,13 +698,16 @@ impl Config {
             key: key.into(),
             msg,
         };
-        let prepared = trainscope_data::Prepared::open(path)
-            .map_err(|e| bad("data.train", e.to_string()))?;
+        let prepared =
+            trainscope_data::Prepared::open(path).map_err(|e| bad("data.train", e.to_string()))?;
         let m = prepared.manifest();
         if d.format != DataFormat::Csv {
             return Err(bad(
                 "data.format",
-                format!("{} is a prepared dataset: leave data.format out", path.display()),
+                format!(
+                    "{} is a prepared dataset: leave data.format out",
+                    path.display()
+                ),
             ));
         }
         if d.features.is_some() {
@@ -717,7 +720,10 @@ impl Config {
             ));
         }
         if d.shuffle_window == Some(0) {
-            return Err(bad("data.shuffle_window", "must be at least 1 shard".into()));
+            return Err(bad(
+                "data.shuffle_window",
+                "must be at least 1 shard".into(),
+            ));
         }
         let targets = match m.schema.targets.as_slice() {
             [one] => TargetColumns::One(one.clone()),
@@ -742,8 +748,12 @@ impl Config {
             Some(t) if t != m.task => {
                 return Err(bad(
                     "data.task",
-                    format!("{t:?}, but {} was prepared for {:?}", path.display(), m.task)
-                        .to_lowercase(),
+                    format!(
+                        "{t:?}, but {} was prepared for {:?}",
+                        path.display(),
+                        m.task
+                    )
+                    .to_lowercase(),
                 ))
             }
             Some(_) => {}

@@ -91,7 +91,9 @@ pub fn load_training_run(config: &Config) -> Result<RunData> {
     let validation = match &d.validation {
         Some(path) if is_prepared(path) => {
             let v = Prepared::open(path)?;
-            if v.manifest().schema != train.schema() || v.manifest().image_shape != train.image_shape() {
+            if v.manifest().schema != train.schema()
+                || v.manifest().image_shape != train.image_shape()
+            {
                 return Err(TrainError::Config(ConfigError::Invalid {
                     key: "data.validation".into(),
                     msg: format!(
@@ -190,7 +192,10 @@ pub fn load_run_data(config: &Config) -> Result<RunData> {
 /// Reads only the training file(s), before any validation split (what cross validation folds).
 /// With `model.init` naming a classifier, the labels take that checkpoint's class indices.
 pub fn load_training_data(config: &Config) -> Result<Dataset> {
-    for path in [&config.data.train, &config.data.validation].into_iter().flatten() {
+    for path in [&config.data.train, &config.data.validation]
+        .into_iter()
+        .flatten()
+    {
         if is_prepared(path) {
             return Err(in_memory_only(path));
         }
@@ -370,7 +375,9 @@ impl ShardRows {
     ) {
         match &self.standardizer {
             Some(s) => {
-                for (j, (o, (m, sd))) in out.iter_mut().zip(s.mean().iter().zip(s.std())).enumerate() {
+                for (j, (o, (m, sd))) in
+                    out.iter_mut().zip(s.mean().iter().zip(s.std())).enumerate()
+                {
                     *o = T::from_f64((stored.value(row, j) - m) / sd);
                 }
             }

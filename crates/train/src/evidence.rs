@@ -227,7 +227,12 @@ pub(crate) fn data_scales_of_manifest(
     train: &Dataset,
 ) -> DataScales {
     let s = &manifest.standardizer;
-    let stats: Vec<(f64, f64)> = s.mean().iter().copied().zip(s.std().iter().copied()).collect();
+    let stats: Vec<(f64, f64)> = s
+        .mean()
+        .iter()
+        .copied()
+        .zip(s.std().iter().copied())
+        .collect();
     scales_with(stats, train)
 }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use trainscope_data::{
-    prepare_csv, prepare_idx, CsvOptions, Manifest, PrepareOptions, Precision, Task,
+    prepare_csv, prepare_idx, CsvOptions, Manifest, Precision, PrepareOptions, Task,
 };
 use trainscope_train::config::{DTypeName, DataFormat};
 use trainscope_train::Config;
@@ -28,10 +28,20 @@ pub struct Args {
     config: Option<PathBuf>,
     /// The target column, or the comma-separated target columns of a regression (CSV, without
     /// --config).
-    #[arg(long, value_name = "COL", value_delimiter = ',', conflicts_with = "config")]
+    #[arg(
+        long,
+        value_name = "COL",
+        value_delimiter = ',',
+        conflicts_with = "config"
+    )]
     target: Option<Vec<String>>,
     /// The feature columns, comma-separated [default: every column but the target].
-    #[arg(long, value_name = "COLS", value_delimiter = ',', conflicts_with = "config")]
+    #[arg(
+        long,
+        value_name = "COLS",
+        value_delimiter = ',',
+        conflicts_with = "config"
+    )]
     features: Option<Vec<String>>,
     /// regression or classification [default: regression; IDX: classification].
     #[arg(long, value_enum, conflicts_with = "config")]
@@ -56,7 +66,11 @@ enum TaskArg {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut options = PrepareOptions {
-        precision: if args.f64 { Precision::F64 } else { Precision::F32 },
+        precision: if args.f64 {
+            Precision::F64
+        } else {
+            Precision::F32
+        },
         rows_per_shard: args.shard_rows.map(|n| n as usize),
     };
     let manifest = match &args.config {
@@ -96,17 +110,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             if matches!(args.task, Some(TaskArg::Regression)) {
                 bail!("--task regression: IDX data is always a classification");
             }
-            let labels = args.labels.clone().unwrap_or_else(|| labels_beside(&args.data));
+            let labels = args
+                .labels
+                .clone()
+                .unwrap_or_else(|| labels_beside(&args.data));
             prepare_idx(&args.data, &labels, &args.out, &options)?
         }
         None => {
             let Some(target) = &args.target else {
-                bail!("--target COL: the target column of {} is needed (or --config FILE)", args.data.display());
+                bail!(
+                    "--target COL: the target column of {} is needed (or --config FILE)",
+                    args.data.display()
+                );
             };
             let mut csv = match args.task {
                 Some(TaskArg::Classification) => {
                     if target.len() != 1 {
-                        bail!("--target: a classification has one target column, not {}", target.len());
+                        bail!(
+                            "--target: a classification has one target column, not {}",
+                            target.len()
+                        );
                     }
                     CsvOptions::classification(&target[0])
                 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use trainscope_report::LiveExport;
 use trainscope_train::{
-    files, load_training_run, train_on, Config, EpochMetrics, Observer, RunInfo, RunOptions, Silent,
-    Summary, TrainError,
+    files, load_training_run, train_on, Config, EpochMetrics, Observer, RunInfo, RunOptions,
+    Silent, Summary, TrainError,
 };
 
 use crate::output::{self, num, percent};
