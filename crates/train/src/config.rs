@@ -681,8 +681,8 @@ impl Config {
 
     /// With `data.train` a prepared dataset (a `.tsd` directory), its manifest gives the
     /// target column(s) and the task, so the configuration need not repeat them; if it does,
-    /// they must agree. The columns were chosen when the data was prepared: `data.features`
-    /// is refused.
+    /// they must agree. The columns were chosen when the data was prepared: `data.features`,
+    /// if given, must name them.
     fn fill_from_prepared(&mut self) -> Result<(), ConfigError> {
         let d = &mut self.data;
         let Some(path) = d.train.as_ref().filter(|p| trainscope_data::is_prepared(p)) else {
@@ -710,11 +710,14 @@ impl Config {
                 ),
             ));
         }
-        if d.features.is_some() {
+        if d.features
+            .as_ref()
+            .is_some_and(|f| *f != m.schema.feature_names)
+        {
             return Err(bad(
                 "data.features",
                 format!(
-                    "{} is a prepared dataset whose columns were chosen when it was prepared; drop data.features",
+                    "{} is a prepared dataset whose columns were chosen when it was prepared, not these; drop data.features",
                     path.display()
                 ),
             ));
