@@ -635,7 +635,7 @@ impl Prepared {
             }
         }
         match (manifest.task, &manifest.schema.label_map) {
-            (Task::Classification, Some(m)) if manifest.n_targets() == 1 && m.len() >= 1 => {}
+            (Task::Classification, Some(m)) if manifest.n_targets() == 1 && !m.is_empty() => {}
             (Task::Regression, None) if manifest.n_targets() >= 1 => {}
             _ => {
                 return Err(bad(format!(

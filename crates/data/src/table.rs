@@ -114,11 +114,7 @@ impl CsvOptions {
     /// `sink` (features in this reader's precision, regression values, and class ids in order
     /// of first appearance), which takes them out of the buffers. Returns the feature names,
     /// the label map (classification) with the class of each appearance id, and the row count.
-    pub(crate) fn stream(
-        &self,
-        path: &Path,
-        sink: Sink<'_>,
-    ) -> Result<(Vec<String>, Option<LabelMap>, Vec<usize>, usize)> {
+    pub(crate) fn stream(&self, path: &Path, sink: Sink<'_>) -> Result<Streamed> {
         check_targets(&self.targets, self.task)?;
         if let Some(names) = &self.features {
             check_selection(names, &self.targets)?;
@@ -452,6 +448,10 @@ fn parse_table(path: &Path, input: source::Input<'_>, plan: &Plan<'_>) -> Result
 /// rows read since the last call (features, regression values, class ids in order of first
 /// appearance — [`Table::class_index`] maps them to classes at the end), to be taken out.
 type Sink<'s> = &'s mut dyn FnMut(&mut Features, &mut Vec<f64>, &mut Vec<usize>) -> Result<()>;
+
+/// What a streamed read returns: the feature names, the label map (classification), the class
+/// of each label id in order of first appearance, and the number of rows.
+pub(crate) type Streamed = (Vec<String>, Option<LabelMap>, Vec<usize>, usize);
 
 /// Rows a streaming reader holds before handing them on.
 const FLUSH_ROWS: usize = 4096;
