@@ -384,7 +384,7 @@ fn a_dataset_three_times_the_address_space_is_prepared_and_trained_on() {
         write(
             &dir.path().join(name),
             &format!(
-                "seed = 1\nthreads = 1\n[data]\n{data}\nstandardize = false\n[model]\npreset = \"linear\"\n[optimizer]\nkind = \"sgd\"\nlr = 0.01\n[training]\nepochs = 1\nbatch_size = 1024\n"
+                "seed = 1\nthreads = 1\n[data]\n{data}\nstandardize = false\n[model]\npreset = \"linear\"\n[optimizer]\nkind = \"sgd\"\nlr = 0.01\n[training]\nepochs = 1\nbatch_size = 256\n"
             ),
         )
     };
@@ -437,7 +437,7 @@ fn a_dataset_three_times_the_address_space_is_prepared_and_trained_on() {
         ],
     ));
 
-    // Prepared and trained on in shards of 8 MB, under the same limit.
+    // Prepared and trained on in shards of 4 MB, under the same limit.
     let tsd = dir.path().join("big.tsd");
     ok(&limited(
         LIMIT,
@@ -447,7 +447,7 @@ fn a_dataset_three_times_the_address_space_is_prepared_and_trained_on() {
             "--out",
             &s(&tsd),
             "--shard-rows",
-            "2048",
+            "1024",
         ],
     ));
     std::fs::remove_file(&images).unwrap();
