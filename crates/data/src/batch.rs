@@ -73,6 +73,21 @@ pub struct Batcher {
     epochs_started: u64,
     position: usize,
     in_epoch: bool,
+    window: Option<Window>,
+}
+
+/// The windowed shuffle of rows stored in shards (a prepared dataset): each epoch the order of
+/// the shards is shuffled, then the rows of every `shards` consecutive shards of that order (a
+/// window) are shuffled among themselves. A batch so holds rows of at most one window's shards
+/// (two at a window's edge), which a reader can keep mapped; with `shards` ≥ the number of
+/// shards the whole epoch is one window, a full shuffle — then exactly the order
+/// [`Batcher`] gives without a window (the shards are not shuffled first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    /// Rows of every shard but the last (which has the rest).
+    pub rows_per_shard: usize,
+    /// Shards per window, at least 1.
+    pub shards: usize,
 }
 
 /// Everything needed to continue a [`Batcher`] exactly where it was; `Serialize`, to be stored
@@ -94,6 +109,9 @@ pub struct BatcherState {
     pub position: usize,
     /// Whether the state was taken inside an epoch.
     pub in_epoch: bool,
+    /// The windowed shuffle, for rows stored in shards (absent: a full shuffle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Window>,
 }
 
 impl Batcher {
@@ -118,6 +136,27 @@ impl Batcher {
         self
     }
 
+    /// Shuffle in windows of shards (see [`Window`]) instead of over all rows.
+    pub fn with_window(mut self, window: Window) -> Result<Batcher> {
+        if window.rows_per_shard == 0 || window.shards == 0 {
+            return Err(invalid(
+                "shuffle window",
+                format!("{} shards of {} rows", window.shards, window.rows_per_shard),
+                "needs at least one shard of at least one row",
+            ));
+        }
+        self.window = Some(window);
+        if self.in_epoch {
+            self.shuffle_order();
+        }
+        Ok(self)
+    }
+
+    /// The windowed shuffle in use, if any.
+    pub fn window(&self) -> Option<Window> {
+        self.window
+    }
+
     /// Continues a batcher from a saved [`BatcherState`]; the batches that follow are identical
     /// to those the saved batcher would have produced.
     pub fn from_state(state: BatcherState) -> Result<Batcher> {
@@ -135,7 +174,7 @@ impl Batcher {
                 "a state inside an epoch has started at least one",
             ));
         }
-        Batcher::build(
+        let batcher = Batcher::build(
             state.n_rows,
             state.batch_size,
             state.drop_last,
@@ -143,7 +182,11 @@ impl Batcher {
             state.epochs_started,
             state.position,
             state.in_epoch,
-        )
+        )?;
+        match state.window {
+            Some(w) => batcher.with_window(w),
+            None => Ok(batcher),
+        }
     }
 
     fn build(
@@ -175,6 +218,7 @@ impl Batcher {
             epochs_started,
             position,
             in_epoch,
+            window: None,
         };
         if in_epoch {
             batcher.shuffle_order();
@@ -196,6 +240,7 @@ impl Batcher {
             epochs_started: self.epochs_started,
             position: self.position,
             in_epoch: self.in_epoch,
+            window: self.window,
         }
     }
 
@@ -280,8 +325,25 @@ impl Batcher {
     fn shuffle_order(&mut self) {
         self.rng = self.epoch_rng.clone();
         self.order.clear();
-        self.order.extend(0..self.n_rows);
-        shuffle(&mut self.order, &mut self.rng);
+        let n = self.n_rows;
+        match self.window {
+            Some(w) if w.shards < n.div_ceil(w.rows_per_shard) => {
+                let mut shards: Vec<usize> = (0..n.div_ceil(w.rows_per_shard)).collect();
+                shuffle(&mut shards, &mut self.rng);
+                for window in shards.chunks(w.shards) {
+                    let start = self.order.len();
+                    for &s in window {
+                        let first = s * w.rows_per_shard;
+                        self.order.extend(first..(first + w.rows_per_shard).min(n));
+                    }
+                    shuffle(&mut self.order[start..], &mut self.rng);
+                }
+            }
+            _ => {
+                self.order.extend(0..n);
+                shuffle(&mut self.order, &mut self.rng);
+            }
+        }
     }
 }
 

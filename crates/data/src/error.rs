@@ -187,6 +187,10 @@ pub enum DataError {
     /// An operation that needs class labels (or regression values) got the other kind.
     #[error("{0}")]
     WrongTask(String),
+
+    /// A prepared dataset (its manifest or one of its shards) is damaged or does not fit.
+    #[error("{}: {message}", path.display())]
+    Prepared { path: PathBuf, message: String },
 }
 
 /// The longest text an error message echoes from a file, in characters.

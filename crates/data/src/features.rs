@@ -40,6 +40,10 @@ pub enum Features {
     F32(Vec<f32>),
     /// Bytes standing for `byte / 255` (IDX images scaled to `[0, 1]`), exact.
     Bytes(Vec<u8>),
+    /// `len` values kept outside memory, in a prepared dataset's shards: a dataset with these
+    /// features carries the names, targets and label map only, and its rows are read through a
+    /// [`ShardReader`](crate::ShardReader). Reading a value here is a bug (it panics).
+    Elsewhere(usize),
 }
 
 impl Features {
@@ -49,7 +53,13 @@ impl Features {
             Features::F64(v) => v.len(),
             Features::F32(v) => v.len(),
             Features::Bytes(v) => v.len(),
+            Features::Elsewhere(len) => *len,
         }
+    }
+
+    /// True when the values are in memory (not [`Features::Elsewhere`]).
+    pub fn in_memory(&self) -> bool {
+        !matches!(self, Features::Elsewhere(_))
     }
 
     /// True when no values are stored.
@@ -68,6 +78,7 @@ impl Features {
             Features::F64(v) => v[i],
             Features::F32(v) => f64::from(v[i]),
             Features::Bytes(v) => byte_value(v[i]),
+            Features::Elsewhere(_) => elsewhere(),
         }
     }
 
@@ -82,6 +93,7 @@ impl Features {
             Features::F64(v) => out.extend_from_slice(&v[range]),
             Features::F32(v) => out.extend(v[range].iter().map(|&x| f64::from(x))),
             Features::Bytes(v) => out.extend(v[range].iter().map(|&b| byte_value(b))),
+            Features::Elsewhere(_) => elsewhere(),
         }
     }
 
@@ -99,6 +111,7 @@ impl Features {
             Features::F64(v) => v.push(x),
             Features::F32(v) => v.push(x as f32),
             Features::Bytes(_) => unreachable!("byte storage is filled from IDX files only"),
+            Features::Elsewhere(_) => elsewhere(),
         }
     }
 
@@ -116,6 +129,7 @@ impl Features {
             Features::F64(v) => Features::F64(take(v, rows, d)),
             Features::F32(v) => Features::F32(take(v, rows, d)),
             Features::Bytes(v) => Features::Bytes(take(v, rows, d)),
+            Features::Elsewhere(_) => elsewhere(),
         }
     }
 }
@@ -123,4 +137,10 @@ impl Features {
 /// `byte / 255` in `f64`: how IDX pixels become features.
 pub(crate) fn byte_value(b: u8) -> f64 {
     f64::from(b) / 255.0
+}
+
+/// Values of a prepared dataset are read from its shards, never through [`Features`].
+#[track_caller]
+fn elsewhere() -> ! {
+    panic!("the features of a prepared dataset are in its shards: read them with a ShardReader")
 }

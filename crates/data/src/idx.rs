@@ -34,9 +34,13 @@ pub struct IdxArray {
 /// or a data part whose length differs from the product of the dimensions.
 pub fn read_idx(path: impl AsRef<Path>, magic: u32) -> Result<IdxArray> {
     let path = path.as_ref();
-    read_array(path, source::open(path)?, magic, Vec::new, |out, chunk| {
-        out.extend_from_slice(chunk)
-    })
+    read_array(
+        path,
+        source::open(path)?,
+        magic,
+        |_| Vec::new(),
+        |out, chunk| out.extend_from_slice(chunk),
+    )
     .map(|(dims, data)| IdxArray { dims, data })
 }
 
@@ -47,7 +51,7 @@ pub fn parse_idx(path: &Path, bytes: &[u8], magic: u32) -> Result<IdxArray> {
         path,
         source::from_bytes(path, bytes)?,
         magic,
-        Vec::new,
+        |_| Vec::new(),
         |out, chunk| out.extend_from_slice(chunk),
     )
     .map(|(dims, data)| IdxArray { dims, data })
@@ -56,12 +60,12 @@ pub fn parse_idx(path: &Path, bytes: &[u8], magic: u32) -> Result<IdxArray> {
 /// The values of an IDX file, read in chunks and handed to `push` as they come, into a
 /// collection made by `empty` with room for the values the header announces (bounded by what
 /// the file can hold, so that a damaged header cannot ask for more memory than its file
-/// could fill). Returns the dimensions and the collection.
-fn read_array<C>(
+/// could fill). `empty` gets the dimensions. Returns the dimensions and the collection.
+pub(crate) fn read_array<C>(
     path: &Path,
     input: source::Input<'_>,
     magic: u32,
-    empty: impl FnOnce() -> C,
+    empty: impl FnOnce(&[usize]) -> C,
     mut push: impl FnMut(&mut C, &[u8]),
 ) -> Result<(Vec<usize>, C)>
 where
@@ -104,7 +108,7 @@ where
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| format_error(format!("dimensions {dims:?} are too large")))?;
-    let mut out = empty();
+    let mut out = empty(&dims);
     let room = usize::try_from(bound.saturating_sub(header_len as u64)).unwrap_or(usize::MAX);
     out.reserve_exact(expected.min(room));
     let mut chunk = vec![0u8; CHUNK.min(expected.max(1))];
@@ -135,7 +139,7 @@ where
 const CHUNK: usize = 1 << 16;
 
 /// A collection that can make room for the values announced by a header.
-trait Reserve {
+pub(crate) trait Reserve {
     fn reserve_exact(&mut self, additional: usize);
 }
 
@@ -151,6 +155,7 @@ impl Reserve for Features {
             Features::F64(v) => v.reserve_exact(additional),
             Features::F32(v) => v.reserve_exact(additional),
             Features::Bytes(v) => v.reserve_exact(additional),
+            Features::Elsewhere(_) => {}
         }
     }
 }
@@ -218,7 +223,7 @@ fn read_images(
     input: source::Input<'_>,
     precision: Precision,
 ) -> Result<(Vec<usize>, Features)> {
-    let empty = || match precision {
+    let empty = |_: &[usize]| match precision {
         Precision::F64 => Features::Bytes(Vec::new()),
         Precision::F32 => Features::F32(Vec::new()),
     };
@@ -229,6 +234,7 @@ fn read_images(
         empty,
         |out, chunk| match out {
             Features::Bytes(v) => v.extend_from_slice(chunk),
+            Features::Elsewhere(_) => unreachable!("made above"),
             Features::F32(v) => v.extend(chunk.iter().map(|&b| byte_value(b) as f32)),
             Features::F64(v) => v.extend(chunk.iter().map(|&b| byte_value(b))),
         },

@@ -60,13 +60,14 @@ mod error;
 mod features;
 mod idx;
 mod labels;
+mod prepared;
 mod shuffle;
 mod source;
 mod split;
 mod standardize;
 mod table;
 
-pub use batch::{Batch, BatchBuffer, BatchTargets, Batcher, BatcherState};
+pub use batch::{Batch, BatchBuffer, BatchTargets, Batcher, BatcherState, Window};
 pub use dataset::{Dataset, PredictionData, Schema, Targets, Task};
 pub use error::{echo, echo_list, DataError, Result};
 pub use features::{Features, Precision};
@@ -75,6 +76,11 @@ pub use idx::{
     IDX_LABELS_MAGIC,
 };
 pub use labels::{LabelKind, LabelMap};
+pub use prepared::{
+    default_shuffle_window, is_prepared, prepare_csv, prepare_idx, Manifest, PrepareOptions,
+    Prepared, ShardEntry, ShardReader, StoredType, MANIFEST_FILE, PREPARED_FORMAT,
+    PREPARED_VERSION, SHARD_BYTES,
+};
 pub use split::{k_fold, stratified_k_fold, stratified_validation_split, validation_split, Split};
-pub use standardize::Standardizer;
+pub use standardize::{RunningStats, Standardizer};
 pub use table::{csv_columns, CsvOptions};

@@ -73,40 +73,14 @@ impl Standardizer {
                 message: format!("{len} values do not form one or more rows of {d} features"),
             });
         }
-        let mut mean = vec![0.0; d];
-        let mut m2 = vec![0.0; d];
+        let mut stats = RunningStats::new(d);
         let mut row = Vec::with_capacity(d);
         for i in 0..len / d {
             row.clear();
             row_of(i, &mut row);
-            let k = (i + 1) as f64;
-            for (j, &x) in row.iter().enumerate() {
-                if !x.is_finite() {
-                    return Err(DataError::NonFiniteValue {
-                        context: "Standardizer::fit",
-                        row: i,
-                        feature: j,
-                        value: x,
-                    });
-                }
-                let delta = x - mean[j];
-                mean[j] += delta / k;
-                m2[j] += delta * (x - mean[j]);
-            }
+            stats.push(&row)?;
         }
-        let n = (len / d) as f64;
-        let std = m2
-            .iter()
-            .map(|&m| {
-                let s = (m / n).sqrt();
-                if s > 0.0 && s.is_finite() {
-                    s
-                } else {
-                    1.0
-                }
-            })
-            .collect();
-        Ok(Standardizer { mean, std })
+        stats.finish()
     }
 
     /// Fits to the regression targets of a (training) dataset; an error for class targets,
@@ -255,6 +229,96 @@ impl TryFrom<StandardizerRepr> for Standardizer {
         Ok(Standardizer {
             mean: r.mean,
             std: r.std,
+        })
+    }
+}
+
+/// The statistics of [`Standardizer::fit`] accumulated one row at a time (Welford), for rows
+/// that stream past and are not kept (a prepared dataset's single pass): the same arithmetic
+/// in the same order, so the result equals `fit` on the same rows, bit for bit.
+///
+/// ```
+/// use trainscope_data::{RunningStats, Standardizer};
+///
+/// let rows = [1.0, 5.0, 2.0, 5.0, 3.0, 5.0];
+/// let mut stats = RunningStats::new(2);
+/// for row in rows.chunks(2) {
+///     stats.push(row)?;
+/// }
+/// assert_eq!(stats.finish()?, Standardizer::fit(&rows, 2)?);
+/// # Ok::<(), trainscope_data::DataError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct RunningStats {
+    mean: Vec<f64>,
+    m2: Vec<f64>,
+    rows: usize,
+}
+
+impl RunningStats {
+    /// No rows yet, `d` features each.
+    pub fn new(d: usize) -> RunningStats {
+        RunningStats {
+            mean: vec![0.0; d],
+            m2: vec![0.0; d],
+            rows: 0,
+        }
+    }
+
+    /// Adds one row of `d` values; a value that is not finite is an error naming its row.
+    pub fn push(&mut self, row: &[f64]) -> Result<()> {
+        let k = (self.rows + 1) as f64;
+        for (j, &x) in row.iter().enumerate() {
+            if !x.is_finite() {
+                return Err(DataError::NonFiniteValue {
+                    context: "Standardizer::fit",
+                    row: self.rows,
+                    feature: j,
+                    value: x,
+                });
+            }
+            let delta = x - self.mean[j];
+            self.mean[j] += delta / k;
+            self.m2[j] += delta * (x - self.mean[j]);
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// The rows added so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The standardizer of the rows added (σ = 1 for a constant column, as in
+    /// [`Standardizer::fit`]); an error without rows.
+    pub fn finish(&self) -> Result<Standardizer> {
+        if self.rows == 0 || self.mean.is_empty() {
+            return Err(DataError::Shape {
+                context: "Standardizer::fit",
+                message: format!(
+                    "{} rows of {} features: need one or more rows and features",
+                    self.rows,
+                    self.mean.len()
+                ),
+            });
+        }
+        let n = self.rows as f64;
+        let std = self
+            .m2
+            .iter()
+            .map(|&m| {
+                let s = (m / n).sqrt();
+                if s > 0.0 && s.is_finite() {
+                    s
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        Ok(Standardizer {
+            mean: self.mean.clone(),
+            std,
         })
     }
 }

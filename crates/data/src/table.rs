@@ -109,12 +109,40 @@ impl CsvOptions {
         self.read(path, source::from_bytes(path, bytes)?)
     }
 
-    fn read(&self, path: &Path, input: source::Input<'_>) -> Result<Dataset> {
+    /// Reads a training file as [`CsvOptions::load`] does (same columns, same errors naming
+    /// file, line and column) without keeping its rows: every few thousand rows are handed to
+    /// `sink` (features in this reader's precision, regression values, and class ids in order
+    /// of first appearance), which takes them out of the buffers. Returns the feature names,
+    /// the label map (classification) with the class of each appearance id, and the row count.
+    pub(crate) fn stream(&self, path: &Path, sink: Sink<'_>) -> Result<Streamed> {
         check_targets(&self.targets, self.task)?;
         if let Some(names) = &self.features {
             check_selection(names, &self.targets)?;
         }
-        let plan = Plan {
+        let plan = self.plan();
+        let (mut reader, seen) = csv_reader(path, source::open(path)?)?;
+        let table = read_table(path, &mut reader, &seen, &plan, Some(sink));
+        if table.is_err() {
+            seen.borrow_mut().counting_lines = false;
+            let _ = std::io::copy(reader.get_mut(), &mut std::io::sink());
+        }
+        let open = seen.borrow().unterminated_quote();
+        if let Some(line) = open {
+            return Err(DataError::Csv {
+                path: path.to_path_buf(),
+                line,
+                message:
+                    "unterminated quote: the quoted field that opens on this line never closes"
+                        .into(),
+            });
+        }
+        let table = table?;
+        let map = table.targets.and_then(|(_, map)| map);
+        Ok((table.feature_names, map, table.class_index, table.rows))
+    }
+
+    fn plan(&self) -> Plan<'_> {
+        Plan {
             features: self.features.as_deref(),
             precision: self.precision,
             target: Some(TargetPlan {
@@ -125,8 +153,20 @@ impl CsvOptions {
                     Task::Classification => TargetKind::Classes(None),
                 },
             }),
-        };
-        let table = parse_table(path, input, &plan)?;
+        }
+    }
+
+    /// The target columns, and the task.
+    pub(crate) fn targets(&self) -> (&[String], Task) {
+        (&self.targets, self.task)
+    }
+
+    fn read(&self, path: &Path, input: source::Input<'_>) -> Result<Dataset> {
+        check_targets(&self.targets, self.task)?;
+        if let Some(names) = &self.features {
+            check_selection(names, &self.targets)?;
+        }
+        let table = parse_table(path, input, &self.plan())?;
         finish_dataset(table, &self.targets)
     }
 }
@@ -283,7 +323,13 @@ struct Table {
     features: Features,
     feature_names: Vec<String>,
     targets: Option<(Targets, Option<LabelMap>)>,
+    /// The line of every row (empty when the rows were streamed to a sink).
     lines: Vec<u64>,
+    /// The number of data rows.
+    rows: usize,
+    /// For classes numbered by this file: the class of each label id in order of first
+    /// appearance (what a sink was handed); empty otherwise.
+    class_index: Vec<usize>,
 }
 
 /// The delimiters a header line is checked for, the default first.
@@ -375,7 +421,7 @@ fn csv_reader<'a>(
 
 fn parse_table(path: &Path, input: source::Input<'_>, plan: &Plan<'_>) -> Result<Table> {
     let (mut reader, seen) = csv_reader(path, input)?;
-    let table = read_table(path, &mut reader, &seen, plan);
+    let table = read_table(path, &mut reader, &seen, plan, None);
     if table.is_err() {
         // An unterminated quote further on is what went wrong first, whatever error the
         // records before it gave: read on (without keeping anything) to see whether one is
@@ -398,11 +444,24 @@ fn parse_table(path: &Path, input: source::Input<'_>, plan: &Plan<'_>) -> Result
     }
 }
 
+/// What a streaming reader hands its rows to: every [`FLUSH_ROWS`] rows and at the end, the
+/// rows read since the last call (features, regression values, class ids in order of first
+/// appearance — [`Table::class_index`] maps them to classes at the end), to be taken out.
+type Sink<'s> = &'s mut dyn FnMut(&mut Features, &mut Vec<f64>, &mut Vec<usize>) -> Result<()>;
+
+/// What a streamed read returns: the feature names, the label map (classification), the class
+/// of each label id in order of first appearance, and the number of rows.
+pub(crate) type Streamed = (Vec<String>, Option<LabelMap>, Vec<usize>, usize);
+
+/// Rows a streaming reader holds before handing them on.
+const FLUSH_ROWS: usize = 4096;
+
 fn read_table(
     path: &Path,
     reader: &mut csv::Reader<Tap<'_>>,
     seen: &RefCell<Seen>,
     plan: &Plan<'_>,
+    mut sink: Option<Sink<'_>>,
 ) -> Result<Table> {
     let header = match reader.headers() {
         Ok(header) => header.clone(),
@@ -494,6 +553,7 @@ fn read_table(
     let mut distinct: Vec<String> = Vec::new();
     let mut label_ids: HashMap<String, usize> = HashMap::new();
     let mut lines = Vec::new();
+    let mut rows = 0usize;
     let mut record = StringRecord::new();
     loop {
         match reader.read_record(&mut record) {
@@ -552,14 +612,25 @@ fn read_table(
                 }
             }
         }
-        lines.push(line);
+        rows += 1;
+        match sink.as_mut() {
+            None => lines.push(line),
+            Some(sink) if rows % FLUSH_ROWS == 0 => {
+                sink(&mut features, &mut regression, &mut classes)?
+            }
+            Some(_) => {}
+        }
     }
-    if lines.is_empty() {
+    if let Some(sink) = sink.as_mut() {
+        sink(&mut features, &mut regression, &mut classes)?;
+    }
+    if rows == 0 {
         return Err(DataError::NoRows {
             path: path.to_path_buf(),
         });
     }
 
+    let mut class_index = Vec::new();
     let targets = match (&target_cols, &plan.target) {
         (Some(_), Some(target)) => Some(match target.kind {
             TargetKind::Regression => (Targets::Regression(regression), None),
@@ -577,6 +648,7 @@ fn read_table(
                 for c in &mut classes {
                     *c = index[*c];
                 }
+                class_index = index;
                 (Targets::Classes(classes), Some(map))
             }
         }),
@@ -589,6 +661,8 @@ fn read_table(
         feature_names,
         targets,
         lines,
+        rows,
+        class_index,
     })
 }
 

@@ -119,6 +119,7 @@ fn csv_train(data: &[u8]) -> Option<trainscope_train::Result<trainscope_train::S
         train,
         validation,
         test: None,
+        shards: Default::default(),
     };
     Some(trainscope_train::train(
         &config,

@@ -60,6 +60,7 @@ fn run_in(base: &Path) -> (Config, RunData) {
         train,
         validation: Some(validation),
         test: None,
+        shards: Default::default(),
     };
     (config, data)
 }

@@ -331,6 +331,11 @@ pub struct DataConfig {
     /// IDX: test labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_labels: Option<PathBuf>,
+    /// A prepared dataset (`data.train` a `.tsd` directory): the rows of this many shards,
+    /// taken in a shuffled shard order, are shuffled among themselves each epoch (see
+    /// [`trainscope_data::Window`]); default: shards making about 256 MB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shuffle_window: Option<usize>,
 }
 
 impl DataConfig {
@@ -666,11 +671,98 @@ impl Config {
         };
         config.resolve_paths(base);
         config.model.fill_defaults();
+        config.fill_from_prepared()?;
         config.validate()?;
         if config.task() == Task::Regression {
             config.data.standardize_target = Some(config.standardizes_target());
         }
         Ok(config)
+    }
+
+    /// With `data.train` a prepared dataset (a `.tsd` directory), its manifest gives the
+    /// target column(s) and the task, so the configuration need not repeat them; if it does,
+    /// they must agree. The columns were chosen when the data was prepared: `data.features`,
+    /// if given, must name them.
+    fn fill_from_prepared(&mut self) -> Result<(), ConfigError> {
+        let d = &mut self.data;
+        let Some(path) = d.train.as_ref().filter(|p| trainscope_data::is_prepared(p)) else {
+            if d.shuffle_window.is_some() {
+                return Err(ConfigError::Invalid {
+                    key: "data.shuffle_window".into(),
+                    msg: "only used with data.train naming a prepared dataset (a .tsd directory made by `trainscope prepare`)".into(),
+                });
+            }
+            return Ok(());
+        };
+        let bad = |key: &str, msg: String| ConfigError::Invalid {
+            key: key.into(),
+            msg,
+        };
+        let prepared =
+            trainscope_data::Prepared::open(path).map_err(|e| bad("data.train", e.to_string()))?;
+        let m = prepared.manifest();
+        if d.format != DataFormat::Csv {
+            return Err(bad(
+                "data.format",
+                format!(
+                    "{} is a prepared dataset: leave data.format out",
+                    path.display()
+                ),
+            ));
+        }
+        if d.features
+            .as_ref()
+            .is_some_and(|f| *f != m.schema.feature_names)
+        {
+            return Err(bad(
+                "data.features",
+                format!(
+                    "{} is a prepared dataset whose columns were chosen when it was prepared, not these; drop data.features",
+                    path.display()
+                ),
+            ));
+        }
+        if d.shuffle_window == Some(0) {
+            return Err(bad(
+                "data.shuffle_window",
+                "must be at least 1 shard".into(),
+            ));
+        }
+        let targets = match m.schema.targets.as_slice() {
+            [one] => TargetColumns::One(one.clone()),
+            many => TargetColumns::Many(many.to_vec()),
+        };
+        match &d.target {
+            Some(t) if t.names() != m.schema.targets.as_slice() => {
+                return Err(bad(
+                    "data.target",
+                    format!(
+                        "{:?}, but {} was prepared with {:?}",
+                        t.names(),
+                        path.display(),
+                        m.schema.targets
+                    ),
+                ))
+            }
+            Some(_) => {}
+            None => d.target = Some(targets),
+        }
+        match d.task {
+            Some(t) if t != m.task => {
+                return Err(bad(
+                    "data.task",
+                    format!(
+                        "{t:?}, but {} was prepared for {:?}",
+                        path.display(),
+                        m.task
+                    )
+                    .to_lowercase(),
+                ))
+            }
+            Some(_) => {}
+            None => d.task = Some(m.task),
+        }
+        Ok(())
     }
 
     fn resolve_paths(&mut self, base: &Path) {

@@ -102,6 +102,7 @@ pub fn cross_validate(
             train: train_part,
             validation: Some(val_part),
             test: None,
+            shards: Default::default(),
         };
         let s = train(config, &data, &RunOptions::default(), observer)?;
         let fold = CvFold {

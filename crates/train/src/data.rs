@@ -7,7 +7,8 @@ use std::path::Path;
 
 use trainscope_core::Element;
 use trainscope_data::{
-    load_idx_as, CsvOptions, Dataset, Features, LabelMap, Precision, Standardizer, Targets, Task,
+    is_prepared, load_idx_as, CsvOptions, Dataset, Features, LabelMap, Precision, Prepared,
+    ShardReader, Standardizer, Targets, Task,
 };
 use trainscope_nn::Inputs;
 
@@ -23,10 +24,109 @@ pub struct RunData {
     pub validation: Option<Dataset>,
     /// Rows evaluated once at the end, if configured.
     pub test: Option<Dataset>,
+    /// The prepared datasets (`data.train` or `data.validation` naming a `.tsd` directory)
+    /// whose rows stay in their shards: the matching [`Dataset`] above then holds only the
+    /// schema and the targets.
+    pub shards: Shards,
+}
+
+/// The prepared datasets a run reads in shards.
+#[derive(Debug, Clone, Default)]
+pub struct Shards {
+    /// The training rows.
+    pub train: Option<Prepared>,
+    /// The validation rows.
+    pub validation: Option<Prepared>,
+}
+
+/// The error for a command that holds the training rows in memory, given a prepared dataset.
+fn in_memory_only(path: &Path) -> TrainError {
+    TrainError::Config(ConfigError::Invalid {
+        key: "data.train".into(),
+        msg: format!(
+            "{} is a prepared dataset, which only `train` reads (in shards); this command holds the training rows in memory: give it the CSV or IDX file the data was prepared from, or a smaller sample (--set data.train=FILE)",
+            path.display()
+        ),
+    })
+}
+
+/// [`load_run_data`] for training: a prepared dataset (`data.train` or `data.validation` a
+/// `.tsd` directory) is opened, not loaded — its manifest checked, its targets read — and its
+/// rows are left in the shards for the trainer to read ([`RunData::shards`]).
+pub fn load_training_run(config: &Config) -> Result<RunData> {
+    let d = &config.data;
+    let Some(train_path) = d.train.as_ref().filter(|p| is_prepared(p)) else {
+        if let Some(v) = d.validation.as_ref().filter(|p| is_prepared(p)) {
+            return Err(TrainError::Config(ConfigError::Invalid {
+                key: "data.validation".into(),
+                msg: format!(
+                    "{} is a prepared dataset; prepared validation rows go with prepared training rows (data.train = \"….tsd\")",
+                    v.display()
+                ),
+            }));
+        }
+        return load_run_data(config);
+    };
+    if d.validation_fraction.is_some() {
+        return Err(TrainError::Config(ConfigError::Invalid {
+            key: "data.validation_fraction".into(),
+            msg: format!(
+                "{} is a prepared dataset, read in shards, that is not split: give the validation rows as data.validation (a CSV file or another prepared dataset)",
+                train_path.display()
+            ),
+        }));
+    }
+    let prepared = Prepared::open(train_path)?;
+    let train = match (&config.model.init, prepared.manifest().task) {
+        (Some(init), Task::Classification) => {
+            with_checkpoint_labels(prepared.targets_dataset()?, init)?
+        }
+        _ => prepared.targets_dataset()?,
+    };
+    let mut shards = Shards {
+        train: Some(prepared),
+        validation: None,
+    };
+    let precision = feature_precision(config);
+    let validation = match &d.validation {
+        Some(path) if is_prepared(path) => {
+            let v = Prepared::open(path)?;
+            if v.manifest().schema != train.schema()
+                || v.manifest().image_shape != train.image_shape()
+            {
+                return Err(TrainError::Config(ConfigError::Invalid {
+                    key: "data.validation".into(),
+                    msg: format!(
+                        "{} has other columns, targets or labels than {}",
+                        path.display(),
+                        train_path.display()
+                    ),
+                }));
+            }
+            let rows = v.targets_dataset()?;
+            shards.validation = Some(v);
+            Some(rows)
+        }
+        Some(path) => Some(train.schema().load_as(path, precision)?),
+        None => None,
+    };
+    let test = match &d.test {
+        Some(path) => Some(train.schema().load_as(path, precision)?),
+        None => None,
+    };
+    Ok(RunData {
+        train,
+        validation,
+        test,
+        shards,
+    })
 }
 
 /// Reads the training data of `config` (CSV or IDX), and the validation and test sets; a
 /// validation fraction is split off the training rows with the configuration's seed.
+///
+/// A prepared dataset (`.tsd`) is refused with an error that says so: only
+/// [`load_training_run`] reads it, in shards.
 pub fn load_run_data(config: &Config) -> Result<RunData> {
     let full = load_training_data(config)?;
     let d = &config.data;
@@ -85,12 +185,21 @@ pub fn load_run_data(config: &Config) -> Result<RunData> {
         train,
         validation,
         test,
+        shards: Shards::default(),
     })
 }
 
 /// Reads only the training file(s), before any validation split (what cross validation folds).
 /// With `model.init` naming a classifier, the labels take that checkpoint's class indices.
 pub fn load_training_data(config: &Config) -> Result<Dataset> {
+    for path in [&config.data.train, &config.data.validation]
+        .into_iter()
+        .flatten()
+    {
+        if is_prepared(path) {
+            return Err(in_memory_only(path));
+        }
+    }
     let data = read_training_data(config)?;
     if let (Some(given), Some(file)) = (&config.data.image_shape, data.image_shape()) {
         if given[..] != file[..] {
@@ -242,9 +351,110 @@ pub(crate) struct Arrays<'a, T: Clone> {
     pub classes: Vec<u32>,
     /// Class indices for accuracy (classification only).
     pub labels: Option<Vec<usize>>,
+    /// The rows of a prepared dataset, read from its shards (`x` is then empty).
+    pub shards: Option<ShardRows>,
+}
+
+/// Rows of a prepared dataset as the model sees them: read from the shards and standardized
+/// with the manifest's statistics, one batch or chunk at a time.
+pub(crate) struct ShardRows {
+    pub reader: ShardReader,
+    pub standardizer: Option<Standardizer>,
+}
+
+impl ShardRows {
+    /// The row's stored values → `T`, standardized: `(x − μ_j) / σ_j` in `f64` as
+    /// [`Standardizer::transform_each`] computes it, then rounded to `T`.
+    #[inline]
+    fn convert<T: Element>(
+        &self,
+        stored: trainscope_data::StoredType,
+        row: &[u8],
+        d: usize,
+        out: &mut [T],
+    ) {
+        match &self.standardizer {
+            Some(s) => {
+                for (j, (o, (m, sd))) in
+                    out.iter_mut().zip(s.mean().iter().zip(s.std())).enumerate()
+                {
+                    *o = T::from_f64((stored.value(row, j) - m) / sd);
+                }
+            }
+            None => {
+                for (j, o) in out.iter_mut().enumerate().take(d) {
+                    *o = T::from_f64(stored.value(row, j));
+                }
+            }
+        }
+    }
+}
+
+impl<T: Element> Arrays<'_, T> {
+    /// The rows `rows` (in that order) as an `[rows, d]` tensor: gathered from memory, or read
+    /// from the shards.
+    pub fn gather(&self, rows: &[usize]) -> Result<trainscope_core::Tensor<T>> {
+        let d = self.d;
+        match &self.shards {
+            None => trainscope_core::Tensor::gather_rows(&self.x, d, rows)
+                .context(|| "batch".to_string()),
+            Some(sh) => {
+                let mut v = vec![T::zero(); rows.len() * d];
+                sh.reader.for_rows(rows, |i, stored, row| {
+                    sh.convert(stored, row, d, &mut v[i * d..(i + 1) * d])
+                })?;
+                trainscope_core::Tensor::from_vec(v, &[rows.len(), d])
+                    .context(|| "batch".to_string())
+            }
+        }
+    }
+
+    /// Rows `range` in order, `d` values each: borrowed from memory, or read from the shards.
+    pub fn chunk(&self, range: std::ops::Range<usize>) -> trainscope_core::Result<Cow<'_, [T]>> {
+        let d = self.d;
+        match &self.shards {
+            None => Ok(Cow::Borrowed(&self.x[range.start * d..range.end * d])),
+            Some(sh) => {
+                let mut v = vec![T::zero(); range.len() * d];
+                let first = range.start;
+                let width = d * sh.reader.manifest().dtype.size();
+                sh.reader
+                    .for_range(range, |r, stored, bytes| {
+                        for (i, row) in bytes.chunks_exact(width).enumerate() {
+                            let at = (r - first + i) * d;
+                            sh.convert(stored, row, d, &mut v[at..at + d]);
+                        }
+                    })
+                    .map_err(|e| trainscope_core::Error::InvalidArgument {
+                        op: "reading rows",
+                        msg: e.to_string(),
+                    })?;
+                Ok(Cow::Owned(v))
+            }
+        }
+    }
 }
 
 impl<'a, T: Element> Arrays<'a, T> {
+    /// The rows of a prepared dataset: targets from `data` (see
+    /// [`Prepared::targets_dataset`]), features read from `prepared`'s shards, at most
+    /// `max_open` shards mapped at a time.
+    pub fn sharded(
+        data: &Dataset,
+        prepared: &Prepared,
+        max_open: usize,
+        features: Option<&Standardizer>,
+        target: Option<&Standardizer>,
+    ) -> Result<Self> {
+        Ok(Arrays {
+            shards: Some(ShardRows {
+                reader: prepared.reader(max_open),
+                standardizer: features.cloned(),
+            }),
+            ..Arrays::targets_only(data, target)?
+        })
+    }
+
     pub fn new(
         data: &'a Dataset,
         features: Option<&Standardizer>,
@@ -297,6 +507,7 @@ impl<'a, T: Element> Arrays<'a, T> {
             width: data.n_targets(),
             classes,
             labels,
+            shards: None,
         })
     }
 }
@@ -306,7 +517,7 @@ fn stored_as<T: 'static>(stored: &Features) -> Option<&[T]> {
     let any: &dyn Any = match stored {
         Features::F64(v) => v,
         Features::F32(v) => v,
-        Features::Bytes(_) => return None,
+        Features::Bytes(_) | Features::Elsewhere(_) => return None,
     };
     any.downcast_ref::<Vec<T>>().map(Vec::as_slice)
 }

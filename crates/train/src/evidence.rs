@@ -219,9 +219,30 @@ fn column_stats_of(
         .collect()
 }
 
+/// [`data_scales`] of a prepared dataset: the features' mean and standard deviation from its
+/// manifest (computed while preparing; a constant column's σ is shown as 1 there, as the
+/// standardizer keeps it), the targets (in memory) as for any dataset.
+pub(crate) fn data_scales_of_manifest(
+    manifest: &trainscope_data::Manifest,
+    train: &Dataset,
+) -> DataScales {
+    let s = &manifest.standardizer;
+    let stats: Vec<(f64, f64)> = s
+        .mean()
+        .iter()
+        .copied()
+        .zip(s.std().iter().copied())
+        .collect();
+    scales_with(stats, train)
+}
+
 pub(crate) fn data_scales(train: &Dataset) -> DataScales {
     let d = train.n_features();
-    let features = stored_column_stats(train.feature_values(), d)
+    scales_with(stored_column_stats(train.feature_values(), d), train)
+}
+
+fn scales_with(stats: Vec<(f64, f64)>, train: &Dataset) -> DataScales {
+    let features = stats
         .into_iter()
         .zip(train.feature_names())
         .map(|((mean, std), name)| ColumnStats {

@@ -43,7 +43,10 @@ pub use config::{
 };
 pub use confusion::{ClassScores, Confusion};
 pub use cv::{cross_validate, CvFold, CvSummary, MeanStd};
-pub use data::{feature_precision, input_shape, load_run_data, load_training_data, RunData};
+pub use data::{
+    feature_precision, input_shape, load_run_data, load_training_data, load_training_run, RunData,
+    Shards,
+};
 pub use error::{ConfigError, Result, TrainError};
 pub use evidence::{ColumnStats, DataScales, LayerInfo, Named, ReluActivity};
 pub use import::Import;

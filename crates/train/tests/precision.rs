@@ -96,6 +96,7 @@ fn compare(config: &Config, mut full: Dataset, stratify: bool, dir: &Path) -> Fe
         train: train_part,
         validation: Some(validation),
         test: None,
+        shards: Default::default(),
     };
     assert!(matches!(reference.train.feature_values(), Features::F64(_)));
     let (a, b) = (dir.join("own"), dir.join("f64"));
@@ -130,6 +131,7 @@ fn idx_runs_match_the_f64_matrix_for_every_dtype_and_standardization() {
             Features::F32(_) => "f32",
             Features::F64(_) => "f64",
             Features::Bytes(_) => "bytes",
+            Features::Elsewhere(_) => "elsewhere",
         };
         assert_eq!(kind, stored, "{sets:?}");
     }
@@ -158,6 +160,7 @@ fn csv_runs_match_the_f64_matrix_for_every_dtype_and_standardization() {
             Features::F32(_) => "f32",
             Features::F64(_) => "f64",
             Features::Bytes(_) => "bytes",
+            Features::Elsewhere(_) => "elsewhere",
         };
         assert_eq!(kind, stored, "{sets:?}");
     }

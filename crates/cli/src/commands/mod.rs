@@ -13,6 +13,7 @@ mod model_spec;
 mod playground;
 mod plot;
 mod predict;
+mod prepare;
 mod report;
 mod summary;
 mod surface;
@@ -47,6 +48,7 @@ pub enum Command {
     Report(report::Args),
     Compare(compare::Args),
     Convert(convert::Args),
+    Prepare(prepare::Args),
 }
 
 pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
@@ -66,6 +68,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Report(a) => report::run(a),
         Command::Compare(a) => compare::run(a),
         Command::Convert(a) => convert::run(a),
+        Command::Prepare(a) => prepare::run(a),
     }
 }
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use trainscope_report::LiveExport;
 use trainscope_train::{
-    files, load_run_data, train_on, Config, EpochMetrics, Observer, RunInfo, RunOptions, Silent,
-    Summary, TrainError,
+    files, load_training_run, train_on, Config, EpochMetrics, Observer, RunInfo, RunOptions,
+    Silent, Summary, TrainError,
 };
 
 use crate::output::{self, num, percent};
@@ -63,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| "run".into());
         PathBuf::from("runs").join(stem)
     });
-    let data = load_run_data(&config)?;
+    let data = load_training_run(&config)?;
     let cluster = crate::cluster::join()?;
     // Installed only now: a signal while the data loads still ends the process at once, as
     // there is nothing to save yet.

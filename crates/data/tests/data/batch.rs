@@ -203,3 +203,65 @@ fn batcher_errors() {
         "shape mismatch in Batcher::next_batch: batcher made for 5 rows, the dataset has 6"
     );
 }
+
+/// The windowed shuffle of sharded rows: every epoch a permutation; a window of every shard is
+/// exactly the full shuffle; a smaller window keeps each batch within the window's shards (two
+/// windows at an edge); and a state taken inside an epoch continues identically.
+#[test]
+fn windowed_shuffles_are_permutations_within_their_windows() {
+    use trainscope_data::Window;
+    let (n, per, batch): (usize, usize, usize) = (1003, 50, 40); // 21 shards, the last of 3 rows
+    let shards = n.div_ceil(per);
+    let full = |w: usize| {
+        Batcher::new(n, batch, 11)
+            .unwrap()
+            .with_window(Window {
+                rows_per_shard: per,
+                shards: w,
+            })
+            .unwrap()
+    };
+    let mut plain = Batcher::new(n, batch, 11).unwrap();
+    let mut whole = full(shards);
+    let mut windowed = full(3);
+    for _epoch in 0..3 {
+        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+        while let Some(i) = plain.next_indices() {
+            a.extend_from_slice(i);
+        }
+        while let Some(i) = whole.next_indices() {
+            b.extend_from_slice(i);
+        }
+        while let Some(i) = windowed.next_indices() {
+            let mut touched: Vec<usize> = i.iter().map(|r| r / per).collect();
+            touched.sort();
+            touched.dedup();
+            assert!(touched.len() <= 6, "a batch touches shards {touched:?}");
+            c.extend_from_slice(i);
+        }
+        assert_eq!(a, b, "a window of every shard is the full shuffle");
+        assert_ne!(c, a);
+        // Each window's rows are consecutive in the epoch's order.
+        let first_window: Vec<usize> = {
+            let mut s: Vec<usize> = c[..3 * per].iter().map(|r| r / per).collect();
+            s.sort();
+            s.dedup();
+            s
+        };
+        assert!(first_window.len() <= 3 + 1, "{first_window:?}");
+        c.sort();
+        assert_eq!(c, (0..n).collect::<Vec<_>>(), "every row once");
+    }
+    // Resumed inside an epoch: the same batches follow.
+    windowed.next_indices();
+    let state = windowed.state();
+    assert!(state.window.is_some());
+    let expected: Vec<Vec<usize>> = (0..30)
+        .filter_map(|_| windowed.next_indices().map(<[usize]>::to_vec))
+        .collect();
+    let mut resumed = Batcher::from_state(state).unwrap();
+    let got: Vec<Vec<usize>> = (0..30)
+        .filter_map(|_| resumed.next_indices().map(<[usize]>::to_vec))
+        .collect();
+    assert_eq!(got, expected);
+}

@@ -66,7 +66,7 @@ pub(super) fn eval_chunks<T: Element>(
     let mut start = 0;
     while start < a.n {
         let end = (start + EVAL_CHUNK).min(a.n);
-        let x = Tensor::from_slice(&a.x[start * d..end * d], &[end - start, d])?;
+        let x = Tensor::from_slice(&a.chunk(start..end)?, &[end - start, d])?;
         let out = model.forward_visiting(
             model.parameters(),
             &x,

@@ -349,10 +349,15 @@ impl<'a, T: Element> Session<'a, T> {
         let train = &data.train;
         let task = train.task();
         let (loss, outputs) = loss_for_data(config.training.loss, train)?;
-        let feature_std = if config.data.standardize {
-            Some(Standardizer::fit_features(train).context(|| "data.standardize".into())?)
-        } else {
-            None
+        // A prepared dataset brings the statistics of its rows (computed while preparing):
+        // no pass over the shards.
+        let prepared = data.shards.train.as_ref();
+        let feature_std = match (config.data.standardize, prepared) {
+            (false, _) => None,
+            (true, Some(p)) => Some(p.manifest().standardizer.clone()),
+            (true, None) => {
+                Some(Standardizer::fit_features(train).context(|| "data.standardize".into())?)
+            }
         };
         let target_std = if config.standardizes_target() {
             Some(Standardizer::fit_targets(train).context(|| "data.standardize_target".into())?)
@@ -362,8 +367,34 @@ impl<'a, T: Element> Session<'a, T> {
         let arrays = |d: &'a trainscope_data::Dataset| {
             Arrays::<T>::new(d, feature_std.as_ref(), target_std.as_ref())
         };
-        let train_arrays = arrays(train)?;
-        let val = data.validation.as_ref().map(arrays).transpose()?;
+        // Shards of a window, and the next window's at its edge, stay mapped.
+        let window = prepared.map(|p| trainscope_data::Window {
+            rows_per_shard: p.manifest().rows_per_shard,
+            shards: config
+                .data
+                .shuffle_window
+                .unwrap_or_else(|| trainscope_data::default_shuffle_window(p.manifest())),
+        });
+        let train_arrays = match (prepared, window) {
+            (Some(p), Some(w)) => Arrays::<T>::sharded(
+                train,
+                p,
+                2 * w.shards.min(p.manifest().shards.len()) + 1,
+                feature_std.as_ref(),
+                target_std.as_ref(),
+            )?,
+            _ => arrays(train)?,
+        };
+        let val = match (&data.validation, &data.shards.validation) {
+            (Some(v), Some(p)) => Some(Arrays::<T>::sharded(
+                v,
+                p,
+                2,
+                feature_std.as_ref(),
+                target_std.as_ref(),
+            )?),
+            (v, _) => v.as_ref().map(arrays).transpose()?,
+        };
         let test = data.test.as_ref().map(arrays).transpose()?;
         let d = train.n_features();
 
@@ -475,9 +506,14 @@ impl<'a, T: Element> Session<'a, T> {
                 ),
             }));
         }
-        let batcher = Batcher::new(n, batch, stream_seed(config.seed, 2))
+        let mut batcher = Batcher::new(n, batch, stream_seed(config.seed, 2))
             .context(|| "training.batch_size".into())?
             .with_drop_last(config.training.drop_last);
+        if let Some(w) = window {
+            batcher = batcher
+                .with_window(w)
+                .context(|| "data.shuffle_window".into())?;
+        }
         let rng = seeded_rng(stream_seed(config.seed, 3));
         let augment_rng = seeded_rng(stream_seed(config.seed, 4));
         let augment = augmenter(config, train, feature_std.as_ref())?;
@@ -511,7 +547,10 @@ impl<'a, T: Element> Session<'a, T> {
             meta,
             baseline,
             baseline_train,
-            data_scales: evidence::data_scales(train),
+            data_scales: match prepared {
+                Some(p) => evidence::data_scales_of_manifest(p.manifest(), train),
+                None => evidence::data_scales(train),
+            },
             plateau_like,
             patience: config.training.early_stopping_patience,
             epochs: config.training.epochs,

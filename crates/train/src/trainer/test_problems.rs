@@ -69,6 +69,7 @@ checkpoint_interval_s = 0
         train: rows(X, Y),
         validation: Some(rows(VAL_X, VAL_Y)),
         test: None,
+        shards: Default::default(),
     };
     (config, data)
 }

@@ -149,7 +149,7 @@ impl<T: Element> Trainer<'_, T> {
         // keeps its rows.
         let augmented = match &mut s.augment {
             Some(augment) if distributed => {
-                let mut all = Tensor::gather_rows(&s.train.x, d, idx).context(|| at("batch"))?;
+                let mut all = s.train.gather(idx)?;
                 augment.apply(all.data_mut(), &mut s.augment_rng);
                 Some(all)
             }
@@ -166,11 +166,10 @@ impl<T: Element> Trainer<'_, T> {
                 Some(all) => {
                     let rows: Vec<usize> = (0..own.len()).collect();
                     let part = &all.data()[mine.start * d..mine.end * d];
-                    Tensor::gather_rows(part, d, &rows)
+                    Tensor::gather_rows(part, d, &rows).context(|| at("batch"))?
                 }
-                None => Tensor::gather_rows(&s.train.x, d, own),
-            }
-            .context(|| at("batch"))?;
+                None => s.train.gather(own)?,
+            };
             if let (Some(augment), None) = (&mut s.augment, &augmented) {
                 augment.apply(x.data_mut(), &mut s.augment_rng);
             }
