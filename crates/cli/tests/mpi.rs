@@ -323,3 +323,75 @@ fn diagnose_over_2_and_4_processes_finds_the_spectrum_of_one_process() {
         }
     }
 }
+
+/// A prepared dataset read in shards: every process computes the same windowed order and
+/// reads only its rows of each batch, so 2 processes give the one-process run.
+#[test]
+fn training_from_a_prepared_dataset_over_2_processes_agrees_with_one_process() {
+    if !have_mpirun() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tsd = tmp.path().join("digits.tsd");
+    ok(&trainscope(&[
+        "prepare",
+        &support::data("digits.csv"),
+        "--out",
+        &s(&tsd),
+        "--target",
+        "target",
+        "--task",
+        "classification",
+        "--f64",
+        "--shard-rows",
+        "300",
+    ]));
+    let cfg = write(
+        &tmp.path().join("tsd.toml"),
+        &format!(
+            r#"seed = 5
+dtype = "f64"
+threads = 1
+
+[data]
+train = "{}"
+shuffle_window = 2
+
+[model]
+preset = "mlp"
+hidden = [16]
+
+[optimizer]
+kind = "adam"
+lr = 0.003
+
+[training]
+epochs = 5
+batch_size = 32
+"#,
+            s(&tsd)
+        ),
+    );
+    let (solo, two) = (tmp.path().join("solo"), tmp.path().join("np2"));
+    ok(&trainscope(&["train", &cfg, "--out", &s(&solo), "-q"]));
+    let o = mpirun(2, &["train", &cfg, "--out", &s(&two), "-q"]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains("all-reduce across 2 processes"),
+        "{}",
+        stderr(&o)
+    );
+    let (a, b) = (
+        parameters(&solo.join("model.safetensors")),
+        parameters(&two.join("model.safetensors")),
+    );
+    assert_eq!(a.len(), b.len());
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        let scale = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let diff = x
+            .iter()
+            .zip(y)
+            .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
+        assert!(diff <= 1e-12 * scale, "{name}: {diff:e} of {scale:e}");
+    }
+}
