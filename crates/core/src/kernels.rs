@@ -550,14 +550,16 @@ pub(crate) fn window_argmax<T: Element>(
     kernel: (usize, usize),
     stride: (usize, usize),
     (out_h, out_w): (usize, usize),
-) -> Vec<u32> {
+) -> std::sync::Arc<[u32]> {
     let per = channels * out_h * out_w;
     let image = channels * height * width;
-    let mut idx = vec![0u32; n * per];
+    // Made in place where the graph keeps it (a `Vec` turned into an `Arc` is copied).
+    let mut shared: std::sync::Arc<[u32]> = std::iter::repeat(0).take(n * per).collect();
+    let idx = std::sync::Arc::get_mut(&mut shared).expect("not shared yet");
     if per == 0 {
-        return idx;
+        return shared;
     }
-    by_rows(&mut idx, per, &|first, out| {
+    by_rows(idx, per, &|first, out| {
         for (r, dst) in out.chunks_exact_mut(per).enumerate() {
             let img = &x[(first + r) * image..(first + r + 1) * image];
             for (row, best) in dst.chunks_exact_mut(out_w.max(1)).enumerate() {
@@ -574,7 +576,7 @@ pub(crate) fn window_argmax<T: Element>(
             }
         }
     });
-    idx
+    shared
 }
 
 /// [`largest_in_window`] unrolled for the common 2 × 2 window: straight-line selects.

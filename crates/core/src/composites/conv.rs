@@ -165,7 +165,7 @@ impl<T: Element> Tensor<T> {
             );
             return self
                 .reshape(&[n, pixels])?
-                .take_along(idx.into())
+                .take_along(idx)
                 .reshape(&[n, w.channels, w.out_h, w.out_w]);
         }
         let idx = window_index(&w, kernel, stride);
