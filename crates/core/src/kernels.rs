@@ -554,7 +554,7 @@ pub(crate) fn window_argmax<T: Element>(
     let per = channels * out_h * out_w;
     let image = channels * height * width;
     // Made in place where the graph keeps it (a `Vec` turned into an `Arc` is copied).
-    let mut shared: std::sync::Arc<[u32]> = std::iter::repeat(0).take(n * per).collect();
+    let mut shared: std::sync::Arc<[u32]> = (0..n * per).map(|_| 0).collect();
     let idx = std::sync::Arc::get_mut(&mut shared).expect("not shared yet");
     if per == 0 {
         return shared;
