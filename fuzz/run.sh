@@ -14,7 +14,7 @@ runs=${FUZZ_RUNS:-10000000}
 seconds=${FUZZ_SECONDS:-3600}
 sanitizer=${FUZZ_SANITIZER:-address}
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(csv idx config checkpoint resume run_dir)
+[ ${#targets[@]} -eq 0 ] && targets=(csv idx config checkpoint resume run_dir prepared)
 mkdir -p logs
 for t in "${targets[@]}"; do
     mkdir -p "corpus/$t" "seeds/$t"

@@ -19,21 +19,24 @@ use trainscope_data::{
 use trainscope_train::{Config, RunData, RunOptions, Silent, TrainedModel};
 
 mod alloc_cap;
+mod prepared;
 mod resume;
 pub use alloc_cap::{CappedAlloc, LIMIT as ALLOC_LIMIT};
+pub use prepared::{prepared, prepared_seeds};
 pub use resume::{resume, resume_seeds};
 
 /// A target's body: takes one input, returns normally or panics (a bug).
 pub type Target = fn(&[u8]);
 
 /// The targets by name, as `fuzz/fuzz_targets/` and `fuzz/corpus/` name them.
-pub const TARGETS: [(&str, Target); 6] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("csv", csv),
     ("idx", idx),
     ("config", config),
     ("checkpoint", checkpoint),
     ("resume", resume),
     ("run_dir", run_dir),
+    ("prepared", prepared),
 ];
 
 /// `data` as a `u32`-length-prefixed first part and the rest; a length past the end takes all.
@@ -60,6 +63,9 @@ pub fn join_binary(first: &[u8], rest: &[u8]) -> Vec<u8> {
 /// file. Read as `train` reads it (with the mode's task, and a validation split when the
 /// mode says so), then one epoch of a small MLP on it in memory, then the file read again with
 /// the training set's schema as `eval` and `predict` read files.
+///
+/// The file is also prepared (`trainscope prepare`, the reader's streaming mode) and must give
+/// the same rows, or the same refusal.
 ///
 /// Mode bits: 1 classification, 2 validation split, 4 stratified split, 8 standardized target.
 pub fn csv(data: &[u8]) {
@@ -100,9 +106,10 @@ fn csv_train(data: &[u8]) -> Option<trainscope_train::Result<trainscope_train::S
     );
     let config = Config::parse(&text, Path::new("fuzz.toml"), Path::new(""), &[]).ok()?;
     let path = Path::new("fuzz.csv");
-    let full = CsvOptions::new(target, config.task())
-        .parse(path, body)
-        .ok()?;
+    let options = CsvOptions::new(target, config.task());
+    let full = options.parse(path, body);
+    prepared::prepare_agrees(&options, body, full.as_ref().ok());
+    let full = full.ok()?;
     let schema = full.schema();
     let _ = schema.parse(path, body);
     let _ = schema.parse_for_prediction(path, body);
@@ -245,6 +252,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for seed in resume_seeds(dir.path()) {
             resume::resume_run(&seed).expect("the seed resumes");
+        }
+        for seed in prepared_seeds(dir.path()) {
+            let outcome = prepared::prepared_run(&seed).expect("the seed reaches training");
+            outcome.unwrap_or_else(|e| panic!("mode {}: {e}", seed[0]));
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use trainscope_fuzz_targets::{join_binary, resume_seeds};
+use trainscope_fuzz_targets::{join_binary, prepared_seeds, resume_seeds};
 use trainscope_train::{load_run_data, train, Config, RunOptions, Silent};
 
 fn root() -> PathBuf {
@@ -232,5 +232,8 @@ fn write_seeds() {
     run_seeds(scratch.path());
     for (i, s) in resume_seeds(scratch.path()).into_iter().enumerate() {
         seed("resume", &format!("state-{i}"), &s);
+    }
+    for (i, s) in prepared_seeds(scratch.path()).into_iter().enumerate() {
+        seed("prepared", &format!("dataset-{i}"), &s);
     }
 }
